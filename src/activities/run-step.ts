@@ -1,0 +1,126 @@
+import { ApplicationFailure, Context } from '@temporalio/activity';
+import { payloadConverter } from '../shared/payload-converter';
+import { ErrorType } from '../shared/names';
+import type { RunHeaders, StepRunner } from '../shared/types';
+import { describeType, validateOutcome } from '../shared/validate';
+
+/** What the workflow passes to `runStep`. */
+export interface RunStepInput {
+  runId: string;
+  stepNumber: number;
+  payload: unknown;
+  headers: RunHeaders;
+  runner: string;
+  attempt: number;
+}
+
+/** A checked step outcome; `continueAfter` carries its delay in milliseconds. */
+export type StepResult =
+  | { kind: 'continue'; payload: unknown }
+  | { kind: 'continueAfter'; payload: unknown; delayMs: number }
+  | { kind: 'succeed'; result: unknown }
+  | { kind: 'fail'; reason: string }
+  | { kind: 'cancel'; reason: string };
+
+/**
+ * Temporal refuses payloads above 2 MB (the server's blob size limit); an outcome larger than
+ * this margin below it is refused here, with a message, before the server refuses it less kindly.
+ */
+export const MAX_OUTCOME_BYTES = 2 * 1024 * 1024 - 64 * 1024;
+
+/**
+ * After a cancel reaches the step, how long the runner may still return its own verdict
+ * (a runner's `cancel` wins over an outside cancel) before the step stops waiting for it:
+ * a tenth of the heartbeat timeout, at most a second, so a cancel lands within that timeout.
+ */
+export function abortGraceMs(heartbeatTimeoutMs: number | undefined): number {
+  return Math.min(1000, (heartbeatTimeoutMs ?? 10_000) / 10);
+}
+
+/** How often the wrapper heartbeats on the runner's behalf, at most. */
+const HEARTBEAT_EVERY_MS = 1000;
+
+function stepFailure(type: string, message: string): ApplicationFailure {
+  // Non-retryable for Temporal: the workflow owns step retries (attempt numbers, backoff, status).
+  return ApplicationFailure.create({ type, message, nonRetryable: true });
+}
+
+function describeThrown(err: unknown): { message: string; permanent: boolean } {
+  if (err instanceof Error) {
+    const permanent = err.name === 'StepError' && (err as { retryable?: unknown }).retryable === false;
+    const message = err.message || err.name;
+    return { message: err.name && err.name !== 'Error' && err.name !== 'StepError' ? `${err.name}: ${message}` : message, permanent };
+  }
+  return { message: `runner threw ${describeType(err)} instead of an Error`, permanent: false };
+}
+
+function checkSize(result: StepResult): void {
+  let size: number;
+  try {
+    size = payloadConverter.toPayload(result).data?.length ?? 0;
+  } catch (err) {
+    throw stepFailure(ErrorType.InvalidOutcome, `step outcome cannot be serialized: ${(err as Error).message}`);
+  }
+  if (size > MAX_OUTCOME_BYTES) {
+    throw stepFailure(
+      ErrorType.InvalidOutcome,
+      `step outcome is ${size} bytes, above Temporal's 2 MB payload limit: keep large data elsewhere and pass a reference`,
+    );
+  }
+}
+
+export function createRunStep(runners: Readonly<Record<string, StepRunner>>) {
+  return async function runStep(input: RunStepInput): Promise<StepResult> {
+    const runner = runners[input.runner];
+    if (typeof runner !== 'function' || !Object.hasOwn(runners, input.runner)) {
+      const known = Object.keys(runners).join(', ') || 'none';
+      throw stepFailure(ErrorType.UnknownRunner, `unknown runner "${input.runner}" (this worker has: ${known})`);
+    }
+    const ctx = Context.current();
+    let details: unknown;
+    const beat = setInterval(() => ctx.heartbeat(details), HEARTBEAT_EVERY_MS);
+    try {
+      const running = Promise.resolve().then(() =>
+        runner({
+          runId: input.runId,
+          stepNumber: input.stepNumber,
+          payload: input.payload,
+          headers: input.headers,
+          attempt: input.attempt,
+          signal: ctx.cancellationSignal,
+          heartbeat: (d?: unknown) => {
+            details = d;
+            ctx.heartbeat(d);
+          },
+        }),
+      );
+      // A cancelled step gives the runner a moment to return its own verdict, then lets go of it.
+      const abandoned = ctx.cancelled.catch(async (cancelled: unknown) => {
+        await Promise.race([running.catch(() => undefined), new Promise((r) => setTimeout(r, abortGraceMs(ctx.info.heartbeatTimeoutMs)))]);
+        throw cancelled;
+      });
+      let returned: unknown;
+      try {
+        returned = await Promise.race([running, abandoned]);
+      } catch (err) {
+        if (ctx.cancellationSignal.aborted) throw err;
+        const { message, permanent } = describeThrown(err);
+        throw stepFailure(permanent ? ErrorType.StepPermanent : ErrorType.StepTransient, message);
+      }
+      let checked;
+      try {
+        checked = validateOutcome(returned);
+      } catch (err) {
+        throw stepFailure(ErrorType.InvalidOutcome, (err as Error).message);
+      }
+      const result: StepResult =
+        checked.kind === 'continueAfter'
+          ? { kind: 'continueAfter', payload: checked.payload, delayMs: checked.delayMs ?? 0 }
+          : checked;
+      checkSize(result);
+      return result;
+    } finally {
+      clearInterval(beat);
+    }
+  };
+}

@@ -1,0 +1,278 @@
+/**
+ * The typed client of durable-runs: submit, watch, cancel and read runs; re-send webhooks.
+ */
+import {
+  Client,
+  Connection,
+  type ConnectionOptions,
+  WorkflowExecutionAlreadyStartedError,
+  type WorkflowExecutionDescription,
+  WorkflowFailedError,
+  WorkflowNotFoundError,
+} from '@temporalio/client';
+import { ApplicationFailure, CancelledFailure, TerminatedFailure, TimeoutFailure } from '@temporalio/common';
+import { ulid } from 'ulid';
+import { type ConnectionConfig, loadConnectionConfig } from './config';
+import { cancelSignal, statusQuery } from './shared/definitions';
+import { OUTCOME_MEMO_KEY, WORKFLOW_TYPE } from './shared/names';
+import { payloadConverter, toBase64 } from './shared/payload-converter';
+import type { RunOutcome, RunSpec, RunState, RunStatus, RunStatusKind } from './shared/types';
+import { type NormalizedRunSpec, ValidationError, validateRunId, validateRunSpec } from './shared/validate';
+
+export { ValidationError };
+
+/** A resubmission of an existing run ID with a different input or headers. */
+export class InputMismatch extends Error {
+  constructor(readonly runId: string) {
+    super(`run ${runId} already exists with a different input or headers`);
+    this.name = 'InputMismatch';
+  }
+}
+
+/** The run does not exist (or not in this namespace). */
+export class RunNotFound extends Error {
+  constructor(readonly runId: string) {
+    super(`run ${runId} not found`);
+    this.name = 'RunNotFound';
+  }
+}
+
+export interface RunsClientOptions {
+  /** An open connection; by default one is made from the `TEMPORAL_*` environment. */
+  connection?: Connection;
+  /** @default TEMPORAL_ADDRESS or "localhost:7233" */
+  address?: string;
+  /** @default TEMPORAL_NAMESPACE or "default" */
+  namespace?: string;
+  /** @default TEMPORAL_TASK_QUEUE or "durable-runs" */
+  taskQueue?: string;
+}
+
+export interface SubmitOptions extends RunSpec {
+  /** 1–128 characters of `[A-Za-z0-9_-]`. @default a new ULID */
+  runId?: string;
+}
+
+export interface Submission {
+  runId: string;
+  /** `false` when the run already existed with the same input and headers. */
+  newlySubmitted: boolean;
+}
+
+export interface RunListing {
+  runId: string;
+  state: RunState;
+  startTime: Date;
+  closeTime?: Date;
+}
+
+const CLOSED_STATE: Record<string, RunStatusKind | undefined> = {
+  COMPLETED: 'succeeded',
+  FAILED: 'failed',
+  CANCELLED: 'cancelled',
+  TERMINATED: 'failed',
+  TIMED_OUT: 'failed',
+};
+
+const LIST_FILTER: Record<string, string> = {
+  running: 'Running',
+  succeeded: 'Completed',
+  failed: 'Failed',
+  cancelled: 'Canceled',
+};
+
+type OutcomeMemo = Omit<RunOutcome, 'result'> & { runner?: string };
+
+/** A stable text for comparing submissions (key order ignored, bytes compared by content). */
+function canonical(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) => {
+    if (v instanceof Uint8Array) return { $bytes: toBase64(v) };
+    if (v && typeof v === 'object' && !Array.isArray(v)) {
+      return Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : 1)));
+    }
+    return v;
+  });
+}
+
+export function connectionOptions(config: ConnectionConfig): ConnectionOptions {
+  return {
+    address: config.address ?? 'localhost:7233',
+    ...(config.apiKey ? { apiKey: config.apiKey } : {}),
+    ...(config.tls ? { tls: config.tls } : {}),
+  };
+}
+
+/** The data converter clients must use to read and write durable-runs payloads. */
+export const dataConverter = { payloadConverterPath: require.resolve('./shared/payload-converter') };
+
+export class RunsClient {
+  private constructor(
+    /** The underlying Temporal client, for anything this one does not cover. */
+    readonly temporal: Client,
+    readonly taskQueue: string,
+    private readonly ownsConnection: boolean,
+  ) {}
+
+  /** Wraps an existing Temporal client (it must use durable-runs' payload converter). */
+  static fromClient(temporal: Client, taskQueue: string): RunsClient {
+    return new RunsClient(temporal, taskQueue, false);
+  }
+
+  /** Connects to Temporal (options first, then the `TEMPORAL_*` environment). */
+  static async connect(options: RunsClientOptions = {}): Promise<RunsClient> {
+    const env = loadConnectionConfig();
+    const connection =
+      options.connection ??
+      (await Connection.connect(connectionOptions({ ...env, ...(options.address ? { address: options.address } : {}) })));
+    const temporal = new Client({
+      connection,
+      namespace: options.namespace ?? env.namespace,
+      dataConverter,
+    });
+    return new RunsClient(temporal, options.taskQueue ?? env.taskQueue, !options.connection);
+  }
+
+  /** Starts a run, or returns the existing one for a repeated submission with the same input and headers. */
+  async submit(options: SubmitOptions): Promise<Submission> {
+    const { runId: given, ...rest } = options;
+    const runId = given === undefined ? ulid() : validateRunId(given);
+    const spec = validateRunSpec(rest);
+    try {
+      await this.temporal.workflow.start(WORKFLOW_TYPE, {
+        workflowId: runId,
+        taskQueue: this.taskQueue,
+        args: [rest],
+        workflowIdReusePolicy: 'REJECT_DUPLICATE',
+        workflowIdConflictPolicy: 'FAIL',
+      });
+      return { runId, newlySubmitted: true };
+    } catch (err) {
+      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+    }
+    const existing = await this.firstInput(runId);
+    if (canonical([existing.input, existing.headers]) !== canonical([spec.input, spec.headers])) {
+      throw new InputMismatch(runId);
+    }
+    return { runId, newlySubmitted: false };
+  }
+
+  /** Where a run stands; answers for closed runs too (no worker needed for those). */
+  async status(runId: string): Promise<RunStatus> {
+    const description = await this.describe(runId);
+    const closed = CLOSED_STATE[description.status.name];
+    if (!closed) return this.temporal.workflow.getHandle(runId).query(statusQuery);
+    const memo = description.memo?.[OUTCOME_MEMO_KEY] as OutcomeMemo | undefined;
+    if (memo) {
+      return {
+        runId,
+        state: memo.status,
+        step: memo.finalStep,
+        ...(memo.error ? { lastError: memo.error } : {}),
+        runner: memo.runner ?? 'default',
+      };
+    }
+    const input = await this.firstInput(runId).catch(() => undefined);
+    return {
+      runId,
+      state: closed,
+      step: 0,
+      lastError: `workflow ${description.status.name.toLowerCase().replace('_', ' ')}`,
+      runner: input?.runner ?? 'default',
+    };
+  }
+
+  /**
+   * Cancels a running run. Returns `false` (and changes nothing) when the run is unknown or already closed.
+   * @param reason ends up in `RunOutcome.error`
+   */
+  async cancel(runId: string, reason?: string): Promise<boolean> {
+    if (reason !== undefined && typeof reason !== 'string') throw new ValidationError('cancel reason must be a string');
+    try {
+      const description = await this.temporal.workflow.getHandle(runId).describe();
+      if (description.status.name !== 'RUNNING') return false;
+      await this.temporal.workflow.getHandle(runId).signal(cancelSignal, reason === undefined ? {} : { reason });
+      return true;
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) return false;
+      throw err;
+    }
+  }
+
+  /** Waits for a run to close and tells how it ended, whatever its close status. */
+  async result(runId: string): Promise<RunOutcome> {
+    const handle = this.temporal.workflow.getHandle<(spec: RunSpec) => Promise<RunOutcome>>(runId);
+    try {
+      return await handle.result();
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) throw new RunNotFound(runId);
+      if (!(err instanceof WorkflowFailedError)) throw err;
+      const description = await handle.describe();
+      const memo = description.memo?.[OUTCOME_MEMO_KEY] as OutcomeMemo | undefined;
+      if (memo) {
+        const { runner: _runner, ...outcome } = memo;
+        return outcome;
+      }
+      const cause = err.cause;
+      const headers = (await this.firstInput(runId).catch(() => undefined))?.headers ?? {};
+      const base = { runId, headers, finalStep: 0 };
+      if (cause instanceof CancelledFailure) return { ...base, status: 'cancelled', error: null };
+      const error =
+        cause instanceof TerminatedFailure
+          ? `terminated${cause.message ? `: ${cause.message}` : ''}`
+          : cause instanceof TimeoutFailure
+            ? 'workflow timed out'
+            : cause instanceof ApplicationFailure
+              ? cause.message
+              : (cause?.message ?? err.message);
+      return { ...base, status: 'failed', error };
+    }
+  }
+
+  /** Lists runs, newest first, optionally by state. */
+  async list(options: { state?: 'running' | RunStatusKind; limit?: number } = {}): Promise<RunListing[]> {
+    let query = `WorkflowType = '${WORKFLOW_TYPE}'`;
+    if (options.state) {
+      const status = LIST_FILTER[options.state];
+      if (!status) throw new ValidationError(`unknown state "${options.state}" (running, succeeded, failed, cancelled)`);
+      query += ` AND ExecutionStatus = '${status}'`;
+    }
+    const limit = options.limit ?? 100;
+    const out: RunListing[] = [];
+    for await (const execution of this.temporal.workflow.list({ query })) {
+      out.push({
+        runId: execution.workflowId,
+        state: CLOSED_STATE[execution.status.name] ?? 'running',
+        startTime: execution.startTime,
+        ...(execution.closeTime ? { closeTime: execution.closeTime } : {}),
+      });
+      if (out.length >= limit) break;
+    }
+    return out;
+  }
+
+  /** Closes the connection if this client opened it. */
+  async close(): Promise<void> {
+    if (this.ownsConnection) await this.temporal.connection.close();
+  }
+
+  private async describe(runId: string): Promise<WorkflowExecutionDescription> {
+    try {
+      return await this.temporal.workflow.getHandle(runId).describe();
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) throw new RunNotFound(runId);
+      throw err;
+    }
+  }
+
+  /** The input of the run's current execution (what it was started or continued with). */
+  private async firstInput(runId: string): Promise<NormalizedRunSpec> {
+    const { history } = await this.temporal.workflowService.getWorkflowExecutionHistory({
+      namespace: this.temporal.options.namespace,
+      execution: { workflowId: runId },
+      maximumPageSize: 1,
+    });
+    const payload = history?.events?.[0]?.workflowExecutionStartedEventAttributes?.input?.payloads?.[0];
+    if (!payload) throw new RunNotFound(runId);
+    return validateRunSpec(payloadConverter.fromPayload(payload));
+  }
+}

@@ -1,0 +1,13 @@
+import { defineQuery, defineSignal } from '@temporalio/workflow';
+import type { RunStatus } from './types';
+
+/** Argument of the `cancel` signal. */
+export interface CancelRequest {
+  reason?: string;
+}
+
+/** Cancels a run; optional `{ reason }` ends up in `RunOutcome.error`. */
+export const cancelSignal = defineSignal<[CancelRequest?]>('cancel');
+
+/** Where a run stands. */
+export const statusQuery = defineQuery<RunStatus>('status');

@@ -1,0 +1,32 @@
+/** Public names operators and outside tests rely on (see DESIGN.md). */
+export const WORKFLOW_TYPE = 'durableRun';
+export const WEBHOOK_WORKFLOW_TYPE = 'webhookDelivery';
+export const DEFAULT_TASK_QUEUE = 'durable-runs';
+export const DEFAULT_RUNNER = 'default';
+export const RESERVED_HEADER_PREFIX = 'workflow.';
+/** Memo key under which a closed run records its outcome (without the result). */
+export const OUTCOME_MEMO_KEY = 'durableRunOutcome';
+
+/** `ApplicationFailure.type` names; workflows branch on these, never on `instanceof`. */
+export const ErrorType = {
+  /** The runner threw `StepError.transient` or any other error: retry the step. */
+  StepTransient: 'StepTransientError',
+  /** The runner threw `StepError.permanent`: fail the run. */
+  StepPermanent: 'StepPermanentError',
+  /** The runner returned something that is not a step outcome, or too large to record. */
+  InvalidOutcome: 'InvalidStepOutcome',
+  /** The run names a runner the worker does not have. */
+  UnknownRunner: 'UnknownRunner',
+  /** The workflow input is malformed. */
+  InvalidRunSpec: 'InvalidRunSpec',
+  /** The run ended with `StepOutcome.fail`, a permanent error or a spent retry budget. */
+  RunFailed: 'RunFailed',
+  /** A webhook attempt failed in a way that must not be retried. */
+  WebhookGiveUp: 'WebhookGiveUp',
+  /** A webhook attempt failed and will be retried. */
+  WebhookRetry: 'WebhookRetry',
+} as const;
+
+export function webhookWorkflowId(runId: string): string {
+  return `${runId}.webhook`;
+}

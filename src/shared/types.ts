@@ -1,0 +1,124 @@
+/**
+ * Types shared by the workflow sandbox, the activities, the worker and the client.
+ * Sandbox-safe: no Node builtins, no runtime imports beyond other shared modules.
+ */
+
+/** JSON-like value a run carries between steps; `Uint8Array` travels as bytes. */
+export type RunValue = unknown;
+
+/** Headers that thread through every step and reach terminal hooks. */
+export type RunHeaders = Record<string, string>;
+
+/** The single argument of the `durableRun` workflow. */
+export interface RunSpec {
+  /** Step 0's payload. Any JSON value; a `Uint8Array` travels as bytes. */
+  input: RunValue;
+  /** String→string headers; the `workflow.` prefix is reserved. @default {} */
+  headers?: RunHeaders;
+  /** Name of a runner registered on the worker. @default "default" */
+  runner?: string;
+  /**
+   * Attempts per step for errors the runner throws (transient errors), counting the first.
+   * Three attempts absorb a flaky dependency without hiding a broken one.
+   * @default 3
+   */
+  maxAttemptsPerStep?: number;
+  /**
+   * How long a step may go without a heartbeat before Temporal declares its worker dead and
+   * runs the step again. The step wrapper heartbeats on the runner's behalf, so this only bounds
+   * how fast a crashed worker (and a cancel) is noticed.
+   * @default 30000
+   */
+  heartbeatTimeoutMs?: number;
+  /**
+   * Upper bound on one step attempt's wall time.
+   * @default 86400000 (24 h: agent steps that call models and tools can be slow)
+   */
+  stepTimeoutMs?: number;
+  /**
+   * History length past which the run continues-as-new at the next step boundary (it also does
+   * when Temporal suggests it). Keeps replay cheap for runs of any length.
+   * @default 10000
+   */
+  maxHistoryEvents?: number;
+}
+
+export type RunStatusKind = 'succeeded' | 'failed' | 'cancelled';
+
+export type RunState = 'running' | 'sleeping' | 'cancelling' | RunStatusKind;
+
+/** What the `status` query (and `RunsClient.status`) returns. */
+export interface RunStatus {
+  runId: string;
+  state: RunState;
+  /** Current (or final) 0-based step number. */
+  step: number;
+  /** Attempt of the current step, 1 on first try. */
+  attempt?: number;
+  /** Last error the current step (or the run) saw. */
+  lastError?: string;
+  runner: string;
+}
+
+/** How a run ended: the result of a Completed run and what terminal hooks receive. */
+export interface RunOutcome {
+  runId: string;
+  status: RunStatusKind;
+  /** The `succeed` result (succeeded runs only). */
+  result?: RunValue;
+  /** The reason for failed and cancelled runs; `null` for an outside cancel without a reason. */
+  error?: string | null;
+  headers: RunHeaders;
+  /** The last step that ran (or was running when the run was cancelled). */
+  finalStep: number;
+}
+
+/** What a step runner receives. */
+export interface Step<P = RunValue> {
+  runId: string;
+  stepNumber: number;
+  payload: P;
+  headers: RunHeaders;
+  /** 1 on the first try of this step. */
+  attempt: number;
+  /** Aborted when the run is cancelled while this step runs. */
+  signal: AbortSignal;
+  /** Records progress; the step wrapper already heartbeats for liveness. */
+  heartbeat(details?: unknown): void;
+}
+
+/** Serializable step outcome, as built by `StepOutcome.*`. */
+export type StepOutcomeData =
+  | { kind: 'continue'; payload: RunValue }
+  | { kind: 'continueAfter'; payload: RunValue; delay: number | string }
+  | { kind: 'succeed'; result: RunValue }
+  | { kind: 'fail'; reason: string }
+  | { kind: 'cancel'; reason: string };
+
+/** A user's step runner. Must be idempotent per `(runId, stepNumber)`: steps are at-least-once. */
+export type StepRunner<P = any> = (step: Step<P>) => Promise<StepOutcomeData> | StepOutcomeData;
+
+/** Runs once a run's outcome is known, at-least-once, in an activity. Errors are logged only. */
+export interface TerminalHook {
+  /** Shown in logs when the hook fails. */
+  readonly name?: string;
+  onTermination(outcome: RunOutcome): Promise<void> | void;
+}
+
+/** Terminal webhook settings (worker side), already validated. */
+export interface WebhookOptions {
+  /** Header of a run that holds the callback URL. @default "callback_url" */
+  urlHeader: string;
+  /** Retries after the first attempt; 0 = exactly one attempt. @default 3 */
+  maxRetries: number;
+  /** First retry delay. @default 500 */
+  baseDelayMs: number;
+  /** Strict cap on any retry delay, `Retry-After` included. @default 30000 */
+  maxDelayMs: number;
+  /** Per-attempt timeout. @default 10000 */
+  timeoutMs: number;
+  /** Standard Webhooks secret (`whsec_…`); unset = unsigned. Never leaves the worker. */
+  secret?: string;
+  /** Turns the address guard off (development only). @default false */
+  allowPrivate: boolean;
+}

@@ -1,0 +1,159 @@
+import { msToNumber } from '@temporalio/common/lib/time';
+import { DEFAULT_RUNNER, RESERVED_HEADER_PREFIX } from './names';
+import type { RunHeaders, RunSpec, StepOutcomeData } from './types';
+
+/** A submission or step outcome that breaks the contract; the message names what was wrong. */
+export class ValidationError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ValidationError';
+  }
+}
+
+const RUN_ID = /^[A-Za-z0-9_-]{1,128}$/;
+/** Upper bound for `maxAttemptsPerStep`: beyond this a "retry budget" is a loop. */
+export const MAX_ATTEMPTS_LIMIT = 1000;
+/** Longest `continueAfter` delay accepted (about 10 years): catches unit mix-ups like seconds vs ms. */
+export const MAX_DELAY_MS = 10 * 365 * 24 * 3600 * 1000;
+
+export const DEFAULT_MAX_ATTEMPTS = 3;
+export const DEFAULT_HEARTBEAT_TIMEOUT_MS = 30_000;
+export const DEFAULT_STEP_TIMEOUT_MS = 24 * 3600 * 1000;
+export const DEFAULT_MAX_HISTORY_EVENTS = 10_000;
+
+/** A `RunSpec` with every default applied. */
+export interface NormalizedRunSpec {
+  input: unknown;
+  headers: RunHeaders;
+  runner: string;
+  maxAttemptsPerStep: number;
+  heartbeatTimeoutMs: number;
+  stepTimeoutMs: number;
+  maxHistoryEvents: number;
+}
+
+export function validateRunId(runId: unknown): string {
+  if (typeof runId !== 'string' || !RUN_ID.test(runId)) {
+    const shown = typeof runId === 'string' ? JSON.stringify(runId.length > 40 ? `${runId.slice(0, 40)}…` : runId) : typeof runId;
+    throw new ValidationError(
+      `invalid run ID ${shown}${typeof runId === 'string' ? ` (length ${runId.length})` : ''}: use 1–128 characters of [A-Za-z0-9_-]`,
+    );
+  }
+  return runId;
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof Uint8Array);
+}
+
+export function validateHeaders(headers: unknown): RunHeaders {
+  if (headers === undefined || headers === null) return {};
+  if (!isPlainObject(headers)) throw new ValidationError('headers must be an object of string→string');
+  const out: RunHeaders = {};
+  for (const [key, value] of Object.entries(headers)) {
+    if (key.startsWith(RESERVED_HEADER_PREFIX)) {
+      throw new ValidationError(`header "${key}" uses the reserved prefix "${RESERVED_HEADER_PREFIX}"`);
+    }
+    if (key.length === 0) throw new ValidationError('header names must not be empty');
+    if (typeof value !== 'string') {
+      throw new ValidationError(`header "${key}" must be a string, got ${describeType(value)}`);
+    }
+    if (/[\r\n\0]/.test(key) || /[\r\n\0]/.test(value)) {
+      throw new ValidationError(`header "${key}" contains CR, LF or NUL`);
+    }
+    out[key] = value;
+  }
+  return out;
+}
+
+function positiveInt(name: string, value: unknown, fallback: number, max: number): number {
+  if (value === undefined || value === null) return fallback;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > max) {
+    throw new ValidationError(`${name} must be an integer from 1 to ${max}, got ${JSON.stringify(value) ?? describeType(value)}`);
+  }
+  return value;
+}
+
+/** Checks the `durableRun` workflow input, whoever sent it (client, Temporal CLI, UI). */
+export function validateRunSpec(spec: unknown): NormalizedRunSpec {
+  if (!isPlainObject(spec)) {
+    throw new ValidationError(
+      `workflow input must be an object like {"input": …, "runner": "default"}, got ${describeType(spec)}`,
+    );
+  }
+  const known = new Set(['input', 'headers', 'runner', 'maxAttemptsPerStep', 'heartbeatTimeoutMs', 'stepTimeoutMs', 'maxHistoryEvents']);
+  for (const key of Object.keys(spec)) {
+    if (!known.has(key)) throw new ValidationError(`unknown field "${key}" in workflow input`);
+  }
+  if (!('input' in spec) || spec.input === undefined) {
+    throw new ValidationError('workflow input has no "input" field (the first step\'s payload)');
+  }
+  const runner = spec.runner ?? DEFAULT_RUNNER;
+  if (typeof runner !== 'string' || runner.length === 0 || runner.length > 200) {
+    throw new ValidationError(`runner must be a non-empty string, got ${describeType(spec.runner)}`);
+  }
+  return {
+    input: spec.input,
+    headers: validateHeaders(spec.headers),
+    runner,
+    maxAttemptsPerStep: positiveInt('maxAttemptsPerStep', spec.maxAttemptsPerStep, DEFAULT_MAX_ATTEMPTS, MAX_ATTEMPTS_LIMIT),
+    heartbeatTimeoutMs: positiveInt('heartbeatTimeoutMs', spec.heartbeatTimeoutMs, DEFAULT_HEARTBEAT_TIMEOUT_MS, 3600_000),
+    stepTimeoutMs: positiveInt('stepTimeoutMs', spec.stepTimeoutMs, DEFAULT_STEP_TIMEOUT_MS, 30 * 24 * 3600_000),
+    maxHistoryEvents: positiveInt('maxHistoryEvents', spec.maxHistoryEvents, DEFAULT_MAX_HISTORY_EVENTS, 50_000),
+  };
+}
+
+/** Parses a `continueAfter` delay (ms or duration string) into milliseconds. */
+export function parseDelay(delay: unknown): number {
+  let ms: number;
+  if (typeof delay === 'number') {
+    ms = delay;
+  } else if (typeof delay === 'string' && delay.trim() !== '') {
+    try {
+      ms = msToNumber(delay.trim() as never);
+    } catch {
+      throw new ValidationError(`continueAfter delay ${JSON.stringify(delay)} is not a duration (try 5000 or '5m')`);
+    }
+  } else {
+    throw new ValidationError(`continueAfter delay must be milliseconds or a duration string, got ${describeType(delay)}`);
+  }
+  if (!Number.isFinite(ms) || ms < 0 || ms > MAX_DELAY_MS) {
+    throw new ValidationError(`continueAfter delay must be between 0 and ${MAX_DELAY_MS} ms, got ${JSON.stringify(delay)}`);
+  }
+  return Math.round(ms);
+}
+
+/** Checks what a runner returned; the delay of `continueAfter` comes back in milliseconds. */
+export function validateOutcome(value: unknown): StepOutcomeData & { delayMs?: number } {
+  if (!isPlainObject(value) || typeof value.kind !== 'string') {
+    throw new ValidationError(
+      `runner returned ${describeType(value)}, not a step outcome: return StepOutcome.continue/continueAfter/succeed/fail/cancel(…)`,
+    );
+  }
+  switch (value.kind) {
+    case 'continue':
+      return { kind: 'continue', payload: value.payload ?? null };
+    case 'continueAfter':
+      return { kind: 'continueAfter', payload: value.payload ?? null, delay: value.delay as number, delayMs: parseDelay(value.delay) };
+    case 'succeed':
+      return { kind: 'succeed', result: value.result };
+    case 'fail':
+    case 'cancel':
+      if (typeof value.reason !== 'string') {
+        throw new ValidationError(`${value.kind} outcome needs a string reason, got ${describeType(value.reason)}`);
+      }
+      return { kind: value.kind, reason: value.reason };
+    default:
+      throw new ValidationError(`runner returned an outcome of unknown kind ${JSON.stringify(value.kind)}`);
+  }
+}
+
+export function describeType(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  if (value instanceof Uint8Array) return 'bytes';
+  const type = typeof value;
+  if (type === 'string') return `the string ${JSON.stringify((value as string).slice(0, 60))}`;
+  if (type === 'number' || type === 'boolean') return `${type} ${String(value)}`;
+  return type === 'object' ? 'an object' : type;
+}

@@ -1,0 +1,265 @@
+import {
+  ActivityCancellationType,
+  ActivityFailure,
+  ApplicationFailure,
+  CancellationScope,
+  CancelledFailure,
+  condition,
+  ContinueAsNew,
+  continueAsNew,
+  getExternalWorkflowHandle,
+  isCancellation,
+  log,
+  proxyActivities,
+  setHandler,
+  setCurrentDetails,
+  sleep,
+  TemporalFailure,
+  TimeoutFailure,
+  upsertMemo,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { createActivities, StepResult } from '../activities';
+import { cancelSignal, statusQuery, type CancelRequest } from '../shared/definitions';
+import { ErrorType, OUTCOME_MEMO_KEY } from '../shared/names';
+import { STEP_INFRA_RETRY, stepBackoffMs } from '../shared/retry';
+import type { RunOutcome, RunSpec, RunState, RunStatus } from '../shared/types';
+import { describeType, type NormalizedRunSpec, validateRunSpec } from '../shared/validate';
+
+type Activities = ReturnType<typeof createActivities>;
+
+/** What a run hands to its next execution when it continues-as-new. */
+export interface RunCarry {
+  step: number;
+  payload: unknown;
+  /** A cancel that arrived but was not acted on yet. */
+  cancel?: { reason: string | null };
+}
+
+const { runTerminalHooks } = proxyActivities<Activities>({
+  startToCloseTimeout: '5m',
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumAttempts: 3 },
+});
+
+function messageOf(err: unknown): string {
+  if (err instanceof ActivityFailure && err.cause) return messageOf(err.cause);
+  if (err instanceof TimeoutFailure) return `step ${err.message || 'timed out'}`;
+  if (err instanceof Error) return err.message;
+  return String(err);
+}
+
+function failureType(err: unknown): string | undefined {
+  const cause = err instanceof ActivityFailure ? err.cause : err;
+  return cause instanceof ApplicationFailure ? (cause.type ?? undefined) : undefined;
+}
+
+/**
+ * A durable run: calls the run's step runner through `runStep` until it succeeds, fails or is
+ * cancelled. Workflow ID = run ID. See DESIGN.md for the contract.
+ */
+export async function durableRun(rawSpec: RunSpec, carry?: RunCarry): Promise<RunOutcome> {
+  const runId = workflowInfo().workflowId;
+  let spec: NormalizedRunSpec;
+  try {
+    spec = validateRunSpec(rawSpec);
+  } catch (err) {
+    throw ApplicationFailure.create({ type: ErrorType.InvalidRunSpec, message: messageOf(err), nonRetryable: true });
+  }
+
+  let state: RunState = 'running';
+  let step = carry?.step ?? 0;
+  let payload: unknown = carry ? carry.payload : spec.input;
+  let attempt = 1;
+  let lastError: string | undefined;
+  let cancel: { reason: string | null } | undefined = carry?.cancel;
+  /** Set when the server holds a cancel request (Temporal's own cancel, or our self-request). */
+  let serverCancelled = false;
+  let badSignal: string | undefined;
+  /** Scope of whatever the run is waiting on now: a step, a backoff or a `continueAfter` timer. */
+  let waiting: CancellationScope | undefined;
+
+  const status = (): RunStatus => ({
+    runId,
+    state,
+    step,
+    ...(state === 'running' || state === 'cancelling' ? { attempt } : {}),
+    ...(lastError !== undefined ? { lastError } : {}),
+    runner: spec.runner,
+  });
+  const report = (): void => {
+    const parts = [`**${state}**`, `step ${step}`];
+    if (state === 'running' && attempt > 1) parts.push(`attempt ${attempt}/${spec.maxAttemptsPerStep}`);
+    if (lastError !== undefined) parts.push(`last error: ${lastError}`);
+    setCurrentDetails(parts.join(' · '));
+  };
+
+  setHandler(statusQuery, status);
+  setHandler(cancelSignal, (request?: CancelRequest) => {
+    if (cancel || isTerminal(state)) return;
+    const reason: unknown = request === undefined || request === null ? undefined : (request as CancelRequest).reason;
+    if (request !== undefined && request !== null && (typeof request !== 'object' || Array.isArray(request))) {
+      badSignal = `cancel signal argument must be an object like {"reason": "…"}, got ${describeType(request)}`;
+    } else if (reason !== undefined && reason !== null && typeof reason !== 'string') {
+      badSignal = `cancel signal reason must be a string, got ${describeType(reason)}`;
+    }
+    if (badSignal) {
+      waiting?.cancel();
+      return;
+    }
+    cancel = { reason: typeof reason === 'string' ? reason : null };
+    state = 'cancelling';
+    report();
+    waiting?.cancel();
+  });
+  CancellationScope.current().cancelRequested.catch(() => {
+    serverCancelled = true;
+    if (!cancel && !isTerminal(state)) {
+      cancel = { reason: null };
+      state = 'cancelling';
+    }
+  });
+
+  /** Records the outcome, runs the terminal hooks, and closes the workflow with the matching status. */
+  const finish = async (outcome: RunOutcome): Promise<RunOutcome> => {
+    state = outcome.status;
+    const { result: _result, ...summary } = outcome;
+    upsertMemo({ [OUTCOME_MEMO_KEY]: { ...summary, runner: spec.runner } });
+    report();
+    await CancellationScope.nonCancellable(async () => {
+      try {
+        await runTerminalHooks(outcome);
+      } catch (err) {
+        log.warn('terminal hooks failed; the run outcome stands', { runId, error: messageOf(err) });
+      }
+    });
+    if (outcome.status === 'succeeded') return outcome;
+    if (outcome.status === 'failed') {
+      throw ApplicationFailure.create({
+        type: ErrorType.RunFailed,
+        message: outcome.error ?? 'run failed',
+        nonRetryable: true,
+        details: [summary],
+      });
+    }
+    // The SDK closes a workflow as Canceled only when the server holds a cancel request for it.
+    // For a `cancel` signal or a runner's own verdict, the run asks the server to cancel itself.
+    if (!serverCancelled) {
+      await CancellationScope.nonCancellable(() => getExternalWorkflowHandle(runId).cancel());
+      try {
+        await condition(() => serverCancelled);
+      } catch (err) {
+        if (!isCancellation(err)) throw err;
+      }
+    }
+    throw new CancelledFailure(outcome.error ?? 'cancelled');
+  };
+
+  const outcomeBase = (): Pick<RunOutcome, 'runId' | 'headers' | 'finalStep'> => ({
+    runId,
+    headers: spec.headers,
+    finalStep: step,
+  });
+  const fail = (error: string) => finish({ ...outcomeBase(), status: 'failed', error });
+  const cancelled = () => finish({ ...outcomeBase(), status: 'cancelled', error: cancel?.reason ?? null });
+
+  /** Runs `fn` in a scope that a cancel (signal or Temporal) interrupts. */
+  const interruptible = async <T>(fn: () => Promise<T>): Promise<T> => {
+    const scope = new CancellationScope();
+    waiting = scope;
+    try {
+      return await scope.run(fn);
+    } finally {
+      waiting = undefined;
+    }
+  };
+
+  try {
+    report();
+    for (;;) {
+      if (badSignal) return await fail(badSignal);
+      if (cancel) return await cancelled();
+      const info = workflowInfo();
+      if (info.continueAsNewSuggested || info.historyLength > spec.maxHistoryEvents) {
+        await condition(() => true);
+        return await continueAsNew<typeof durableRun>(spec, { step, payload, ...(cancel ? { cancel } : {}) });
+      }
+
+      let result: StepResult;
+      try {
+        result = await interruptible(() =>
+          proxyActivities<Activities>({
+            startToCloseTimeout: spec.stepTimeoutMs,
+            heartbeatTimeout: spec.heartbeatTimeoutMs,
+            retry: STEP_INFRA_RETRY,
+            cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+            summary: `step ${step}`,
+          }).runStep({ runId, stepNumber: step, payload, headers: spec.headers, runner: spec.runner, attempt }),
+        );
+      } catch (err) {
+        if (badSignal) return await fail(badSignal);
+        if (cancel || isCancellation(err)) {
+          cancel ??= { reason: null };
+          return await cancelled();
+        }
+        const type = failureType(err);
+        lastError = messageOf(err);
+        if (type === ErrorType.StepPermanent || type === ErrorType.InvalidOutcome || type === ErrorType.UnknownRunner) {
+          return await fail(type === ErrorType.StepPermanent ? lastError : `step ${step}: ${lastError}`);
+        }
+        if (attempt >= spec.maxAttemptsPerStep) {
+          return await fail(`step ${step} failed after ${attempt} attempt${attempt === 1 ? '' : 's'}: ${lastError}`);
+        }
+        state = 'sleeping';
+        report();
+        try {
+          await interruptible(() => sleep(stepBackoffMs(attempt)));
+        } catch (sleepErr) {
+          if (!isCancellation(sleepErr)) throw sleepErr;
+        }
+        attempt += 1;
+        if (!cancel && !badSignal) state = 'running';
+        continue;
+      }
+
+      // A runner's own cancel wins over an outside cancel; an outside cancel wins over anything else.
+      if (result.kind === 'cancel') {
+        cancel = { reason: result.reason };
+        return await cancelled();
+      }
+      if (badSignal) return await fail(badSignal);
+      if (cancel) return await cancelled();
+      switch (result.kind) {
+        case 'succeed':
+          return await finish({ ...outcomeBase(), status: 'succeeded', result: result.result });
+        case 'fail':
+          return await fail(result.reason);
+        case 'continue':
+        case 'continueAfter':
+          if (result.kind === 'continueAfter' && result.delayMs > 0) {
+            state = 'sleeping';
+            report();
+            try {
+              await interruptible(() => sleep(result.delayMs));
+            } catch (err) {
+              if (!isCancellation(err)) throw err;
+              continue;
+            }
+          }
+          step += 1;
+          payload = result.payload;
+          attempt = 1;
+          lastError = undefined;
+          state = 'running';
+          report();
+      }
+    }
+  } catch (err) {
+    // Anything unexpected fails the run with its message instead of retrying the workflow task forever.
+    if (err instanceof TemporalFailure || isCancellation(err) || err instanceof ContinueAsNew) throw err;
+    throw ApplicationFailure.create({ type: ErrorType.RunFailed, message: `internal error: ${messageOf(err)}`, nonRetryable: true });
+  }
+}
+
+function isTerminal(state: RunState): boolean {
+  return state === 'succeeded' || state === 'failed' || state === 'cancelled';
+}

@@ -1,0 +1,3 @@
+/** Workflow entry points registered on the worker (sandboxed, deterministic code only). */
+export { durableRun } from './durable-run';
+export type { RunCarry } from './durable-run';
