@@ -1,5 +1,6 @@
 import type { StepRunner, TerminalHook } from '../shared/types';
 import { createRunStep } from './run-step';
+import { requestCancellation } from './request-cancellation';
 import { createRunTerminalHooks } from './terminal-hooks';
 
 export type { RunStepInput, StepResult } from './run-step';
@@ -15,5 +16,6 @@ export function createActivities(deps: ActivityDeps) {
   return {
     runStep: createRunStep(deps.runners),
     runTerminalHooks: createRunTerminalHooks(deps.hooks),
+    requestCancellation,
   };
 }

@@ -7,7 +7,7 @@ import {
   condition,
   ContinueAsNew,
   continueAsNew,
-  getExternalWorkflowHandle,
+  proxyLocalActivities,
   isCancellation,
   log,
   proxyActivities,
@@ -35,6 +35,11 @@ export interface RunCarry {
   /** A cancel that arrived but was not acted on yet. */
   cancel?: { reason: string | null };
 }
+
+const { requestCancellation } = proxyLocalActivities<Activities>({
+  startToCloseTimeout: '30s',
+  retry: { initialInterval: '1s', maximumInterval: '10s' },
+});
 
 const { runTerminalHooks } = proxyActivities<Activities>({
   startToCloseTimeout: '5m',
@@ -75,8 +80,6 @@ export async function durableRun(rawSpec: RunSpec, carry?: RunCarry): Promise<Ru
   /** Set when the server holds a cancel request (Temporal's own cancel, or our self-request). */
   let serverCancelled = false;
   let badSignal: string | undefined;
-  /** Scope of whatever the run is waiting on now: a step, a backoff or a `continueAfter` timer. */
-  let waiting: CancellationScope | undefined;
 
   const status = (): RunStatus => ({
     runId,
@@ -102,14 +105,10 @@ export async function durableRun(rawSpec: RunSpec, carry?: RunCarry): Promise<Ru
     } else if (reason !== undefined && reason !== null && typeof reason !== 'string') {
       badSignal = `cancel signal reason must be a string, got ${describeType(reason)}`;
     }
-    if (badSignal) {
-      waiting?.cancel();
-      return;
-    }
+    if (badSignal) return;
     cancel = { reason: typeof reason === 'string' ? reason : null };
     state = 'cancelling';
     report();
-    waiting?.cancel();
   });
   CancellationScope.current().cancelRequested.catch(() => {
     serverCancelled = true;
@@ -144,7 +143,7 @@ export async function durableRun(rawSpec: RunSpec, carry?: RunCarry): Promise<Ru
     // The SDK closes a workflow as Canceled only when the server holds a cancel request for it.
     // For a `cancel` signal or a runner's own verdict, the run asks the server to cancel itself.
     if (!serverCancelled) {
-      await CancellationScope.nonCancellable(() => getExternalWorkflowHandle(runId).cancel());
+      await CancellationScope.nonCancellable(() => requestCancellation(runId));
       try {
         await condition(() => serverCancelled);
       } catch (err) {
@@ -162,15 +161,24 @@ export async function durableRun(rawSpec: RunSpec, carry?: RunCarry): Promise<Ru
   const fail = (error: string) => finish({ ...outcomeBase(), status: 'failed', error });
   const cancelled = () => finish({ ...outcomeBase(), status: 'cancelled', error: cancel?.reason ?? null });
 
-  /** Runs `fn` in a scope that a cancel (signal or Temporal) interrupts. */
+  /**
+   * Runs `fn` in a scope that a cancel (signal or Temporal) interrupts. The cancel is requested
+   * once the activation's other jobs are applied (conditions run last), so a step or timer that
+   * finished in the same activation is never asked to cancel after the fact.
+   */
   const interruptible = async <T>(fn: () => Promise<T>): Promise<T> => {
     const scope = new CancellationScope();
-    waiting = scope;
+    let settled = false;
+    const work = scope.run(fn).finally(() => {
+      settled = true;
+    });
     try {
-      return await scope.run(fn);
-    } finally {
-      waiting = undefined;
+      await condition(() => settled || cancel !== undefined || badSignal !== undefined);
+    } catch (err) {
+      if (!isCancellation(err)) throw err;
     }
+    if (!settled) scope.cancel();
+    return await work;
   };
 
   try {

@@ -116,7 +116,7 @@ async function readStart(body: Dispatcher.ResponseData['body']): Promise<string>
   const chunks: Buffer[] = [];
   let size = 0;
   try {
-    for await (const chunk of body as AsyncIterable<Buffer>) {
+    for await (const chunk of body) {
       chunks.push(chunk);
       size += chunk.byteLength;
       if (size >= MAX_RESPONSE_BYTES) break;
