@@ -12,9 +12,11 @@ import {
 } from '@temporalio/client';
 import { ApplicationFailure, CancelledFailure, TerminatedFailure, TimeoutFailure } from '@temporalio/common';
 import { ulid } from 'ulid';
+import { parseCallbackUrl } from './activities/webhook/guard';
 import { type ConnectionConfig, loadConnectionConfig } from './config';
 import { cancelSignal, statusQuery } from './shared/definitions';
-import { OUTCOME_MEMO_KEY, WORKFLOW_TYPE } from './shared/names';
+import { OUTCOME_MEMO_KEY, WEBHOOK_WORKFLOW_TYPE, WORKFLOW_TYPE, webhookWorkflowId } from './shared/names';
+import type { WebhookDeliveryInput, WebhookDeliveryStatus } from './shared/webhook';
 import { payloadConverter, toBase64 } from './shared/payload-converter';
 import type { RunOutcome, RunSpec, RunState, RunStatus, RunStatusKind } from './shared/types';
 import { type NormalizedRunSpec, ValidationError, validateRunId, validateRunSpec } from './shared/validate';
@@ -31,8 +33,11 @@ export class InputMismatch extends Error {
 
 /** The run does not exist (or not in this namespace). */
 export class RunNotFound extends Error {
-  constructor(readonly runId: string) {
-    super(`run ${runId} not found`);
+  constructor(
+    readonly runId: string,
+    message = `run ${runId} not found`,
+  ) {
+    super(message);
     this.name = 'RunNotFound';
   }
 }
@@ -46,6 +51,11 @@ export interface RunsClientOptions {
   namespace?: string;
   /** @default TEMPORAL_TASK_QUEUE or "durable-runs" */
   taskQueue?: string;
+  /**
+   * Header that carries the callback URL, checked at submission (must match the workers').
+   * @default DURABLE_RUNS_WEBHOOK_URL_HEADER or "callback_url"
+   */
+  webhookUrlHeader?: string;
 }
 
 export interface SubmitOptions extends RunSpec {
@@ -111,6 +121,7 @@ export class RunsClient {
     readonly temporal: Client,
     readonly taskQueue: string,
     private readonly ownsConnection: boolean,
+    private readonly webhookUrlHeader = process.env.DURABLE_RUNS_WEBHOOK_URL_HEADER || 'callback_url',
   ) {}
 
   /** Wraps an existing Temporal client (it must use durable-runs' payload converter). */
@@ -129,7 +140,7 @@ export class RunsClient {
       namespace: options.namespace ?? env.namespace,
       dataConverter,
     });
-    return new RunsClient(temporal, options.taskQueue ?? env.taskQueue, !options.connection);
+    return new RunsClient(temporal, options.taskQueue ?? env.taskQueue, !options.connection, options.webhookUrlHeader);
   }
 
   /** Starts a run, or returns the existing one for a repeated submission with the same input and headers. */
@@ -137,6 +148,14 @@ export class RunsClient {
     const { runId: given, ...rest } = options;
     const runId = given === undefined ? ulid() : validateRunId(given);
     const spec = validateRunSpec(rest);
+    const callback = spec.headers[this.webhookUrlHeader];
+    if (callback !== undefined) {
+      try {
+        parseCallbackUrl(callback);
+      } catch (err) {
+        throw new ValidationError(`header "${this.webhookUrlHeader}": ${(err as Error).message}`);
+      }
+    }
     try {
       await this.temporal.workflow.start(WORKFLOW_TYPE, {
         workflowId: runId,
@@ -250,6 +269,65 @@ export class RunsClient {
     return out;
   }
 
+  /**
+   * Sends a run's terminal webhook again, with the same `webhook-id`, in a new execution of its
+   * `<runId>.webhook` workflow. Fails if the run never had a webhook or a delivery is in progress.
+   */
+  async redeliver(runId: string): Promise<void> {
+    const workflowId = webhookWorkflowId(runId);
+    const input = await this.startInput<WebhookDeliveryInput>(workflowId).catch((err: unknown) => {
+      if (err instanceof RunNotFound) throw new RunNotFound(runId, `run ${runId} has no terminal webhook to redeliver`);
+      throw err;
+    });
+    try {
+      await this.temporal.workflow.start(WEBHOOK_WORKFLOW_TYPE, {
+        workflowId,
+        taskQueue: this.taskQueue,
+        args: [input],
+        workflowIdReusePolicy: 'ALLOW_DUPLICATE',
+        workflowIdConflictPolicy: 'FAIL',
+      });
+    } catch (err) {
+      if (err instanceof WorkflowExecutionAlreadyStartedError) {
+        throw new ValidationError(`the webhook of run ${runId} is still being delivered`);
+      }
+      throw err;
+    }
+  }
+
+  /** How the run's terminal webhook went (the latest delivery), or `undefined` if it has none. */
+  async webhookStatus(runId: string): Promise<WebhookDeliveryStatus | undefined> {
+    const handle = this.temporal.workflow.getHandle(webhookWorkflowId(runId));
+    let description: WorkflowExecutionDescription;
+    try {
+      description = await handle.describe();
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) return undefined;
+      throw err;
+    }
+    if (description.status.name === 'RUNNING') {
+      const pending = description.raw.pendingActivities?.[0];
+      const lastError = pending?.lastFailure?.message;
+      return { runId, state: 'pending', attempts: pending?.attempt ?? 1, ...(lastError ? { lastError } : {}) };
+    }
+    try {
+      const done = (await handle.result()) as { attempts: number; lastStatus?: number };
+      return { runId, state: 'delivered', attempts: done.attempts, ...(done.lastStatus !== undefined ? { lastStatus: done.lastStatus } : {}) };
+    } catch (err) {
+      const failure = err instanceof WorkflowFailedError ? err.cause : undefined;
+      const details = (failure instanceof ApplicationFailure ? failure.details?.[0] : undefined) as
+        | { attempts?: number; lastStatus?: number; lastError?: string }
+        | undefined;
+      return {
+        runId,
+        state: 'failed',
+        attempts: details?.attempts ?? 0,
+        ...(details?.lastStatus !== undefined ? { lastStatus: details.lastStatus } : {}),
+        lastError: details?.lastError ?? failure?.message ?? `delivery ${description.status.name.toLowerCase()}`,
+      };
+    }
+  }
+
   /** Closes the connection if this client opened it. */
   async close(): Promise<void> {
     if (this.ownsConnection) await this.temporal.connection.close();
@@ -266,13 +344,24 @@ export class RunsClient {
 
   /** The input of the run's current execution (what it was started or continued with). */
   private async firstInput(runId: string): Promise<NormalizedRunSpec> {
-    const { history } = await this.temporal.workflowService.getWorkflowExecutionHistory({
-      namespace: this.temporal.options.namespace,
-      execution: { workflowId: runId },
-      maximumPageSize: 1,
-    });
+    return validateRunSpec(await this.startInput(runId));
+  }
+
+  /** The first argument of a workflow's current execution, read from its first history event. */
+  private async startInput<T>(workflowId: string): Promise<T> {
+    let history;
+    try {
+      ({ history } = await this.temporal.workflowService.getWorkflowExecutionHistory({
+        namespace: this.temporal.options.namespace,
+        execution: { workflowId },
+        maximumPageSize: 1,
+      }));
+    } catch (err) {
+      if ((err as { code?: number }).code === 5) throw new RunNotFound(workflowId);
+      throw err;
+    }
     const payload = history?.events?.[0]?.workflowExecutionStartedEventAttributes?.input?.payloads?.[0];
-    if (!payload) throw new RunNotFound(runId);
-    return validateRunSpec(payloadConverter.fromPayload(payload));
+    if (!payload) throw new RunNotFound(workflowId);
+    return payloadConverter.fromPayload<T>(payload);
   }
 }

@@ -60,9 +60,9 @@ export async function createWorker(options: CreateWorkerOptions): Promise<Worker
   const taskQueue = options.taskQueue ?? env.taskQueue;
   const activities = createActivities({
     runners: options.runners,
-    hooks: [...(options.hooks ?? [])],
+    hooks: options.hooks ?? [],
+    ...(webhook ? { webhook } : {}),
   });
-  void webhook;
   return Worker.create({
     connection,
     namespace: options.namespace ?? env.namespace,

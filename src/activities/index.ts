@@ -1,7 +1,10 @@
-import type { StepRunner, TerminalHook } from '../shared/types';
+import { DEFAULT_WEBHOOK_OPTIONS } from '../config';
+import type { StepRunner, TerminalHook, WebhookOptions } from '../shared/types';
 import { createRunStep } from './run-step';
 import { requestCancellation } from './request-cancellation';
 import { createRunTerminalHooks } from './terminal-hooks';
+import { createDeliverWebhook } from './webhook/deliver';
+import { WebhookTerminalHook } from './webhook/hook';
 
 export type { RunStepInput, StepResult } from './run-step';
 
@@ -9,13 +12,16 @@ export type { RunStepInput, StepResult } from './run-step';
 export interface ActivityDeps {
   runners: Readonly<Record<string, StepRunner>>;
   hooks: readonly TerminalHook[];
+  /** Terminal webhook settings; unset turns the webhook hook off. */
+  webhook?: Readonly<WebhookOptions>;
 }
 
 /** The activities of durable-runs, with their dependencies injected. */
 export function createActivities(deps: ActivityDeps) {
   return {
     runStep: createRunStep(deps.runners),
-    runTerminalHooks: createRunTerminalHooks(deps.hooks),
+    runTerminalHooks: createRunTerminalHooks(deps.webhook ? [new WebhookTerminalHook(deps.webhook), ...deps.hooks] : deps.hooks),
     requestCancellation,
+    deliverWebhook: createDeliverWebhook(deps.webhook ?? DEFAULT_WEBHOOK_OPTIONS),
   };
 }

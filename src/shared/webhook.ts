@@ -1,0 +1,32 @@
+import type { RunOutcome, WebhookOptions } from './types';
+
+/** Input of the `webhookDelivery` workflow. Holds no secret: the signing key stays in the worker. */
+export interface WebhookDeliveryInput {
+  runId: string;
+  url: string;
+  outcome: RunOutcome;
+  /** Standard Webhooks `webhook-id`: the same on every attempt and every redelivery of this run's webhook. */
+  webhookId: string;
+  retry: Pick<WebhookOptions, 'maxRetries' | 'baseDelayMs' | 'maxDelayMs' | 'timeoutMs'>;
+}
+
+/** What one `deliverWebhook` attempt reports (in its result, or in its failure's details). */
+export interface AttemptReport {
+  attempt: number;
+  /** HTTP status, when a response arrived. */
+  status?: number;
+}
+
+/** How a run's terminal webhook went. */
+export interface WebhookDeliveryStatus {
+  runId: string;
+  state: 'pending' | 'delivered' | 'failed';
+  /** Attempts made so far (the attempt in progress for a pending delivery). */
+  attempts: number;
+  lastStatus?: number;
+  lastError?: string;
+}
+
+export function webhookIdFor(runId: string): string {
+  return `msg_${runId}`;
+}
