@@ -1,0 +1,377 @@
+/**
+ * The `durable-runs` command: `dev`, `worker`, `submit`, `status`, `cancel`, `result`, `list`,
+ * `watch`, `redeliver`. Every sub-command takes `--json`; errors print one line and exit non-zero.
+ *
+ * Exit codes: 0 ok / run succeeded, 1 run failed, 2 usage, configuration or connection error,
+ * 3 run cancelled, 4 run not found.
+ */
+import { spawn } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { Connection } from '@temporalio/client';
+import { Command, CommanderError, Option } from 'commander';
+import { RunNotFound, RunsClient, type SubmitOptions } from './client';
+import { ConfigError, loadConnectionConfig } from './config';
+import type { RunOutcome, RunStatus, StepRunner } from './shared/types';
+import { ValidationError } from './shared/validate';
+import { resolveTemporalCli } from './temporal-binaries';
+import { createWorker } from './worker';
+
+const EXIT = { ok: 0, failed: 1, usage: 2, cancelled: 3, notFound: 4 } as const;
+
+class CliError extends Error {
+  constructor(
+    message: string,
+    readonly code: number = EXIT.usage,
+  ) {
+    super(message);
+  }
+}
+
+interface JsonFlag {
+  json?: boolean;
+}
+
+function print(json: boolean | undefined, value: unknown, text: () => string): void {
+  process.stdout.write(`${json ? JSON.stringify(value, bytesAsBase64) : text()}\n`);
+}
+
+function bytesAsBase64(_key: string, value: unknown): unknown {
+  return value instanceof Uint8Array ? { $bytes: Buffer.from(value).toString('base64') } : value;
+}
+
+function exitCodeFor(state: string): number {
+  return state === 'succeeded' ? EXIT.ok : state === 'cancelled' ? EXIT.cancelled : EXIT.failed;
+}
+
+function describeStatus(s: RunStatus): string {
+  const parts = [`${s.runId}  ${s.state}  step ${s.step}`];
+  if (s.attempt !== undefined && s.attempt > 1) parts.push(`attempt ${s.attempt}`);
+  parts.push(`runner ${s.runner}`);
+  if (s.lastError) parts.push(`last error: ${s.lastError}`);
+  return parts.join('  ');
+}
+
+function describeOutcome(o: RunOutcome): string {
+  if (o.status === 'succeeded') {
+    const result = typeof o.result === 'string' ? o.result : JSON.stringify(o.result, bytesAsBase64);
+    return `${o.runId} succeeded after step ${o.finalStep}: ${result}`;
+  }
+  return `${o.runId} ${o.status} at step ${o.finalStep}${o.error ? `: ${o.error}` : ''}`;
+}
+
+async function withClient<T>(fn: (client: RunsClient) => Promise<T>): Promise<T> {
+  const client = await RunsClient.connect();
+  try {
+    return await fn(client);
+  } finally {
+    await client.close();
+  }
+}
+
+/** Polls a run's status until it closes, printing each change. */
+async function watch(client: RunsClient, runId: string, json: boolean | undefined): Promise<RunOutcome> {
+  let last = '';
+  for (;;) {
+    const status = await client.status(runId);
+    const line = describeStatus(status);
+    if (line !== last) {
+      print(json, status, () => line);
+      last = line;
+    }
+    if (status.state === 'succeeded' || status.state === 'failed' || status.state === 'cancelled') {
+      return client.result(runId);
+    }
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
+/** Loads a runners module: its default export maps names to step runners. */
+export async function loadRunners(modulePath: string): Promise<Record<string, StepRunner>> {
+  const full = resolve(modulePath);
+  let mod: { default?: unknown };
+  try {
+    try {
+      mod = require(full) as { default?: unknown };
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ERR_REQUIRE_ESM') throw err;
+      mod = (await import(full)) as { default?: unknown };
+    }
+  } catch (err) {
+    throw new CliError(`cannot load runners module ${modulePath}: ${(err as Error).message}`);
+  }
+  let runners = mod.default;
+  if (runners && typeof runners === 'object' && 'default' in runners && !('__esModule' in mod)) {
+    runners = (runners as { default: unknown }).default ?? runners;
+  }
+  if (!runners || typeof runners !== 'object') {
+    throw new CliError(`runners module ${modulePath} must default-export an object of { name: StepRunner }`);
+  }
+  const entries = Object.entries(runners as Record<string, unknown>);
+  const bad = entries.find(([, v]) => typeof v !== 'function');
+  if (bad) throw new CliError(`runners module ${modulePath}: "${bad[0]}" is not a function`);
+  if (entries.length === 0) throw new CliError(`runners module ${modulePath} exports no runners`);
+  return runners as Record<string, StepRunner>;
+}
+
+async function runWorker(runnersModule: string): Promise<void> {
+  const runners = await loadRunners(runnersModule);
+  const worker = await createWorker({ runners });
+  const { address = 'localhost:7233', namespace, taskQueue } = loadConnectionConfig();
+  process.stderr.write(
+    `durable-runs worker: ${Object.keys(runners).length} runner(s) [${Object.keys(runners).join(', ')}] on task queue "${taskQueue}" at ${address} (namespace ${namespace})\n`,
+  );
+  // The SDK shuts the worker down on SIGINT/SIGTERM, letting in-flight steps finish within the grace time.
+  await worker.run();
+}
+
+function parseJsonArg(what: string, text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new CliError(`${what} must be JSON, got ${JSON.stringify(text.slice(0, 60))} (quote strings: '"hello"')`);
+  }
+}
+
+function collectHeader(value: string, previous: Record<string, string>): Record<string, string> {
+  const at = value.indexOf('=');
+  if (at <= 0) throw new CliError(`--header must be name=value, got ${JSON.stringify(value)}`);
+  return { ...previous, [value.slice(0, at)]: value.slice(at + 1) };
+}
+
+/** Starts `temporal server start-dev` with a persistent SQLite file and its UI; resolves once it listens. */
+async function startDevServer(dataDir: string, port: number, uiPort: number): Promise<() => Promise<void>> {
+  const cli = resolveTemporalCli();
+  if (!cli) throw new CliError('Temporal CLI not found: run `npm run temporal:install` or set TEMPORAL_CLI_PATH');
+  mkdirSync(dataDir, { recursive: true });
+  const child = spawn(
+    cli,
+    [
+      'server',
+      'start-dev',
+      '--db-filename',
+      resolve(dataDir, 'temporal.sqlite'),
+      '--ip',
+      '127.0.0.1',
+      '--port',
+      String(port),
+      '--ui-port',
+      String(uiPort),
+      '--log-level',
+      'error',
+    ],
+    { stdio: ['ignore', 'ignore', 'inherit'] },
+  );
+  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const early = await Promise.race([exited, new Promise((r) => setTimeout(() => r('wait'), 250))]);
+    if (early !== 'wait') throw new CliError(`temporal server start-dev exited with code ${String(early)}`);
+    try {
+      const connection = await Connection.connect({ address: `127.0.0.1:${port}`, connectTimeout: 1000 });
+      await connection.workflowService.getSystemInfo({});
+      await connection.close();
+      break;
+    } catch {
+      if (Date.now() > deadline) {
+        child.kill('SIGKILL');
+        throw new CliError(`Temporal dev server did not come up on 127.0.0.1:${port} within 60 s`);
+      }
+    }
+  }
+  return async () => {
+    if (child.exitCode !== null) return;
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+    await exited;
+    clearTimeout(timer);
+  };
+}
+
+let lastCode: number = EXIT.ok;
+
+/** Wraps an action so that the exit code it returns becomes the process's. */
+function act<A extends unknown[]>(fn: (...args: A) => Promise<number | void>): (...args: A) => Promise<void> {
+  return async (...args: A) => {
+    lastCode = (await fn(...args)) ?? EXIT.ok;
+  };
+}
+
+export function buildProgram(): Command {
+  const program = new Command('durable-runs')
+    .description('Durable multi-step runs on Temporal')
+    .showHelpAfterError()
+    .exitOverride();
+
+  program
+    .command('dev')
+    .description('embedded default: a local Temporal dev server (SQLite, UI on :8233) and a worker with the example runners')
+    .option('--runners <module>', 'runners module (default export { name: StepRunner })', process.env.DURABLE_RUNS_RUNNERS ?? 'examples/runners.ts')
+    .option('--data-dir <dir>', 'where the dev server keeps its SQLite file', '.data')
+    .option('--port <port>', 'dev server gRPC port', '7233')
+    .option('--ui-port <port>', 'dev server UI port', '8233')
+    .option('--json', 'machine-readable output')
+    .action(act(async (opts: { runners: string; dataDir: string; port: string; uiPort: string } & JsonFlag) => {
+      let stop: (() => Promise<void>) | undefined;
+      if (!process.env.TEMPORAL_ADDRESS) {
+        stop = await startDevServer(opts.dataDir, Number(opts.port), Number(opts.uiPort));
+        process.env.TEMPORAL_ADDRESS = `127.0.0.1:${opts.port}`;
+        print(opts.json, { ui: `http://localhost:${opts.uiPort}`, address: process.env.TEMPORAL_ADDRESS }, () =>
+          [
+            `Temporal dev server on ${process.env.TEMPORAL_ADDRESS}, data in ${resolve(opts.dataDir, 'temporal.sqlite')}`,
+            `Temporal UI: http://localhost:${opts.uiPort}`,
+            `Submit a run:  npx durable-runs submit '"What is 6 times 7?"' --runner agent --wait`,
+            `          or:  temporal workflow start --type durableRun --task-queue durable-runs --workflow-id demo-1 --input '{"input":"What is 6 times 7?","runner":"agent"}'`,
+          ].join('\n'),
+        );
+      }
+      try {
+        await runWorker(opts.runners);
+      } finally {
+        await stop?.();
+      }
+    }));
+
+  program
+    .command('worker')
+    .description('run a worker for durable runs (connection from TEMPORAL_* env)')
+    .option('--runners <module>', 'runners module (default export { name: StepRunner }); or DURABLE_RUNS_RUNNERS', process.env.DURABLE_RUNS_RUNNERS)
+    .option('--json', 'machine-readable output')
+    .action(act(async (opts: { runners?: string }) => {
+      if (!opts.runners) throw new CliError('worker needs --runners <module> (or DURABLE_RUNS_RUNNERS)');
+      await runWorker(opts.runners);
+    }));
+
+  program
+    .command('submit')
+    .description('submit a run; prints its run ID')
+    .argument('<input>', 'the first step\'s payload, as JSON (e.g. \'{"doc":"a.pdf"}\' or \'"hello"\')')
+    .option('--runner <name>', 'registered runner name', 'default')
+    .option('--run-id <id>', 'run ID (default: a new ULID)')
+    .option('--header <name=value>', 'a run header (repeatable), e.g. callback_url=https://…', collectHeader, {})
+    .addOption(new Option('--max-attempts <n>', 'attempts per step').argParser((v) => Number(v)))
+    .option('--wait', 'watch the run until it closes; exit code per status')
+    .option('--json', 'machine-readable output')
+    .action(act(async (input: string, opts: { runner: string; runId?: string; header: Record<string, string>; maxAttempts?: number; wait?: boolean } & JsonFlag) => {
+      const spec: SubmitOptions = {
+        input: parseJsonArg('input', input),
+        runner: opts.runner,
+        headers: opts.header,
+        ...(opts.runId !== undefined ? { runId: opts.runId } : {}),
+        ...(opts.maxAttempts !== undefined ? { maxAttemptsPerStep: opts.maxAttempts } : {}),
+      };
+      return withClient(async (client) => {
+        const submission = await client.submit(spec);
+        print(opts.json, submission, () => `${submission.runId}${submission.newlySubmitted ? '' : ' (already submitted)'}`);
+        if (!opts.wait) return EXIT.ok;
+        const outcome = await watch(client, submission.runId, opts.json);
+        print(opts.json, outcome, () => describeOutcome(outcome));
+        return exitCodeFor(outcome.status);
+      });
+    }));
+
+  program
+    .command('status')
+    .description("where a run stands (answers for closed runs too)")
+    .argument('<runId>')
+    .option('--json', 'machine-readable output')
+    .action(act(async (runId: string, opts: JsonFlag) =>
+      withClient(async (client) => {
+        const status = await client.status(runId);
+        print(opts.json, status, () => describeStatus(status));
+        return EXIT.ok;
+      }),
+    ));
+
+  program
+    .command('cancel')
+    .description('cancel a run; exit 1 if it is unknown or already closed')
+    .argument('<runId>')
+    .option('--reason <text>', 'why (ends up in the outcome)')
+    .option('--json', 'machine-readable output')
+    .action(act(async (runId: string, opts: { reason?: string } & JsonFlag) =>
+      withClient(async (client) => {
+        const cancelled = await client.cancel(runId, opts.reason);
+        print(opts.json, { runId, cancelled }, () => (cancelled ? `${runId}: cancel requested` : `${runId}: not running (unknown or already closed)`));
+        return cancelled ? EXIT.ok : EXIT.failed;
+      }),
+    ));
+
+  program
+    .command('result')
+    .description('wait for a run to close and print its outcome; exit code per status')
+    .argument('<runId>')
+    .option('--json', 'machine-readable output')
+    .action(act(async (runId: string, opts: JsonFlag) =>
+      withClient(async (client) => {
+        const outcome = await client.result(runId);
+        print(opts.json, outcome, () => describeOutcome(outcome));
+        return exitCodeFor(outcome.status);
+      }),
+    ));
+
+  program
+    .command('list')
+    .description('list runs, newest first')
+    .addOption(new Option('--state <state>', 'only runs in this state').choices(['running', 'succeeded', 'failed', 'cancelled']))
+    .option('--limit <n>', 'at most this many', (v) => Number(v), 50)
+    .option('--json', 'machine-readable output')
+    .action(act(async (opts: { state?: 'running' | 'succeeded' | 'failed' | 'cancelled'; limit: number } & JsonFlag) =>
+      withClient(async (client) => {
+        const runs = await client.list({ ...(opts.state ? { state: opts.state } : {}), limit: opts.limit });
+        print(opts.json, runs, () => {
+          const rows = [['RUN ID', 'STATE', 'STARTED', 'CLOSED'], ...runs.map((r) => [r.runId, r.state, r.startTime.toISOString(), r.closeTime?.toISOString() ?? ''])];
+          const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));
+          return rows.map((row) => row.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
+        });
+        return EXIT.ok;
+      }),
+    ));
+
+  program
+    .command('watch')
+    .description('show live progress until the run closes; exit code per status')
+    .argument('<runId>')
+    .option('--json', 'machine-readable output (one JSON object per change)')
+    .action(act(async (runId: string, opts: JsonFlag) =>
+      withClient(async (client) => {
+        const outcome = await watch(client, runId, opts.json);
+        print(opts.json, outcome, () => describeOutcome(outcome));
+        return exitCodeFor(outcome.status);
+      }),
+    ));
+
+  program
+    .command('redeliver')
+    .description("send a run's terminal webhook again (same webhook-id)")
+    .argument('<runId>')
+    .option('--json', 'machine-readable output')
+    .action(act(async (runId: string, opts: JsonFlag) =>
+      withClient(async (client) => {
+        await client.redeliver(runId);
+        print(opts.json, { runId, redelivering: true }, () => `${runId}: webhook redelivery started`);
+        return EXIT.ok;
+      }),
+    ));
+
+  return program;
+}
+
+export async function main(argv: string[] = process.argv): Promise<number> {
+  try {
+    const program = buildProgram();
+    await program.parseAsync(argv);
+    return lastCode;
+  } catch (err) {
+    if (err instanceof CommanderError) return err.exitCode === 0 ? EXIT.ok : EXIT.usage;
+    const code = err instanceof CliError ? err.code : err instanceof RunNotFound ? EXIT.notFound : EXIT.usage;
+    process.stderr.write(`durable-runs: ${(err as Error).message ?? String(err)}\n`);
+    return code;
+  }
+}
+
+if (require.main === module) {
+  void main().then((code) => {
+    process.exitCode = code;
+  });
+}
