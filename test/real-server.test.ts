@@ -1,0 +1,100 @@
+/**
+ * What only a real Temporal server can prove (`temporal server start-dev`): close statuses of
+ * cancelled runs, cancels racing continue-as-new with fast steps, listing by status.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { StepOutcome, type StepRunner } from '../src';
+import { createTestKit, type TestKit } from '../src/testing';
+import { eventually } from './helpers/wait';
+
+const started = new Set<string>();
+const runners: Record<string, StepRunner> = {
+  default: async () => StepOutcome.succeed('ok'),
+  fails: async () => StepOutcome.fail('nope'),
+  selfCancel: async () => StepOutcome.cancel('runner gave up'),
+  waits: async (step) => {
+    started.add(step.runId);
+    await new Promise((resolve) => step.signal.addEventListener('abort', resolve));
+    return StepOutcome.succeed('discarded');
+  },
+  /** Fast steps forever: with a small history limit the run continues-as-new every few steps. */
+  forever: async () => StepOutcome.continue(null),
+};
+
+let kit: TestKit;
+before(async () => {
+  kit = await createTestKit({ runners, server: 'local' });
+});
+after(async () => {
+  await kit?.teardown();
+});
+
+const closeStatus = async (runId: string) => (await kit.client.temporal.workflow.getHandle(runId).describe()).status.name;
+
+describe('every cancel path closes the workflow as Canceled on a real server', () => {
+  test('by the cancel signal, with a reason', async () => {
+    const { runId } = await kit.client.submit({ input: null, runner: 'waits', heartbeatTimeoutMs: 2000 });
+    await eventually(() => started.has(runId));
+    assert.equal(await kit.client.cancel(runId, 'signal reason'), true);
+    const outcome = await kit.client.result(runId);
+    assert.deepEqual(outcome, { runId, status: 'cancelled', error: 'signal reason', headers: {}, finalStep: 0 });
+    assert.equal(await closeStatus(runId), 'CANCELLED');
+  });
+
+  test("by the runner's own verdict", async () => {
+    const { runId } = await kit.client.submit({ input: null, runner: 'selfCancel' });
+    assert.equal((await kit.client.result(runId)).error, 'runner gave up');
+    assert.equal(await closeStatus(runId), 'CANCELLED');
+  });
+
+  test("by Temporal's own cancel", async () => {
+    const { runId } = await kit.client.submit({ input: null, runner: 'waits', heartbeatTimeoutMs: 2000 });
+    await eventually(() => started.has(runId));
+    await kit.client.temporal.workflow.getHandle(runId).cancel();
+    assert.equal((await kit.client.result(runId)).error, null);
+    assert.equal(await closeStatus(runId), 'CANCELLED');
+  });
+});
+
+test('a cancel signal sent right around continue-as-new is not lost', async () => {
+  // maxHistoryEvents 60: a hand-over every ~9 fast steps, so cancels sent at staggered moments
+  // land before, during and after hand-overs.
+  const runs = await Promise.all(
+    Array.from({ length: 8 }, () => kit.client.submit({ input: null, runner: 'forever', maxHistoryEvents: 60 })),
+  );
+  await Promise.all(
+    runs.map(async ({ runId }, i) => {
+      const handle = kit.client.temporal.workflow.getHandle(runId);
+      await eventually(async () => {
+        const d = await handle.describe();
+        return d.runId !== d.raw.workflowExecutionInfo?.firstRunId;
+      });
+      await new Promise((r) => setTimeout(r, i * 23));
+      assert.equal(await kit.client.cancel(runId, `stop ${i}`), true);
+    }),
+  );
+  for (const [i, { runId }] of runs.entries()) {
+    const outcome = await kit.client.result(runId);
+    assert.equal(outcome.status, 'cancelled', runId);
+    assert.equal(outcome.error, `stop ${i}`);
+    assert.equal(await closeStatus(runId), 'CANCELLED');
+  }
+});
+
+test('list finds runs by status', async () => {
+  const ok = await kit.client.submit({ input: null });
+  const bad = await kit.client.submit({ input: null, runner: 'fails' });
+  const gone = await kit.client.submit({ input: null, runner: 'selfCancel' });
+  for (const { runId } of [ok, bad, gone]) await kit.client.result(runId);
+  // Visibility is eventually consistent.
+  await eventually(async () => (await kit.client.list({ state: 'failed' })).some((r) => r.runId === bad.runId));
+  const failed = await kit.client.list({ state: 'failed' });
+  assert.ok(failed.every((r) => r.state === 'failed'));
+  assert.ok(!failed.some((r) => r.runId === ok.runId || r.runId === gone.runId));
+  await eventually(async () => (await kit.client.list({ state: 'cancelled' })).some((r) => r.runId === gone.runId));
+  await eventually(async () => (await kit.client.list({ state: 'succeeded' })).some((r) => r.runId === ok.runId));
+  const all = await kit.client.list();
+  for (const id of [ok.runId, bad.runId, gone.runId]) assert.ok(all.some((r) => r.runId === id));
+  await assert.rejects(kit.client.list({ state: 'weird' as 'failed' }), /unknown state "weird"/);
+});
