@@ -12,7 +12,7 @@
  * ```
  */
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { bundleWorkflowCode, Runtime, type Worker, type WorkflowBundle } from '@temporalio/worker';
+import { bundleWorkflowCode, DefaultLogger, type LogLevel, Runtime, type Worker, type WorkflowBundle } from '@temporalio/worker';
 import { dataConverter, RunsClient } from './client';
 import type { StepRunner, TerminalHook, WebhookOptions } from './shared/types';
 import { devServerExecutable, testServerExecutable } from './temporal-binaries';
@@ -52,9 +52,27 @@ export function workflowBundle(): Promise<WorkflowBundle> {
 
 /** Starts a Temporal test server with the resolved binary (env, PATH, project `.temporal/`, SDK download). */
 export async function createTestEnv(server: 'time-skipping' | 'local' = 'time-skipping'): Promise<TestWorkflowEnvironment> {
+  installQuietRuntime();
   return server === 'local'
     ? TestWorkflowEnvironment.createLocal({ server: { executable: devServerExecutable(), ip: '127.0.0.1' }, client: { dataConverter } })
     : TestWorkflowEnvironment.createTimeSkipping({ server: { executable: testServerExecutable() }, client: { dataConverter } });
+}
+
+let runtimeInstalled = false;
+
+/**
+ * Keeps test output readable: the SDK's own log at `DURABLE_RUNS_TEST_LOG_LEVEL` (default WARN).
+ * Does nothing if the process already set up a Temporal runtime.
+ */
+function installQuietRuntime(): void {
+  if (runtimeInstalled) return;
+  runtimeInstalled = true;
+  const level = (process.env.DURABLE_RUNS_TEST_LOG_LEVEL ?? 'WARN') as LogLevel;
+  try {
+    Runtime.install({ logger: new DefaultLogger(level) });
+  } catch {
+    // A runtime is already installed: keep it.
+  }
 }
 
 let counter = 0;
