@@ -46,6 +46,9 @@ let capped: TestKit;
 let single: TestKit;
 /** The address guard on. */
 let guarded: TestKit;
+/** A second hook that fails once, so the webhook hook runs twice per run. */
+let twice: TestKit;
+const hookCalls = new Map<string, number>();
 
 before(async () => {
   env = await createTestEnv();
@@ -61,10 +64,18 @@ before(async () => {
   capped = await createTestKit({ env, runners, webhook: { ...base, maxRetries: 2, baseDelayMs: 100, maxDelayMs: 20_000 } });
   single = await createTestKit({ env, runners, webhook: { ...base, maxRetries: 0 } });
   guarded = await createTestKit({ env, runners, webhook: { ...base, allowPrivate: false, maxRetries: 3 } });
+  const failsOnce = {
+    onTermination(o: { runId: string }) {
+      const n = (hookCalls.get(o.runId) ?? 0) + 1;
+      hookCalls.set(o.runId, n);
+      if (n === 1) throw new Error('first call fails');
+    },
+  };
+  twice = await createTestKit({ env, runners, hooks: [failsOnce], webhook: { ...base, maxRetries: 3 } });
 });
 
 after(async () => {
-  for (const k of [kit, capped, single, guarded]) await k?.teardown();
+  for (const k of [kit, capped, single, guarded, twice]) await k?.teardown();
   await env?.teardown();
   await receiver?.close();
 });
@@ -298,6 +309,13 @@ describe('address guard', () => {
       await assert.rejects(guarded.client.submit({ input: 1, runner: 'json', headers: { callback_url: url } }), /callback_url/);
     }
   });
+});
+
+test('the delivery starts at most once per run even when the terminal hook runs twice', async () => {
+  const runId = await run(twice, 'json', '/hook-twice');
+  assert.equal(hookCalls.get(runId), 2, 'the hooks ran twice');
+  assert.deepEqual(await delivered(twice, runId), { runId, state: 'delivered', attempts: 1, lastStatus: 200 });
+  assert.equal(receiver.to('/hook-twice').length, 1, 'one delivery, one request');
 });
 
 test('redelivery sends again with the same webhook-id', async () => {
