@@ -52,11 +52,21 @@ export function nativeConnectionOptions(config: ConnectionConfig): NativeConnect
   };
 }
 
+async function connect(config: ConnectionConfig): Promise<NativeConnection> {
+  const options = nativeConnectionOptions(config);
+  try {
+    return await NativeConnection.connect(options);
+  } catch (err) {
+    throw new Error(`cannot reach Temporal at ${options.address}: ${(err as Error).message}`, { cause: err });
+  }
+}
+
 /** Creates a worker for durable runs; call `run()` on it. */
 export async function createWorker(options: CreateWorkerOptions): Promise<Worker> {
+  // All configuration is checked before anything connects.
   const env = loadConnectionConfig();
-  const connection = options.connection ?? (await NativeConnection.connect(nativeConnectionOptions(env)));
   const webhook = options.webhook === false ? undefined : { ...loadWebhookOptions(), ...options.webhook };
+  const connection = options.connection ?? (await connect(env));
   const taskQueue = options.taskQueue ?? env.taskQueue;
   const activities = createActivities({
     runners: options.runners,
