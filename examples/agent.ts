@@ -61,12 +61,17 @@ export function openAiModel(baseUrl: string, apiKey: string, model = process.env
               role: 'system',
               content: `Reply with JSON: {"tool": name, "args": {...}} to call one of [${Object.keys(tools).join(', ')}] (calculator takes {"expression"}), or {"answer": text}.`,
             },
-            ...messages.map((m) => ({ role: m.role === 'tool' ? 'user' : m.role, content: m.role === 'tool' ? `tool result: ${m.content}` : m.content })),
+            ...messages.map((m) => ({
+              role: m.role === 'tool' ? 'user' : m.role,
+              content: m.role === 'tool' ? `tool result: ${m.content}` : m.content,
+            })),
           ],
         }),
       });
-      if (response.status === 429 || response.status >= 500) throw StepError.transient(`model endpoint answered ${response.status}`);
-      if (!response.ok) throw StepError.permanent(`model endpoint answered ${response.status}: ${await response.text()}`);
+      if (response.status === 429 || response.status >= 500)
+        throw StepError.transient(`model endpoint answered ${response.status}`);
+      if (!response.ok)
+        throw StepError.permanent(`model endpoint answered ${response.status}: ${await response.text()}`);
       const body = (await response.json()) as { choices: Array<{ message: { content: string } }> };
       return JSON.parse(body.choices[0]?.message.content ?? '{}') as Decision;
     },
@@ -81,7 +86,8 @@ export function defaultModel(): Model {
 /** Step 0 gets the question; later steps get the conversation so far. */
 export function agentRunner(model: Model = defaultModel(), maxTurns = 10): StepRunner<string | AgentState> {
   return async (step) => {
-    const state: AgentState = typeof step.payload === 'string' ? { messages: [{ role: 'user', content: step.payload }] } : step.payload;
+    const state: AgentState =
+      typeof step.payload === 'string' ? { messages: [{ role: 'user', content: step.payload }] } : step.payload;
     if (step.stepNumber >= maxTurns) return StepOutcome.fail(`no answer after ${maxTurns} turns`);
     const decision = await model.decide(state.messages, step.signal);
     if ('answer' in decision) return StepOutcome.succeed(decision.answer);
@@ -89,7 +95,11 @@ export function agentRunner(model: Model = defaultModel(), maxTurns = 10): StepR
     if (!tool) return StepOutcome.fail(`model asked for unknown tool "${decision.tool}"`);
     const result = await tool(decision.args);
     return StepOutcome.continue({
-      messages: [...state.messages, { role: 'assistant', content: JSON.stringify(decision) }, { role: 'tool', content: result }],
+      messages: [
+        ...state.messages,
+        { role: 'assistant', content: JSON.stringify(decision) },
+        { role: 'tool', content: result },
+      ],
     });
   };
 }

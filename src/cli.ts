@@ -11,9 +11,8 @@ import { resolve } from 'node:path';
 import { Connection } from '@temporalio/client';
 import { Command, CommanderError, Option } from 'commander';
 import { RunNotFound, RunsClient, type SubmitOptions } from './client';
-import { ConfigError, loadConnectionConfig } from './config';
+import { loadConnectionConfig } from './config';
 import type { RunOutcome, RunStatus, StepRunner } from './shared/types';
-import { ValidationError } from './shared/validate';
 import { resolveTemporalCli } from './temporal-binaries';
 import { createWorker } from './worker';
 
@@ -205,42 +204,56 @@ export function buildProgram(): Command {
 
   program
     .command('dev')
-    .description('embedded default: a local Temporal dev server (SQLite, UI on :8233) and a worker with the example runners')
-    .option('--runners <module>', 'runners module (default export { name: StepRunner })', process.env.DURABLE_RUNS_RUNNERS ?? 'examples/runners.ts')
+    .description(
+      'embedded default: a local Temporal dev server (SQLite, UI on :8233) and a worker with the example runners',
+    )
+    .option(
+      '--runners <module>',
+      'runners module (default export { name: StepRunner })',
+      process.env.DURABLE_RUNS_RUNNERS ?? 'examples/runners.ts',
+    )
     .option('--data-dir <dir>', 'where the dev server keeps its SQLite file', '.data')
     .option('--port <port>', 'dev server gRPC port', '7233')
     .option('--ui-port <port>', 'dev server UI port', '8233')
     .option('--json', 'machine-readable output')
-    .action(act(async (opts: { runners: string; dataDir: string; port: string; uiPort: string } & JsonFlag) => {
-      let stop: (() => Promise<void>) | undefined;
-      if (!process.env.TEMPORAL_ADDRESS) {
-        stop = await startDevServer(opts.dataDir, Number(opts.port), Number(opts.uiPort));
-        process.env.TEMPORAL_ADDRESS = `127.0.0.1:${opts.port}`;
-        print(opts.json, { ui: `http://localhost:${opts.uiPort}`, address: process.env.TEMPORAL_ADDRESS }, () =>
-          [
-            `Temporal dev server on ${process.env.TEMPORAL_ADDRESS}, data in ${resolve(opts.dataDir, 'temporal.sqlite')}`,
-            `Temporal UI: http://localhost:${opts.uiPort}`,
-            `Submit a run:  npx durable-runs submit '"What is 6 times 7?"' --runner agent --wait`,
-            `          or:  temporal workflow start --type durableRun --task-queue durable-runs --workflow-id demo-1 --input '{"input":"What is 6 times 7?","runner":"agent"}'`,
-          ].join('\n'),
-        );
-      }
-      try {
-        await runWorker(opts.runners);
-      } finally {
-        await stop?.();
-      }
-    }));
+    .action(
+      act(async (opts: { runners: string; dataDir: string; port: string; uiPort: string } & JsonFlag) => {
+        let stop: (() => Promise<void>) | undefined;
+        if (!process.env.TEMPORAL_ADDRESS) {
+          stop = await startDevServer(opts.dataDir, Number(opts.port), Number(opts.uiPort));
+          process.env.TEMPORAL_ADDRESS = `127.0.0.1:${opts.port}`;
+          print(opts.json, { ui: `http://localhost:${opts.uiPort}`, address: process.env.TEMPORAL_ADDRESS }, () =>
+            [
+              `Temporal dev server on ${process.env.TEMPORAL_ADDRESS}, data in ${resolve(opts.dataDir, 'temporal.sqlite')}`,
+              `Temporal UI: http://localhost:${opts.uiPort}`,
+              `Submit a run:  npx durable-runs submit '"What is 6 times 7?"' --runner agent --wait`,
+              `          or:  temporal workflow start --type durableRun --task-queue durable-runs --workflow-id demo-1 --input '{"input":"What is 6 times 7?","runner":"agent"}'`,
+            ].join('\n'),
+          );
+        }
+        try {
+          await runWorker(opts.runners);
+        } finally {
+          await stop?.();
+        }
+      }),
+    );
 
   program
     .command('worker')
     .description('run a worker for durable runs (connection from TEMPORAL_* env)')
-    .option('--runners <module>', 'runners module (default export { name: StepRunner }); or DURABLE_RUNS_RUNNERS', process.env.DURABLE_RUNS_RUNNERS)
+    .option(
+      '--runners <module>',
+      'runners module (default export { name: StepRunner }); or DURABLE_RUNS_RUNNERS',
+      process.env.DURABLE_RUNS_RUNNERS,
+    )
     .option('--json', 'machine-readable output')
-    .action(act(async (opts: { runners?: string }) => {
-      if (!opts.runners) throw new CliError('worker needs --runners <module> (or DURABLE_RUNS_RUNNERS)');
-      await runWorker(opts.runners);
-    }));
+    .action(
+      act(async (opts: { runners?: string }) => {
+        if (!opts.runners) throw new CliError('worker needs --runners <module> (or DURABLE_RUNS_RUNNERS)');
+        await runWorker(opts.runners);
+      }),
+    );
 
   program
     .command('submit')
@@ -252,36 +265,55 @@ export function buildProgram(): Command {
     .addOption(new Option('--max-attempts <n>', 'attempts per step').argParser((v) => Number(v)))
     .option('--wait', 'watch the run until it closes; exit code per status')
     .option('--json', 'machine-readable output')
-    .action(act(async (input: string, opts: { runner: string; runId?: string; header: Record<string, string>; maxAttempts?: number; wait?: boolean } & JsonFlag) => {
-      const spec: SubmitOptions = {
-        input: parseJsonArg('input', input),
-        runner: opts.runner,
-        headers: opts.header,
-        ...(opts.runId !== undefined ? { runId: opts.runId } : {}),
-        ...(opts.maxAttempts !== undefined ? { maxAttemptsPerStep: opts.maxAttempts } : {}),
-      };
-      return withClient(async (client) => {
-        const submission = await client.submit(spec);
-        print(opts.json, submission, () => `${submission.runId}${submission.newlySubmitted ? '' : ' (already submitted)'}`);
-        if (!opts.wait) return EXIT.ok;
-        const outcome = await watch(client, submission.runId, opts.json);
-        print(opts.json, outcome, () => describeOutcome(outcome));
-        return exitCodeFor(outcome.status);
-      });
-    }));
+    .action(
+      act(
+        async (
+          input: string,
+          opts: {
+            runner: string;
+            runId?: string;
+            header: Record<string, string>;
+            maxAttempts?: number;
+            wait?: boolean;
+          } & JsonFlag,
+        ) => {
+          const spec: SubmitOptions = {
+            input: parseJsonArg('input', input),
+            runner: opts.runner,
+            headers: opts.header,
+            ...(opts.runId !== undefined ? { runId: opts.runId } : {}),
+            ...(opts.maxAttempts !== undefined ? { maxAttemptsPerStep: opts.maxAttempts } : {}),
+          };
+          return withClient(async (client) => {
+            const submission = await client.submit(spec);
+            print(
+              opts.json,
+              submission,
+              () => `${submission.runId}${submission.newlySubmitted ? '' : ' (already submitted)'}`,
+            );
+            if (!opts.wait) return EXIT.ok;
+            const outcome = await watch(client, submission.runId, opts.json);
+            print(opts.json, outcome, () => describeOutcome(outcome));
+            return exitCodeFor(outcome.status);
+          });
+        },
+      ),
+    );
 
   program
     .command('status')
-    .description("where a run stands (answers for closed runs too)")
+    .description('where a run stands (answers for closed runs too)')
     .argument('<runId>')
     .option('--json', 'machine-readable output')
-    .action(act(async (runId: string, opts: JsonFlag) =>
-      withClient(async (client) => {
-        const status = await client.status(runId);
-        print(opts.json, status, () => describeStatus(status));
-        return EXIT.ok;
-      }),
-    ));
+    .action(
+      act(async (runId: string, opts: JsonFlag) =>
+        withClient(async (client) => {
+          const status = await client.status(runId);
+          print(opts.json, status, () => describeStatus(status));
+          return EXIT.ok;
+        }),
+      ),
+    );
 
   program
     .command('cancel')
@@ -289,70 +321,94 @@ export function buildProgram(): Command {
     .argument('<runId>')
     .option('--reason <text>', 'why (ends up in the outcome)')
     .option('--json', 'machine-readable output')
-    .action(act(async (runId: string, opts: { reason?: string } & JsonFlag) =>
-      withClient(async (client) => {
-        const cancelled = await client.cancel(runId, opts.reason);
-        print(opts.json, { runId, cancelled }, () => (cancelled ? `${runId}: cancel requested` : `${runId}: not running (unknown or already closed)`));
-        return cancelled ? EXIT.ok : EXIT.failed;
-      }),
-    ));
+    .action(
+      act(async (runId: string, opts: { reason?: string } & JsonFlag) =>
+        withClient(async (client) => {
+          const cancelled = await client.cancel(runId, opts.reason);
+          print(opts.json, { runId, cancelled }, () =>
+            cancelled ? `${runId}: cancel requested` : `${runId}: not running (unknown or already closed)`,
+          );
+          return cancelled ? EXIT.ok : EXIT.failed;
+        }),
+      ),
+    );
 
   program
     .command('result')
     .description('wait for a run to close and print its outcome; exit code per status')
     .argument('<runId>')
     .option('--json', 'machine-readable output')
-    .action(act(async (runId: string, opts: JsonFlag) =>
-      withClient(async (client) => {
-        const outcome = await client.result(runId);
-        print(opts.json, outcome, () => describeOutcome(outcome));
-        return exitCodeFor(outcome.status);
-      }),
-    ));
+    .action(
+      act(async (runId: string, opts: JsonFlag) =>
+        withClient(async (client) => {
+          const outcome = await client.result(runId);
+          print(opts.json, outcome, () => describeOutcome(outcome));
+          return exitCodeFor(outcome.status);
+        }),
+      ),
+    );
 
   program
     .command('list')
     .description('list runs, newest first')
-    .addOption(new Option('--state <state>', 'only runs in this state').choices(['running', 'succeeded', 'failed', 'cancelled']))
+    .addOption(
+      new Option('--state <state>', 'only runs in this state').choices(['running', 'succeeded', 'failed', 'cancelled']),
+    )
     .option('--limit <n>', 'at most this many', (v) => Number(v), 50)
     .option('--json', 'machine-readable output')
-    .action(act(async (opts: { state?: 'running' | 'succeeded' | 'failed' | 'cancelled'; limit: number } & JsonFlag) =>
-      withClient(async (client) => {
-        const runs = await client.list({ ...(opts.state ? { state: opts.state } : {}), limit: opts.limit });
-        print(opts.json, runs, () => {
-          const rows = [['RUN ID', 'STATE', 'STARTED', 'CLOSED'], ...runs.map((r) => [r.runId, r.state, r.startTime.toISOString(), r.closeTime?.toISOString() ?? ''])];
-          const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));
-          return rows.map((row) => row.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
-        });
-        return EXIT.ok;
-      }),
-    ));
+    .action(
+      act(async (opts: { state?: 'running' | 'succeeded' | 'failed' | 'cancelled'; limit: number } & JsonFlag) =>
+        withClient(async (client) => {
+          const runs = await client.list({ ...(opts.state ? { state: opts.state } : {}), limit: opts.limit });
+          print(opts.json, runs, () => {
+            const rows = [
+              ['RUN ID', 'STATE', 'STARTED', 'CLOSED'],
+              ...runs.map((r) => [r.runId, r.state, r.startTime.toISOString(), r.closeTime?.toISOString() ?? '']),
+            ];
+            const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));
+            return rows
+              .map((row) =>
+                row
+                  .map((cell, i) => cell.padEnd(widths[i]!))
+                  .join('  ')
+                  .trimEnd(),
+              )
+              .join('\n');
+          });
+          return EXIT.ok;
+        }),
+      ),
+    );
 
   program
     .command('watch')
     .description('show live progress until the run closes; exit code per status')
     .argument('<runId>')
     .option('--json', 'machine-readable output (one JSON object per change)')
-    .action(act(async (runId: string, opts: JsonFlag) =>
-      withClient(async (client) => {
-        const outcome = await watch(client, runId, opts.json);
-        print(opts.json, outcome, () => describeOutcome(outcome));
-        return exitCodeFor(outcome.status);
-      }),
-    ));
+    .action(
+      act(async (runId: string, opts: JsonFlag) =>
+        withClient(async (client) => {
+          const outcome = await watch(client, runId, opts.json);
+          print(opts.json, outcome, () => describeOutcome(outcome));
+          return exitCodeFor(outcome.status);
+        }),
+      ),
+    );
 
   program
     .command('redeliver')
     .description("send a run's terminal webhook again (same webhook-id)")
     .argument('<runId>')
     .option('--json', 'machine-readable output')
-    .action(act(async (runId: string, opts: JsonFlag) =>
-      withClient(async (client) => {
-        await client.redeliver(runId);
-        print(opts.json, { runId, redelivering: true }, () => `${runId}: webhook redelivery started`);
-        return EXIT.ok;
-      }),
-    ));
+    .action(
+      act(async (runId: string, opts: JsonFlag) =>
+        withClient(async (client) => {
+          await client.redeliver(runId);
+          print(opts.json, { runId, redelivering: true }, () => `${runId}: webhook redelivery started`);
+          return EXIT.ok;
+        }),
+      ),
+    );
 
   return program;
 }

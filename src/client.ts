@@ -134,7 +134,9 @@ export class RunsClient {
     const env = loadConnectionConfig();
     const connection =
       options.connection ??
-      (await Connection.connect(connectionOptions({ ...env, ...(options.address ? { address: options.address } : {}) })));
+      (await Connection.connect(
+        connectionOptions({ ...env, ...(options.address ? { address: options.address } : {}) }),
+      ));
     const temporal = new Client({
       connection,
       namespace: options.namespace ?? env.namespace,
@@ -252,7 +254,8 @@ export class RunsClient {
     let query = `WorkflowType = '${WORKFLOW_TYPE}'`;
     if (options.state) {
       const status = LIST_FILTER[options.state];
-      if (!status) throw new ValidationError(`unknown state "${options.state}" (running, succeeded, failed, cancelled)`);
+      if (!status)
+        throw new ValidationError(`unknown state "${options.state}" (running, succeeded, failed, cancelled)`);
       query += ` AND ExecutionStatus = '${status}'`;
     }
     const limit = options.limit ?? 100;
@@ -312,12 +315,16 @@ export class RunsClient {
     }
     try {
       const done = (await handle.result()) as { attempts: number; lastStatus?: number };
-      return { runId, state: 'delivered', attempts: done.attempts, ...(done.lastStatus !== undefined ? { lastStatus: done.lastStatus } : {}) };
+      return {
+        runId,
+        state: 'delivered',
+        attempts: done.attempts,
+        ...(done.lastStatus !== undefined ? { lastStatus: done.lastStatus } : {}),
+      };
     } catch (err) {
       const failure = err instanceof WorkflowFailedError ? err.cause : undefined;
       const details = (failure instanceof ApplicationFailure ? failure.details?.[0] : undefined) as
-        | { attempts?: number; lastStatus?: number; lastError?: string }
-        | undefined;
+        { attempts?: number; lastStatus?: number; lastError?: string } | undefined;
       return {
         runId,
         state: 'failed',

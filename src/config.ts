@@ -75,7 +75,9 @@ export interface ConnectionConfig {
   namespace: string;
   taskQueue: string;
   apiKey?: string;
-  tls?: { clientCertPair?: { crt: Buffer; key: Buffer }; serverRootCACertificate?: Buffer; serverNameOverride?: string } | true;
+  tls?:
+    | { clientCertPair?: { crt: Buffer; key: Buffer }; serverRootCACertificate?: Buffer; serverNameOverride?: string }
+    | true;
 }
 
 function readFile(variable: string, path: string): Buffer {
@@ -99,7 +101,12 @@ export function loadConnectionConfig(env: Env = process.env): Readonly<Connectio
   if (c.TEMPORAL_TLS_CERT || c.TEMPORAL_TLS_CA || c.TEMPORAL_TLS_SERVER_NAME) {
     config.tls = {
       ...(c.TEMPORAL_TLS_CERT && c.TEMPORAL_TLS_KEY
-        ? { clientCertPair: { crt: readFile('TEMPORAL_TLS_CERT', c.TEMPORAL_TLS_CERT), key: readFile('TEMPORAL_TLS_KEY', c.TEMPORAL_TLS_KEY) } }
+        ? {
+            clientCertPair: {
+              crt: readFile('TEMPORAL_TLS_CERT', c.TEMPORAL_TLS_CERT),
+              key: readFile('TEMPORAL_TLS_KEY', c.TEMPORAL_TLS_KEY),
+            },
+          }
         : {}),
       ...(c.TEMPORAL_TLS_CA ? { serverRootCACertificate: readFile('TEMPORAL_TLS_CA', c.TEMPORAL_TLS_CA) } : {}),
       ...(c.TEMPORAL_TLS_SERVER_NAME ? { serverNameOverride: c.TEMPORAL_TLS_SERVER_NAME } : {}),

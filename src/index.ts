@@ -1,8 +1,27 @@
 /** durable-runs: durable multi-step runs on Temporal. */
 export { StepOutcome, StepError } from './shared/outcome';
-export type { Step, StepRunner, StepOutcomeData, RunSpec, RunOutcome, RunStatus, RunState, RunHeaders, TerminalHook, WebhookOptions } from './shared/types';
+export type {
+  Step,
+  StepRunner,
+  StepOutcomeData,
+  RunSpec,
+  RunOutcome,
+  RunStatus,
+  RunState,
+  RunHeaders,
+  TerminalHook,
+  WebhookOptions,
+} from './shared/types';
 export { ValidationError } from './shared/validate';
-export { RunsClient, InputMismatch, RunNotFound, type RunsClientOptions, type SubmitOptions, type Submission, type RunListing } from './client';
+export {
+  RunsClient,
+  InputMismatch,
+  RunNotFound,
+  type RunsClientOptions,
+  type SubmitOptions,
+  type Submission,
+  type RunListing,
+} from './client';
 export { createWorker, type CreateWorkerOptions } from './worker';
 export { ConfigError } from './config';
 export { WORKFLOW_TYPE, DEFAULT_TASK_QUEUE } from './shared/names';

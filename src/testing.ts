@@ -12,7 +12,14 @@
  * ```
  */
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { bundleWorkflowCode, DefaultLogger, type LogLevel, Runtime, type Worker, type WorkflowBundle } from '@temporalio/worker';
+import {
+  bundleWorkflowCode,
+  DefaultLogger,
+  type LogLevel,
+  Runtime,
+  type Worker,
+  type WorkflowBundle,
+} from '@temporalio/worker';
 import { dataConverter, RunsClient } from './client';
 import type { StepRunner, TerminalHook, WebhookOptions } from './shared/types';
 import { devServerExecutable, testServerExecutable } from './temporal-binaries';
@@ -51,11 +58,19 @@ export function workflowBundle(): Promise<WorkflowBundle> {
 }
 
 /** Starts a Temporal test server with the resolved binary (env, PATH, project `.temporal/`, SDK download). */
-export async function createTestEnv(server: 'time-skipping' | 'local' = 'time-skipping'): Promise<TestWorkflowEnvironment> {
+export async function createTestEnv(
+  server: 'time-skipping' | 'local' = 'time-skipping',
+): Promise<TestWorkflowEnvironment> {
   installQuietRuntime();
   return server === 'local'
-    ? TestWorkflowEnvironment.createLocal({ server: { executable: devServerExecutable(), ip: '127.0.0.1' }, client: { dataConverter } })
-    : TestWorkflowEnvironment.createTimeSkipping({ server: { executable: testServerExecutable() }, client: { dataConverter } });
+    ? TestWorkflowEnvironment.createLocal({
+        server: { executable: devServerExecutable(), ip: '127.0.0.1' },
+        client: { dataConverter },
+      })
+    : TestWorkflowEnvironment.createTimeSkipping({
+        server: { executable: testServerExecutable() },
+        client: { dataConverter },
+      });
 }
 
 let runtimeInstalled = false;

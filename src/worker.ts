@@ -37,7 +37,12 @@ export interface CreateWorkerOptions {
    */
   shutdownGraceTime?: Duration;
   /** Further Temporal worker tuning (concurrency, caches, …). */
-  tuning?: Partial<Omit<TemporalWorkerOptions, 'connection' | 'namespace' | 'taskQueue' | 'activities' | 'workflowsPath' | 'workflowBundle'>>;
+  tuning?: Partial<
+    Omit<
+      TemporalWorkerOptions,
+      'connection' | 'namespace' | 'taskQueue' | 'activities' | 'workflowsPath' | 'workflowBundle'
+    >
+  >;
 }
 
 export const workflowsPath = require.resolve('./workflows');

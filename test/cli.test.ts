@@ -23,7 +23,10 @@ test('a bad configuration variable stops the worker at start-up, naming the vari
   const cases: Array<[Record<string, string>, RegExp]> = [
     [{ TEMPORAL_ADDRESS: 'not an address' }, /^durable-runs: TEMPORAL_ADDRESS: must be host:port/m],
     [{ DURABLE_RUNS_WEBHOOK_MAX_RETRIES: '-1' }, /^durable-runs: DURABLE_RUNS_WEBHOOK_MAX_RETRIES: /m],
-    [{ DURABLE_RUNS_WEBHOOK_SECRET: 'hunter2' }, /^durable-runs: DURABLE_RUNS_WEBHOOK_SECRET: must be a Standard Webhooks secret/m],
+    [
+      { DURABLE_RUNS_WEBHOOK_SECRET: 'hunter2' },
+      /^durable-runs: DURABLE_RUNS_WEBHOOK_SECRET: must be a Standard Webhooks secret/m,
+    ],
     [{ TEMPORAL_TLS_CERT: '/no/such/cert.pem' }, /^durable-runs: TEMPORAL_TLS_KEY: mTLS needs both/m],
   ];
   for (const [env, message] of cases) {
@@ -37,7 +40,10 @@ test('a bad configuration variable stops the worker at start-up, naming the vari
 test('a runners module that is missing or malformed is a clear error', () => {
   const dir = mkdtempSync(join(tmpdir(), 'runners-'));
   writeFileSync(join(dir, 'bad.js'), 'module.exports = { default: { a: 42 } };');
-  assert.match(cli(['worker', '--runners', join(dir, 'missing.js')]).stderr, /cannot load runners module .*missing\.js/);
+  assert.match(
+    cli(['worker', '--runners', join(dir, 'missing.js')]).stderr,
+    /cannot load runners module .*missing\.js/,
+  );
   const bad = cli(['worker', '--runners', join(dir, 'bad.js')]);
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /"a" is not a function/);

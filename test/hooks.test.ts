@@ -56,7 +56,13 @@ test('a failing hook is retried (at least once) and never changes the outcome', 
 test('a hook that always fails: the run still closes with its own outcome', async () => {
   const { runId } = await kit.client.submit({ input: null, runner: 'fails', headers: { hook: 'always-throws' } });
   const outcome = await kit.client.result(runId);
-  assert.deepEqual(outcome, { runId, status: 'failed', error: 'bad', headers: { hook: 'always-throws' }, finalStep: 0 });
+  assert.deepEqual(outcome, {
+    runId,
+    status: 'failed',
+    error: 'bad',
+    headers: { hook: 'always-throws' },
+    finalStep: 0,
+  });
   assert.equal(calls.get(runId), 3, 'three attempts, then given up');
   assert.equal((await kit.client.temporal.workflow.getHandle(runId).describe()).status.name, 'FAILED');
 });

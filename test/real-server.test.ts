@@ -30,7 +30,8 @@ after(async () => {
   await kit?.teardown();
 });
 
-const closeStatus = async (runId: string) => (await kit.client.temporal.workflow.getHandle(runId).describe()).status.name;
+const closeStatus = async (runId: string) =>
+  (await kit.client.temporal.workflow.getHandle(runId).describe()).status.name;
 
 describe('every cancel path closes the workflow as Canceled on a real server', () => {
   test('by the cancel signal, with a reason', async () => {

@@ -300,14 +300,30 @@ describe('submission', () => {
   });
 
   test('duplicate submission: same → existing run; different → InputMismatch', async () => {
-    const first = await kit.client.submit({ runId: 'dup-1', input: { a: 1, b: [1, 2] }, headers: { k: 'v' }, runner: 'sleepy' });
+    const first = await kit.client.submit({
+      runId: 'dup-1',
+      input: { a: 1, b: [1, 2] },
+      headers: { k: 'v' },
+      runner: 'sleepy',
+    });
     assert.equal(first.newlySubmitted, true);
-    const again = await kit.client.submit({ runId: 'dup-1', input: { b: [1, 2], a: 1 }, headers: { k: 'v' }, runner: 'sleepy' });
+    const again = await kit.client.submit({
+      runId: 'dup-1',
+      input: { b: [1, 2], a: 1 },
+      headers: { k: 'v' },
+      runner: 'sleepy',
+    });
     assert.deepEqual(again, { runId: 'dup-1', newlySubmitted: false });
     await assert.rejects(kit.client.submit({ runId: 'dup-1', input: { a: 2 }, headers: { k: 'v' } }), InputMismatch);
-    await assert.rejects(kit.client.submit({ runId: 'dup-1', input: { a: 1, b: [1, 2] }, headers: { k: 'w' } }), InputMismatch);
+    await assert.rejects(
+      kit.client.submit({ runId: 'dup-1', input: { a: 1, b: [1, 2] }, headers: { k: 'w' } }),
+      InputMismatch,
+    );
     await kit.client.result('dup-1');
-    assert.equal((await kit.client.submit({ runId: 'dup-1', input: { a: 1, b: [1, 2] }, headers: { k: 'v' } })).newlySubmitted, false);
+    assert.equal(
+      (await kit.client.submit({ runId: 'dup-1', input: { a: 1, b: [1, 2] }, headers: { k: 'v' } })).newlySubmitted,
+      false,
+    );
   });
 
   test('unknown runner fails the run fast with a clear message', async () => {
@@ -334,7 +350,13 @@ describe('status', () => {
     await kit.client.cancel(runId, 'enough');
     await kit.client.result(runId);
     const closed = await kit.client.status(runId);
-    assert.deepEqual(closed, { runId, state: 'cancelled', step: closed.step, lastError: 'enough', runner: 'slowSteps' });
+    assert.deepEqual(closed, {
+      runId,
+      state: 'cancelled',
+      step: closed.step,
+      lastError: 'enough',
+      runner: 'slowSteps',
+    });
     assert.ok(closed.step >= mid.step);
   });
 

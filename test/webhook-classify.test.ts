@@ -4,7 +4,13 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { backoffDelay, classify, describeError, parseRetryAfter, type AttemptResult } from '../src/activities/webhook/classify';
+import {
+  backoffDelay,
+  classify,
+  describeError,
+  parseRetryAfter,
+  type AttemptResult,
+} from '../src/activities/webhook/classify';
 
 const options = { baseDelayMs: 500, maxDelayMs: 30_000 };
 const NOW = Date.parse('2025-01-01T00:00:00Z');
@@ -63,10 +69,13 @@ describe('classify: status table', () => {
   }
 
   test('a redirect names its Location', () => {
-    assert.deepEqual(classify({ status: 302, headers: { location: 'https://elsewhere.example/hook' } }, 1, options, NOW), {
-      kind: 'give-up',
-      reason: 'HTTP 302 Found: redirects are not followed (Location: https://elsewhere.example/hook)',
-    });
+    assert.deepEqual(
+      classify({ status: 302, headers: { location: 'https://elsewhere.example/hook' } }, 1, options, NOW),
+      {
+        kind: 'give-up',
+        reason: 'HTTP 302 Found: redirects are not followed (Location: https://elsewhere.example/hook)',
+      },
+    );
   });
 
   test('a 4xx quotes the start of the body, on one line', () => {
@@ -88,15 +97,27 @@ describe('classify: no response', () => {
   const refused = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:9'), { code: 'ECONNREFUSED' });
   const table: Array<[string, unknown, string]> = [
     ['a refused connection', refused, 'connection refused (ECONNREFUSED)'],
-    ['a refused connection wrapped by fetch', new TypeError('fetch failed', { cause: refused }), 'connection refused (ECONNREFUSED)'],
-    ['a DNS failure', Object.assign(new Error('getaddrinfo ENOTFOUND nowhere.invalid'), { code: 'ENOTFOUND' }), 'host not found (ENOTFOUND)'],
+    [
+      'a refused connection wrapped by fetch',
+      new TypeError('fetch failed', { cause: refused }),
+      'connection refused (ECONNREFUSED)',
+    ],
+    [
+      'a DNS failure',
+      Object.assign(new Error('getaddrinfo ENOTFOUND nowhere.invalid'), { code: 'ENOTFOUND' }),
+      'host not found (ENOTFOUND)',
+    ],
     ['a reset', Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' }), 'connection reset (ECONNRESET)'],
     [
       'an undici socket error',
       Object.assign(new Error('other side closed'), { code: 'UND_ERR_SOCKET' }),
       'connection closed by the receiver (UND_ERR_SOCKET)',
     ],
-    ['our timeout', Object.assign(new Error('timed out after 10000 ms'), { code: 'ERR_WEBHOOK_TIMEOUT' }), 'timed out after 10000 ms'],
+    [
+      'our timeout',
+      Object.assign(new Error('timed out after 10000 ms'), { code: 'ERR_WEBHOOK_TIMEOUT' }),
+      'timed out after 10000 ms',
+    ],
     [
       'a TLS error with an unlisted code',
       Object.assign(new Error('certificate has expired'), { code: 'CERT_HAS_EXPIRED' }),
@@ -118,8 +139,11 @@ describe('classify: no response', () => {
   }
 
   test('an address refusal is not retried', () => {
-    const message = 'webhook address refused: 127.0.0.1 is in the loopback range (allowPrivate turns this guard off for development)';
-    const error = new Error('request failed', { cause: Object.assign(new Error(message), { code: 'ERR_WEBHOOK_ADDRESS_REFUSED' }) });
+    const message =
+      'webhook address refused: 127.0.0.1 is in the loopback range (allowPrivate turns this guard off for development)';
+    const error = new Error('request failed', {
+      cause: Object.assign(new Error(message), { code: 'ERR_WEBHOOK_ADDRESS_REFUSED' }),
+    });
     assert.deepEqual(classify({ error }, 1, options, NOW), { kind: 'give-up', reason: message });
   });
 });
@@ -130,23 +154,43 @@ describe('Retry-After', () => {
 
   test('delta-seconds set the delay on 429 and 503', () => {
     assert.deepEqual(retryAfter(429, '7'), { kind: 'retry', delayMs: 7000, reason: 'HTTP 429 Too Many Requests' });
-    assert.deepEqual(retryAfter(503, ' 12 '), { kind: 'retry', delayMs: 12_000, reason: 'HTTP 503 Service Unavailable' });
+    assert.deepEqual(retryAfter(503, ' 12 '), {
+      kind: 'retry',
+      delayMs: 12_000,
+      reason: 'HTTP 503 Service Unavailable',
+    });
   });
 
   test('an HTTP-date sets the delay', () => {
-    assert.deepEqual(retryAfter(503, 'Wed, 01 Jan 2025 00:00:20 GMT'), { kind: 'retry', delayMs: 20_000, reason: 'HTTP 503 Service Unavailable' });
+    assert.deepEqual(retryAfter(503, 'Wed, 01 Jan 2025 00:00:20 GMT'), {
+      kind: 'retry',
+      delayMs: 20_000,
+      reason: 'HTTP 503 Service Unavailable',
+    });
     assert.equal(parseRetryAfter('Wednesday, 01-Jan-25 00:00:03 GMT', NOW), 3000);
     assert.equal(parseRetryAfter('Wed Jan  1 00:00:04 2025', NOW), 4000);
   });
 
   test('a date in the past and zero give 1 ms', () => {
-    assert.deepEqual(retryAfter(429, 'Tue, 31 Dec 2024 23:00:00 GMT'), { kind: 'retry', delayMs: 1, reason: 'HTTP 429 Too Many Requests' });
+    assert.deepEqual(retryAfter(429, 'Tue, 31 Dec 2024 23:00:00 GMT'), {
+      kind: 'retry',
+      delayMs: 1,
+      reason: 'HTTP 429 Too Many Requests',
+    });
     assert.deepEqual(retryAfter(429, '0'), { kind: 'retry', delayMs: 1, reason: 'HTTP 429 Too Many Requests' });
   });
 
   test('it is capped at the max delay, not jittered, whatever the attempt', () => {
-    assert.deepEqual(retryAfter(503, '3600'), { kind: 'retry', delayMs: 30_000, reason: 'HTTP 503 Service Unavailable' });
-    assert.deepEqual(retryAfter(429, 'Thu, 01 Jan 2026 00:00:00 GMT'), { kind: 'retry', delayMs: 30_000, reason: 'HTTP 429 Too Many Requests' });
+    assert.deepEqual(retryAfter(503, '3600'), {
+      kind: 'retry',
+      delayMs: 30_000,
+      reason: 'HTTP 503 Service Unavailable',
+    });
+    assert.deepEqual(retryAfter(429, 'Thu, 01 Jan 2026 00:00:00 GMT'), {
+      kind: 'retry',
+      delayMs: 30_000,
+      reason: 'HTTP 429 Too Many Requests',
+    });
     for (const random of [() => 0, () => 0.999]) {
       assert.deepEqual(classify({ status: 429, headers: { 'retry-after': '5' } }, 9, options, NOW, random), {
         kind: 'retry',
@@ -157,7 +201,11 @@ describe('Retry-After', () => {
   });
 
   test('the first of repeated headers counts, and the name is matched without case', () => {
-    assert.deepEqual(retryAfter(429, ['2', '9']), { kind: 'retry', delayMs: 2000, reason: 'HTTP 429 Too Many Requests' });
+    assert.deepEqual(retryAfter(429, ['2', '9']), {
+      kind: 'retry',
+      delayMs: 2000,
+      reason: 'HTTP 429 Too Many Requests',
+    });
     assert.deepEqual(classify({ status: 429, headers: { 'Retry-After': '3' } }, 1, options, NOW), {
       kind: 'retry',
       delayMs: 3000,
@@ -166,8 +214,22 @@ describe('Retry-After', () => {
   });
 
   test('garbage falls back to the backoff', () => {
-    for (const value of ['soon', '', '-5', '1.5', '10s', '0x10', '1e3', 'Wed, 01 Jan 2025 00:00:20', 'Wed, 32 Foo 2025 00:00:20 GMT']) {
-      assert.deepEqual(retryAfter(503, value, 3), { kind: 'retry', delayMs: 2000, reason: 'HTTP 503 Service Unavailable' }, value);
+    for (const value of [
+      'soon',
+      '',
+      '-5',
+      '1.5',
+      '10s',
+      '0x10',
+      '1e3',
+      'Wed, 01 Jan 2025 00:00:20',
+      'Wed, 32 Foo 2025 00:00:20 GMT',
+    ]) {
+      assert.deepEqual(
+        retryAfter(503, value, 3),
+        { kind: 'retry', delayMs: 2000, reason: 'HTTP 503 Service Unavailable' },
+        value,
+      );
     }
     for (const value of ['soon', '', '-5', '1.5', '1 2', 'Wed, 01 Jan 2025 00:00:20']) {
       assert.equal(parseRetryAfter(value, NOW), undefined, value);
@@ -195,7 +257,10 @@ describe('backoffDelay', () => {
         assert.ok(Number.isInteger(delay), `${delay} is not whole ms`);
         assert.ok(delay >= 1 && delay <= options.maxDelayMs, `attempt ${attempt}: ${delay}`);
         if (nominal * 1.25 <= options.maxDelayMs) {
-          assert.ok(delay >= nominal * 0.75 && delay <= nominal * 1.25, `attempt ${attempt}: ${delay} vs nominal ${nominal}`);
+          assert.ok(
+            delay >= nominal * 0.75 && delay <= nominal * 1.25,
+            `attempt ${attempt}: ${delay} vs nominal ${nominal}`,
+          );
         }
         min = Math.min(min, delay);
         max = Math.max(max, delay);
@@ -210,27 +275,51 @@ describe('backoffDelay', () => {
 
   test('the cap is strict even when jitter straddles it', () => {
     const opts = { baseDelayMs: 1000, maxDelayMs: 4500 };
-    assert.equal(backoffDelay(3, opts, () => 0), 3000);
-    assert.equal(backoffDelay(3, opts, () => 0.999), 4500);
-    assert.equal(backoffDelay(1000, opts, () => 0.5), 4500);
+    assert.equal(
+      backoffDelay(3, opts, () => 0),
+      3000,
+    );
+    assert.equal(
+      backoffDelay(3, opts, () => 0.999),
+      4500,
+    );
+    assert.equal(
+      backoffDelay(1000, opts, () => 0.5),
+      4500,
+    );
   });
 
   test('never below 1 ms', () => {
-    assert.equal(backoffDelay(1, { baseDelayMs: 0, maxDelayMs: 10 }, () => 0), 1);
-    assert.equal(backoffDelay(1, { baseDelayMs: 1, maxDelayMs: 10 }, () => 0), 1);
-    assert.equal(backoffDelay(3, { baseDelayMs: 100, maxDelayMs: 0 }, () => 0.5), 1);
+    assert.equal(
+      backoffDelay(1, { baseDelayMs: 0, maxDelayMs: 10 }, () => 0),
+      1,
+    );
+    assert.equal(
+      backoffDelay(1, { baseDelayMs: 1, maxDelayMs: 10 }, () => 0),
+      1,
+    );
+    assert.equal(
+      backoffDelay(3, { baseDelayMs: 100, maxDelayMs: 0 }, () => 0.5),
+      1,
+    );
   });
 
   test('is deterministic with a seeded random', () => {
     const draw = (seed: number) => Array.from({ length: 12 }, (_, i) => backoffDelay(i + 1, options, seeded(seed)));
     assert.deepEqual(draw(7), draw(7));
     assert.notDeepEqual(draw(7), draw(8));
-    assert.deepEqual([1, 2, 3].map((a) => backoffDelay(a, options, () => 0)), [375, 750, 1500]);
+    assert.deepEqual(
+      [1, 2, 3].map((a) => backoffDelay(a, options, () => 0)),
+      [375, 750, 1500],
+    );
   });
 
   test('rejects attempts that are not positive integers', () => {
     for (const attempt of [0, -1, 1.5, Number.NaN]) {
-      assert.throws(() => backoffDelay(attempt, options), { name: 'RangeError', message: `attempt must be a positive integer, got ${attempt}` });
+      assert.throws(() => backoffDelay(attempt, options), {
+        name: 'RangeError',
+        message: `attempt must be a positive integer, got ${attempt}`,
+      });
     }
   });
 });

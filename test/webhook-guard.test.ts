@@ -8,7 +8,13 @@ import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import type { Dispatcher } from 'undici';
 import { classify, describeError } from '../src/activities/webhook/classify';
-import { createGuardedDispatcher, forbiddenRange, isAddressRefusal, parseCallbackUrl, WebhookUrlError } from '../src/activities/webhook/guard';
+import {
+  createGuardedDispatcher,
+  forbiddenRange,
+  isAddressRefusal,
+  parseCallbackUrl,
+  WebhookUrlError,
+} from '../src/activities/webhook/guard';
 import { buildWebhookRequest, sendWebhookAttempt } from '../src/activities/webhook/request';
 
 describe('forbiddenRange', () => {
@@ -171,7 +177,12 @@ describe('guarded attempts on loopback', () => {
       const [, , available] = hosts()[index] ?? [];
       if (!available) return t.skip('no IPv6 loopback here');
       const before = received;
-      const result = await sendWebhookAttempt({ url: parseCallbackUrl(`http://${host}:${port}/`), request, timeoutMs: 2000, dispatcher: dispatcher(false) });
+      const result = await sendWebhookAttempt({
+        url: parseCallbackUrl(`http://${host}:${port}/`),
+        request,
+        timeoutMs: 2000,
+        dispatcher: dispatcher(false),
+      });
       assert.equal(result.status, undefined);
       assert.equal(isAddressRefusal(result.error), true, String(result.error));
       const reason = describeError(result.error);
@@ -185,7 +196,12 @@ describe('guarded attempts on loopback', () => {
       const [, , available] = hosts()[index] ?? [];
       if (!available) return t.skip('no IPv6 loopback here');
       const before = received;
-      const result = await sendWebhookAttempt({ url: parseCallbackUrl(`http://${host}:${port}/`), request, timeoutMs: 2000, dispatcher: dispatcher(true) });
+      const result = await sendWebhookAttempt({
+        url: parseCallbackUrl(`http://${host}:${port}/`),
+        request,
+        timeoutMs: 2000,
+        dispatcher: dispatcher(true),
+      });
       assert.equal(result.error, undefined);
       assert.equal(result.status, 200);
       assert.deepEqual(classify(result, 1, { baseDelayMs: 500, maxDelayMs: 30_000 }), { kind: 'delivered' });

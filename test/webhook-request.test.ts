@@ -32,8 +32,18 @@ describe('buildWebhookRequest', () => {
     ['a number', { result: 42 }, 'application/json', Buffer.from('42')],
     ['null', { result: null }, 'application/json', Buffer.from('null')],
     ['undefined', {}, 'application/json', Buffer.from('null')],
-    ['a failure', { status: 'failed', error: 'card declined' }, 'text/plain; charset=utf-8', Buffer.from('card declined')],
-    ['a cancel with a reason', { status: 'cancelled', error: 'user: stop ✋' }, 'text/plain; charset=utf-8', Buffer.from('user: stop ✋')],
+    [
+      'a failure',
+      { status: 'failed', error: 'card declined' },
+      'text/plain; charset=utf-8',
+      Buffer.from('card declined'),
+    ],
+    [
+      'a cancel with a reason',
+      { status: 'cancelled', error: 'user: stop ✋' },
+      'text/plain; charset=utf-8',
+      Buffer.from('user: stop ✋'),
+    ],
     ['a cancel without a reason', { status: 'cancelled', error: null }, 'text/plain; charset=utf-8', new Uint8Array()],
   ];
   for (const [what, fields, contentType, body] of table) {
@@ -61,30 +71,60 @@ describe('buildWebhookRequest', () => {
 
   test('the result bytes are sent as they are, not copied into another encoding', () => {
     const result = new Uint8Array([1, 2, 3]);
-    assert.equal(buildWebhookRequest({ outcome: outcome({ result }), webhookId: 'm', timestamp, userAgent }).body, result);
+    assert.equal(
+      buildWebhookRequest({ outcome: outcome({ result }), webhookId: 'm', timestamp, userAgent }).body,
+      result,
+    );
   });
 
   test('a tampered body, id or timestamp fails verification', () => {
-    const request = buildWebhookRequest({ outcome: outcome({ result: { amount: 100 } }), webhookId: 'msg_2', timestamp, secret, userAgent });
+    const request = buildWebhookRequest({
+      outcome: outcome({ result: { amount: 100 } }),
+      webhookId: 'msg_2',
+      timestamp,
+      secret,
+      userAgent,
+    });
     const wh = new Webhook(secret);
     assert.deepEqual(wh.verify(Buffer.from(request.body), request.headers), { amount: 100 });
     const noMatch = { name: 'WebhookVerificationError', message: 'No matching signature found' };
     assert.throws(() => wh.verify('{"amount":900}', request.headers), noMatch);
     assert.throws(() => wh.verify(Buffer.from(request.body), { ...request.headers, 'webhook-id': 'msg_3' }), noMatch);
     const later = String(timestamp.getTime() / 1000 + 1);
-    assert.throws(() => wh.verify(Buffer.from(request.body), { ...request.headers, 'webhook-timestamp': later }), noMatch);
-    assert.throws(() => new Webhook(`whsec_${randomBytes(24).toString('base64')}`).verify(Buffer.from(request.body), request.headers), noMatch);
+    assert.throws(
+      () => wh.verify(Buffer.from(request.body), { ...request.headers, 'webhook-timestamp': later }),
+      noMatch,
+    );
+    assert.throws(
+      () =>
+        new Webhook(`whsec_${randomBytes(24).toString('base64')}`).verify(Buffer.from(request.body), request.headers),
+      noMatch,
+    );
   });
 
   test('a tampered binary body fails verification', () => {
-    const request = buildWebhookRequest({ outcome: outcome({ result: Buffer.from('binary ✓ payload') }), webhookId: 'm', timestamp, secret, userAgent });
+    const request = buildWebhookRequest({
+      outcome: outcome({ result: Buffer.from('binary ✓ payload') }),
+      webhookId: 'm',
+      timestamp,
+      secret,
+      userAgent,
+    });
     const tampered = Buffer.from(request.body);
     tampered[0] = 0x42;
-    assert.throws(() => new Webhook(secret).verify(tampered, request.headers, { jsonParse: false }), { name: 'WebhookVerificationError' });
+    assert.throws(() => new Webhook(secret).verify(tampered, request.headers, { jsonParse: false }), {
+      name: 'WebhookVerificationError',
+    });
   });
 
   test('bytes that are not UTF-8 are signed as the library reads them on both ends (see buildWebhookRequest)', () => {
-    const request = buildWebhookRequest({ outcome: outcome({ result: new Uint8Array([0x80, 0x41]) }), webhookId: 'm', timestamp, secret, userAgent });
+    const request = buildWebhookRequest({
+      outcome: outcome({ result: new Uint8Array([0x80, 0x41]) }),
+      webhookId: 'm',
+      timestamp,
+      secret,
+      userAgent,
+    });
     const raw = { jsonParse: false };
     assert.equal(new Webhook(secret).verify(Buffer.from(request.body), request.headers, raw), undefined);
     // The library's lossy decoding: another invalid byte in the same place verifies too.
@@ -97,7 +137,12 @@ describe('buildWebhookRequest', () => {
   });
 
   test('the timestamp header is in whole seconds', () => {
-    const request = buildWebhookRequest({ outcome: outcome({}), webhookId: 'm', timestamp: new Date(1_700_000_000_999), userAgent });
+    const request = buildWebhookRequest({
+      outcome: outcome({}),
+      webhookId: 'm',
+      timestamp: new Date(1_700_000_000_999),
+      userAgent,
+    });
     assert.equal(request.headers['webhook-timestamp'], '1700000000');
   });
 });
@@ -135,8 +180,15 @@ describe('sendWebhookAttempt on loopback', () => {
     await new Promise((resolve) => server.close(resolve));
   });
 
-  const request = buildWebhookRequest({ outcome: outcome({ result: { ok: true } }), webhookId: 'msg_9', timestamp, secret, userAgent });
-  const send = (path: string, timeoutMs = 2000) => sendWebhookAttempt({ url: new URL(path, base), request, timeoutMs, dispatcher });
+  const request = buildWebhookRequest({
+    outcome: outcome({ result: { ok: true } }),
+    webhookId: 'msg_9',
+    timestamp,
+    secret,
+    userAgent,
+  });
+  const send = (path: string, timeoutMs = 2000) =>
+    sendWebhookAttempt({ url: new URL(path, base), request, timeoutMs, dispatcher });
 
   test('one POST with the headers and body; the receiver verifies it', async () => {
     received.length = 0;
@@ -208,7 +260,12 @@ describe('sendWebhookAttempt on loopback', () => {
     await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
     const port = (closed.address() as AddressInfo).port;
     await new Promise((resolve) => closed.close(resolve));
-    const result = await sendWebhookAttempt({ url: new URL(`http://127.0.0.1:${port}/`), request, timeoutMs: 2000, dispatcher });
+    const result = await sendWebhookAttempt({
+      url: new URL(`http://127.0.0.1:${port}/`),
+      request,
+      timeoutMs: 2000,
+      dispatcher,
+    });
     assert.equal(result.status, undefined);
     assert.equal(describeError(result.error), 'connection refused (ECONNREFUSED)');
   });

@@ -61,7 +61,11 @@ before(async () => {
   );
   const base = { allowPrivate: true, secret: SECRET, timeoutMs: 2000 };
   kit = await createTestKit({ env, runners, webhook: { ...base, maxRetries: 3 } });
-  capped = await createTestKit({ env, runners, webhook: { ...base, maxRetries: 2, baseDelayMs: 100, maxDelayMs: 20_000 } });
+  capped = await createTestKit({
+    env,
+    runners,
+    webhook: { ...base, maxRetries: 2, baseDelayMs: 100, maxDelayMs: 20_000 },
+  });
   single = await createTestKit({ env, runners, webhook: { ...base, maxRetries: 0 } });
   guarded = await createTestKit({ env, runners, webhook: { ...base, allowPrivate: false, maxRetries: 3 } });
   const failsOnce = {
@@ -134,7 +138,12 @@ describe('request: headers, body and Content-Type per outcome', () => {
 
   test('reasonless outside cancel → cancelled with an empty body', async () => {
     const path = '/outside-cancel';
-    const { runId } = await kit.client.submit({ input: null, runner: 'waits', headers: { callback_url: `${receiver.url}${path}` }, heartbeatTimeoutMs: 2000 });
+    const { runId } = await kit.client.submit({
+      input: null,
+      runner: 'waits',
+      headers: { callback_url: `${receiver.url}${path}` },
+      heartbeatTimeoutMs: 2000,
+    });
     await eventually(async () => (await kit.client.status(runId)).state === 'running');
     await kit.client.temporal.workflow.getHandle(runId).cancel();
     await kit.client.result(runId);
@@ -159,7 +168,10 @@ describe('retries', () => {
     assert.deepEqual(new Set(reqs.map((r) => r.headers['webhook-id'])), new Set([`msg_${runId}`]));
     for (const r of reqs) verify(r.headers, r.body.toString());
     const gaps = reqs.slice(1).map((r, i) => r.at! - reqs[i]!.at!);
-    assert.ok(gaps.every((g) => g >= 375 - 50), `server-clock gaps ${gaps.join(', ')} ms`);
+    assert.ok(
+      gaps.every((g) => g >= 375 - 50),
+      `server-clock gaps ${gaps.join(', ')} ms`,
+    );
   });
 
   for (const [status, label] of [
@@ -208,7 +220,11 @@ describe('retries', () => {
   });
 
   test('429 with an HTTP-date Retry-After is honoured', async () => {
-    const path = script('/retry-after-date', { status: 429, headers: { 'retry-after': new Date(Date.now() + 12_000).toUTCString() } }, { status: 200 });
+    const path = script(
+      '/retry-after-date',
+      { status: 429, headers: { 'retry-after': new Date(Date.now() + 12_000).toUTCString() } },
+      { status: 200 },
+    );
     const runId = await run(capped, 'json', path);
     assert.equal((await delivered(capped, runId)).state, 'delivered');
     const [a, b] = receiver.to(path);
@@ -246,7 +262,11 @@ describe('retries', () => {
 
   test('the run is already Completed while its delivery is still retrying', async () => {
     const path = script('/down', { status: 503, headers: { 'retry-after': '3600' } }, { status: 200 });
-    const { runId } = await kit.client.submit({ input: null, runner: 'json', headers: { callback_url: `${receiver.url}${path}` } });
+    const { runId } = await kit.client.submit({
+      input: null,
+      runner: 'json',
+      headers: { callback_url: `${receiver.url}${path}` },
+    });
     await eventually(() => receiver.to(path).length === 1);
     assert.equal((await kit.client.temporal.workflow.getHandle(runId).describe()).status.name, 'COMPLETED');
     const pending = await kit.client.webhookStatus(runId);
@@ -306,7 +326,10 @@ describe('address guard', () => {
 
   test('a callback URL that is not http(s) or embeds credentials is refused at submission', async () => {
     for (const url of ['ftp://example.invalid/x', 'file:///etc/passwd', 'http://user:pw@127.0.0.1/', 'not a url']) {
-      await assert.rejects(guarded.client.submit({ input: 1, runner: 'json', headers: { callback_url: url } }), /callback_url/);
+      await assert.rejects(
+        guarded.client.submit({ input: 1, runner: 'json', headers: { callback_url: url } }),
+        /callback_url/,
+      );
     }
   });
 });

@@ -20,7 +20,9 @@ export interface ActivityDeps {
 export function createActivities(deps: ActivityDeps) {
   return {
     runStep: createRunStep(deps.runners),
-    runTerminalHooks: createRunTerminalHooks(deps.webhook ? [new WebhookTerminalHook(deps.webhook), ...deps.hooks] : deps.hooks),
+    runTerminalHooks: createRunTerminalHooks(
+      deps.webhook ? [new WebhookTerminalHook(deps.webhook), ...deps.hooks] : deps.hooks,
+    ),
     requestCancellation,
     deliverWebhook: createDeliverWebhook(deps.webhook ?? DEFAULT_WEBHOOK_OPTIONS),
   };

@@ -49,7 +49,10 @@ function describeThrown(err: unknown): { message: string; permanent: boolean } {
   if (err instanceof Error) {
     const permanent = err.name === 'StepError' && (err as { retryable?: unknown }).retryable === false;
     const message = err.message || err.name;
-    return { message: err.name && err.name !== 'Error' && err.name !== 'StepError' ? `${err.name}: ${message}` : message, permanent };
+    return {
+      message: err.name && err.name !== 'Error' && err.name !== 'StepError' ? `${err.name}: ${message}` : message,
+      permanent,
+    };
   }
   return { message: `runner threw ${describeType(err)} instead of an Error`, permanent: false };
 }
@@ -96,7 +99,10 @@ export function createRunStep(runners: Readonly<Record<string, StepRunner>>) {
       );
       // A cancelled step gives the runner a moment to return its own verdict, then lets go of it.
       const abandoned = ctx.cancelled.catch(async (cancelled: unknown) => {
-        await Promise.race([running.catch(() => undefined), new Promise((r) => setTimeout(r, abortGraceMs(ctx.info.heartbeatTimeoutMs)))]);
+        await Promise.race([
+          running.catch(() => undefined),
+          new Promise((r) => setTimeout(r, abortGraceMs(ctx.info.heartbeatTimeoutMs))),
+        ]);
         throw cancelled;
       });
       let returned: unknown;

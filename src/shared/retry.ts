@@ -30,11 +30,18 @@ export const STEP_INFRA_RETRY: RetryPolicy = {
   maximumInterval: '30s',
   /** @default 10 — a step that kills its worker ten times in a row is not going to succeed. */
   maximumAttempts: 10,
-  nonRetryableErrorTypes: [ErrorType.StepTransient, ErrorType.StepPermanent, ErrorType.InvalidOutcome, ErrorType.UnknownRunner],
+  nonRetryableErrorTypes: [
+    ErrorType.StepTransient,
+    ErrorType.StepPermanent,
+    ErrorType.InvalidOutcome,
+    ErrorType.UnknownRunner,
+  ],
 };
 
 /** Retry policy of `deliverWebhook`: Temporal's backoff is the webhook's backoff. */
-export function webhookRetryPolicy(options: Pick<WebhookOptions, 'maxRetries' | 'baseDelayMs' | 'maxDelayMs'>): RetryPolicy {
+export function webhookRetryPolicy(
+  options: Pick<WebhookOptions, 'maxRetries' | 'baseDelayMs' | 'maxDelayMs'>,
+): RetryPolicy {
   return {
     initialInterval: options.baseDelayMs,
     backoffCoefficient: 2,

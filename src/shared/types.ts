@@ -96,6 +96,8 @@ export type StepOutcomeData =
   | { kind: 'cancel'; reason: string };
 
 /** A user's step runner. Must be idempotent per `(runId, stepNumber)`: steps are at-least-once. */
+// `any` by default so that runners typed for their own payload fit a `Record<string, StepRunner>`.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type StepRunner<P = any> = (step: Step<P>) => Promise<StepOutcomeData> | StepOutcomeData;
 
 /** Runs once a run's outcome is known, at-least-once, in an activity. Errors are logged only. */

@@ -1,6 +1,6 @@
 import { msToNumber } from '@temporalio/common/lib/time';
 import { DEFAULT_RUNNER, RESERVED_HEADER_PREFIX } from './names';
-import type { RunHeaders, RunSpec, StepOutcomeData } from './types';
+import type { RunHeaders, StepOutcomeData } from './types';
 
 /** A submission or step outcome that breaks the contract; the message names what was wrong. */
 export class ValidationError extends Error {
@@ -34,7 +34,8 @@ export interface NormalizedRunSpec {
 
 export function validateRunId(runId: unknown): string {
   if (typeof runId !== 'string' || !RUN_ID.test(runId)) {
-    const shown = typeof runId === 'string' ? JSON.stringify(runId.length > 40 ? `${runId.slice(0, 40)}…` : runId) : typeof runId;
+    const shown =
+      typeof runId === 'string' ? JSON.stringify(runId.length > 40 ? `${runId.slice(0, 40)}…` : runId) : typeof runId;
     throw new ValidationError(
       `invalid run ID ${shown}${typeof runId === 'string' ? ` (length ${runId.length})` : ''}: use 1–128 characters of [A-Za-z0-9_-]`,
     );
@@ -69,7 +70,9 @@ export function validateHeaders(headers: unknown): RunHeaders {
 function positiveInt(name: string, value: unknown, fallback: number, max: number): number {
   if (value === undefined || value === null) return fallback;
   if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > max) {
-    throw new ValidationError(`${name} must be an integer from 1 to ${max}, got ${JSON.stringify(value) ?? describeType(value)}`);
+    throw new ValidationError(
+      `${name} must be an integer from 1 to ${max}, got ${JSON.stringify(value) ?? describeType(value)}`,
+    );
   }
   return value;
 }
@@ -81,7 +84,15 @@ export function validateRunSpec(spec: unknown): NormalizedRunSpec {
       `workflow input must be an object like {"input": …, "runner": "default"}, got ${describeType(spec)}`,
     );
   }
-  const known = new Set(['input', 'headers', 'runner', 'maxAttemptsPerStep', 'heartbeatTimeoutMs', 'stepTimeoutMs', 'maxHistoryEvents']);
+  const known = new Set([
+    'input',
+    'headers',
+    'runner',
+    'maxAttemptsPerStep',
+    'heartbeatTimeoutMs',
+    'stepTimeoutMs',
+    'maxHistoryEvents',
+  ]);
   for (const key of Object.keys(spec)) {
     if (!known.has(key)) throw new ValidationError(`unknown field "${key}" in workflow input`);
   }
@@ -96,8 +107,18 @@ export function validateRunSpec(spec: unknown): NormalizedRunSpec {
     input: spec.input,
     headers: validateHeaders(spec.headers),
     runner,
-    maxAttemptsPerStep: positiveInt('maxAttemptsPerStep', spec.maxAttemptsPerStep, DEFAULT_MAX_ATTEMPTS, MAX_ATTEMPTS_LIMIT),
-    heartbeatTimeoutMs: positiveInt('heartbeatTimeoutMs', spec.heartbeatTimeoutMs, DEFAULT_HEARTBEAT_TIMEOUT_MS, 3600_000),
+    maxAttemptsPerStep: positiveInt(
+      'maxAttemptsPerStep',
+      spec.maxAttemptsPerStep,
+      DEFAULT_MAX_ATTEMPTS,
+      MAX_ATTEMPTS_LIMIT,
+    ),
+    heartbeatTimeoutMs: positiveInt(
+      'heartbeatTimeoutMs',
+      spec.heartbeatTimeoutMs,
+      DEFAULT_HEARTBEAT_TIMEOUT_MS,
+      3600_000,
+    ),
     stepTimeoutMs: positiveInt('stepTimeoutMs', spec.stepTimeoutMs, DEFAULT_STEP_TIMEOUT_MS, 30 * 24 * 3600_000),
     maxHistoryEvents: positiveInt('maxHistoryEvents', spec.maxHistoryEvents, DEFAULT_MAX_HISTORY_EVENTS, 50_000),
   };
@@ -115,10 +136,14 @@ export function parseDelay(delay: unknown): number {
       throw new ValidationError(`continueAfter delay ${JSON.stringify(delay)} is not a duration (try 5000 or '5m')`);
     }
   } else {
-    throw new ValidationError(`continueAfter delay must be milliseconds or a duration string, got ${describeType(delay)}`);
+    throw new ValidationError(
+      `continueAfter delay must be milliseconds or a duration string, got ${describeType(delay)}`,
+    );
   }
   if (!Number.isFinite(ms) || ms < 0 || ms > MAX_DELAY_MS) {
-    throw new ValidationError(`continueAfter delay must be between 0 and ${MAX_DELAY_MS} ms, got ${JSON.stringify(delay)}`);
+    throw new ValidationError(
+      `continueAfter delay must be between 0 and ${MAX_DELAY_MS} ms, got ${JSON.stringify(delay)}`,
+    );
   }
   return Math.round(ms);
 }
@@ -134,7 +159,12 @@ export function validateOutcome(value: unknown): StepOutcomeData & { delayMs?: n
     case 'continue':
       return { kind: 'continue', payload: value.payload ?? null };
     case 'continueAfter':
-      return { kind: 'continueAfter', payload: value.payload ?? null, delay: value.delay as number, delayMs: parseDelay(value.delay) };
+      return {
+        kind: 'continueAfter',
+        payload: value.payload ?? null,
+        delay: value.delay as number,
+        delayMs: parseDelay(value.delay),
+      };
     case 'succeed':
       return { kind: 'succeed', result: value.result };
     case 'fail':

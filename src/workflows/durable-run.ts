@@ -264,7 +264,11 @@ export async function durableRun(rawSpec: RunSpec, carry?: RunCarry): Promise<Ru
   } catch (err) {
     // Anything unexpected fails the run with its message instead of retrying the workflow task forever.
     if (err instanceof TemporalFailure || isCancellation(err) || err instanceof ContinueAsNew) throw err;
-    throw ApplicationFailure.create({ type: ErrorType.RunFailed, message: `internal error: ${messageOf(err)}`, nonRetryable: true });
+    throw ApplicationFailure.create({
+      type: ErrorType.RunFailed,
+      message: `internal error: ${messageOf(err)}`,
+      nonRetryable: true,
+    });
   }
 }
 

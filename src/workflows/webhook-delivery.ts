@@ -26,8 +26,17 @@ export interface WebhookNotDelivered {
  * Completed when delivered, Failed (with the last status and error) when not.
  */
 export async function webhookDelivery(input: WebhookDeliveryInput): Promise<WebhookDelivered> {
-  if (typeof input?.url !== 'string' || typeof input.webhookId !== 'string' || typeof input.outcome !== 'object' || !input.retry) {
-    throw ApplicationFailure.create({ type: 'InvalidDeliveryInput', message: 'webhookDelivery needs { runId, url, outcome, webhookId, retry }', nonRetryable: true });
+  if (
+    typeof input?.url !== 'string' ||
+    typeof input.webhookId !== 'string' ||
+    typeof input.outcome !== 'object' ||
+    !input.retry
+  ) {
+    throw ApplicationFailure.create({
+      type: 'InvalidDeliveryInput',
+      message: 'webhookDelivery needs { runId, url, outcome, webhookId, retry }',
+      nonRetryable: true,
+    });
   }
   const { deliverWebhook } = proxyActivities<Activities>({
     // The activity enforces the per-attempt timeout itself; this only catches a lost worker.
@@ -37,18 +46,31 @@ export async function webhookDelivery(input: WebhookDeliveryInput): Promise<Webh
   });
   try {
     const report = await deliverWebhook({ url: input.url, outcome: input.outcome, webhookId: input.webhookId });
-    return { delivered: true, attempts: report.attempt, ...(report.status !== undefined ? { lastStatus: report.status } : {}) };
+    return {
+      delivered: true,
+      attempts: report.attempt,
+      ...(report.status !== undefined ? { lastStatus: report.status } : {}),
+    };
   } catch (err) {
     const cause = err instanceof ActivityFailure ? err.cause : err;
     const report = (cause instanceof ApplicationFailure ? cause.details?.[0] : undefined) as AttemptReport | undefined;
-    const lastError = cause instanceof TimeoutFailure ? `attempt ${cause.message}` : cause instanceof Error ? cause.message : String(cause);
+    const lastError =
+      cause instanceof TimeoutFailure
+        ? `attempt ${cause.message}`
+        : cause instanceof Error
+          ? cause.message
+          : String(cause);
     const details: WebhookNotDelivered = {
       delivered: false,
       ...(report ? { attempts: report.attempt } : {}),
       ...(report?.status !== undefined ? { lastStatus: report.status } : {}),
       lastError,
     };
-    throw ApplicationFailure.create({ type: 'WebhookNotDelivered', message: `webhook not delivered: ${lastError}`, nonRetryable: true, details: [details] });
+    throw ApplicationFailure.create({
+      type: 'WebhookNotDelivered',
+      message: `webhook not delivered: ${lastError}`,
+      nonRetryable: true,
+      details: [details],
+    });
   }
 }
-

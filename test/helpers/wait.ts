@@ -1,5 +1,9 @@
 /** Waits until `check` holds, polling; fails after `timeoutMs` with what it was waiting for. */
-export async function eventually(check: () => boolean | Promise<boolean>, timeoutMs = 30_000, what = check.toString()): Promise<void> {
+export async function eventually(
+  check: () => boolean | Promise<boolean>,
+  timeoutMs = 30_000,
+  what = check.toString(),
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     try {

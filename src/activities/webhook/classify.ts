@@ -7,9 +7,7 @@ import { isAddressRefusal } from './guard';
 
 /** What to do after one delivery attempt. */
 export type Verdict =
-  | { kind: 'delivered' }
-  | { kind: 'retry'; delayMs: number; reason: string }
-  | { kind: 'give-up'; reason: string };
+  { kind: 'delivered' } | { kind: 'retry'; delayMs: number; reason: string } | { kind: 'give-up'; reason: string };
 
 /** The outcome of one HTTP attempt, as {@link classify} needs it. */
 export interface AttemptResult {
@@ -83,9 +81,13 @@ export function classify(
     return { kind: 'give-up', reason: `${statusText}: redirects are not followed${target}` };
   }
   if (RETRIED_4XX.has(status) || (status >= 500 && status < 600)) {
-    const retryAfter = RETRY_AFTER_STATUSES.has(status) ? parseRetryAfter(header(result.headers, 'retry-after'), now) : undefined;
+    const retryAfter = RETRY_AFTER_STATUSES.has(status)
+      ? parseRetryAfter(header(result.headers, 'retry-after'), now)
+      : undefined;
     const delayMs =
-      retryAfter === undefined ? backoffDelay(attempt, options, random) : Math.max(1, Math.min(retryAfter, Math.floor(options.maxDelayMs)));
+      retryAfter === undefined
+        ? backoffDelay(attempt, options, random)
+        : Math.max(1, Math.min(retryAfter, Math.floor(options.maxDelayMs)));
     return { kind: 'retry', delayMs, reason: statusText };
   }
   const excerpt = bodyExcerpt(result.body);
@@ -110,9 +112,12 @@ export function backoffDelay(attempt: number, options: BackoffOptions, random: (
   return Math.max(1, Math.min(Math.round(jittered), Math.floor(options.maxDelayMs)));
 }
 
-const IMF_FIXDATE = /^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d{2} (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4} \d{2}:\d{2}:\d{2} GMT$/;
-const RFC850_DATE = /^(Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday), \d{2}-(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)-\d{2} \d{2}:\d{2}:\d{2} GMT$/;
-const ASCTIME_DATE = /^(Mon|Tue|Wed|Thu|Fri|Sat|Sun) (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) [ \d]\d \d{2}:\d{2}:\d{2} \d{4}$/;
+const IMF_FIXDATE =
+  /^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d{2} (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4} \d{2}:\d{2}:\d{2} GMT$/;
+const RFC850_DATE =
+  /^(Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday), \d{2}-(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)-\d{2} \d{2}:\d{2}:\d{2} GMT$/;
+const ASCTIME_DATE =
+  /^(Mon|Tue|Wed|Thu|Fri|Sat|Sun) (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) [ \d]\d \d{2}:\d{2}:\d{2} \d{4}$/;
 
 /**
  * Reads a `Retry-After` value (RFC 9110 §10.2.3) as milliseconds from `now`: delta-seconds, or an
@@ -158,7 +163,8 @@ export function describeError(err: unknown): string {
     const code = (e as { code?: unknown }).code;
     if (typeof code !== 'string') continue;
     if (code.startsWith('ERR_WEBHOOK_')) return e.message;
-    const aggregated = e instanceof AggregateError ? (e.errors[0] as { message?: unknown } | undefined)?.message : undefined;
+    const aggregated =
+      e instanceof AggregateError ? (e.errors[0] as { message?: unknown } | undefined)?.message : undefined;
     const text = ERROR_LABELS[code] ?? (e.message || (typeof aggregated === 'string' ? aggregated : '') || e.name);
     return `${text} (${code})`;
   }

@@ -17,14 +17,21 @@ export const USER_AGENT = `durable-runs/${(require('../../../package.json') as {
  */
 export function createDeliverWebhook(options: Readonly<WebhookOptions>) {
   const dispatcher = createGuardedDispatcher({ allowPrivate: options.allowPrivate, timeoutMs: options.timeoutMs });
-  return async function deliverWebhook(input: Pick<WebhookDeliveryInput, 'url' | 'outcome' | 'webhookId'>): Promise<AttemptReport> {
+  return async function deliverWebhook(
+    input: Pick<WebhookDeliveryInput, 'url' | 'outcome' | 'webhookId'>,
+  ): Promise<AttemptReport> {
     const { attempt } = Context.current().info;
     let url: URL;
     try {
       url = parseCallbackUrl(input.url);
     } catch (err) {
       if (!(err instanceof WebhookUrlError)) throw err;
-      throw ApplicationFailure.create({ type: ErrorType.WebhookGiveUp, message: err.message, nonRetryable: true, details: [{ attempt }] });
+      throw ApplicationFailure.create({
+        type: ErrorType.WebhookGiveUp,
+        message: err.message,
+        nonRetryable: true,
+        details: [{ attempt }],
+      });
     }
     const request = buildWebhookRequest({
       outcome: input.outcome,
@@ -47,7 +54,12 @@ export function createDeliverWebhook(options: Readonly<WebhookOptions>) {
           details: [report],
         });
       case 'give-up':
-        throw ApplicationFailure.create({ type: ErrorType.WebhookGiveUp, message: verdict.reason, nonRetryable: true, details: [report] });
+        throw ApplicationFailure.create({
+          type: ErrorType.WebhookGiveUp,
+          message: verdict.reason,
+          nonRetryable: true,
+          details: [report],
+        });
     }
   };
 }

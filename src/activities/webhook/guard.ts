@@ -130,7 +130,8 @@ const guardedLookup: LookupFunction = (hostname, options: LookupOptions, callbac
     }
     const [first] = addresses;
     if (options.all) callback(null, addresses);
-    else if (first === undefined) callback(Object.assign(new Error(`no address for ${hostname}`), { code: 'ENOTFOUND' }), '');
+    else if (first === undefined)
+      callback(Object.assign(new Error(`no address for ${hostname}`), { code: 'ENOTFOUND' }), '');
     else callback(null, first.address, first.family);
   });
 };
@@ -138,7 +139,9 @@ const guardedLookup: LookupFunction = (hostname, options: LookupOptions, callbac
 function refusal(host: string, address: string, range: string): NodeJS.ErrnoException {
   const where = host === address ? `${address} is` : `${host} resolves to ${address}, which is`;
   return Object.assign(
-    new Error(`webhook address refused: ${where} in the ${range} range (allowPrivate turns this guard off for development)`),
+    new Error(
+      `webhook address refused: ${where} in the ${range} range (allowPrivate turns this guard off for development)`,
+    ),
     { code: ADDRESS_REFUSED },
   );
 }
