@@ -215,6 +215,18 @@ describe('cancellation', () => {
     assert.ok(d.closeTime!.getTime() - d.startTime.getTime() < 3600_000, 'closed before the timer fired');
   });
 
+  test('while waiting to retry a failed step: the pending retries are suppressed', async () => {
+    const { runId } = await kit.client.submit({ input: null, runner: 'alwaysBroken', maxAttemptsPerStep: 10 });
+    await eventually(async () => (await kit.client.status(runId)).state === 'sleeping');
+    const before = seen.get(runId)?.attempts.length ?? 0;
+    assert.equal(await kit.client.cancel(runId, 'stop retrying'), true);
+    const outcome = await kit.client.result(runId);
+    assert.equal(outcome.status, 'cancelled');
+    assert.equal(outcome.error, 'stop retrying');
+    assert.equal(seen.get(runId)?.attempts.length, before, 'no attempt after the cancel');
+    assert.ok(before < 10);
+  });
+
   test('before the first step: the runner is never called', async () => {
     await kit.client.temporal.workflow.signalWithStart('durableRun', {
       workflowId: 'cancel-first',
