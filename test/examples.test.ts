@@ -1,0 +1,80 @@
+/**
+ * The examples users copy: the agent loop (scripted model) and the pipeline with `continueAfter`
+ * and a terminal webhook, run on the time-skipping server.
+ */
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { agentRunner, scriptedModel, type Model } from '../examples/agent';
+import runners from '../examples/runners';
+import { createTestKit, type TestKit } from '../src/testing';
+import { startReceiver, type Receiver } from './helpers/receiver';
+import { eventually } from './helpers/wait';
+
+let kit: TestKit;
+let receiver: Receiver;
+const decisions: string[] = [];
+const recordingModel: Model = {
+  async decide(messages, signal) {
+    const decision = await scriptedModel.decide(messages, signal);
+    decisions.push(JSON.stringify(decision));
+    return decision;
+  },
+};
+
+before(async () => {
+  receiver = await startReceiver();
+  kit = await createTestKit({
+    runners: { ...runners, recorded: agentRunner(recordingModel) },
+    webhook: { allowPrivate: true },
+  });
+});
+after(async () => {
+  await kit?.teardown();
+  await receiver?.close();
+});
+
+test('agent: the model calls the calculator, then answers', async () => {
+  const { runId } = await kit.client.submit({ input: 'What is 6 times 7?', runner: 'recorded' });
+  const outcome = await kit.client.result(runId);
+  assert.equal(outcome.status, 'succeeded');
+  assert.equal(outcome.result, 'The answer is 42.');
+  assert.equal(outcome.finalStep, 1);
+  assert.deepEqual(decisions, [
+    '{"tool":"calculator","args":{"expression":"6 * 7"}}',
+    '{"answer":"The answer is 42."}',
+  ]);
+});
+
+test('agent: a tool that refuses its input fails the run with the reason', async () => {
+  const evil: Model = { decide: async () => ({ tool: 'calculator', args: { expression: 'process.exit()' } }) };
+  const local = await createTestKit({ env: kit.env, runners: { default: agentRunner(evil) }, webhook: false });
+  try {
+    const { runId } = await local.client.submit({ input: 'break it' });
+    const outcome = await local.client.result(runId);
+    assert.equal(outcome.status, 'failed');
+    assert.equal(outcome.error, 'calculator refuses "process.exit()"');
+  } finally {
+    await local.teardown();
+  }
+});
+
+test('pipeline: waits with continueAfter, succeeds, and posts the terminal webhook', async () => {
+  const { runId } = await kit.client.submit({
+    input: { document: 'invoice-17.pdf' },
+    runner: 'pipeline',
+    headers: { callback_url: `${receiver.url}/pipeline` },
+  });
+  const outcome = await kit.client.result(runId);
+  assert.deepEqual(outcome.result, {
+    document: 'invoice-17.pdf',
+    pages: 1,
+    summary: 'invoice-17.pdf: 1 page(s), OCR ready',
+  });
+  assert.equal(outcome.finalStep, 3);
+  const history = await kit.client.temporal.workflow.getHandle(runId).fetchHistory();
+  assert.equal(history.events?.filter((e) => e.timerStartedEventAttributes).length, 2, 'two durable timers');
+  await eventually(() => receiver.to('/pipeline').length === 1);
+  const [req] = receiver.to('/pipeline');
+  assert.equal(req?.headers['workflow-run-status'], 'succeeded');
+  assert.deepEqual(JSON.parse(req!.body.toString()), outcome.result);
+});
