@@ -99,10 +99,8 @@ export async function loadRunners(modulePath: string): Promise<Record<string, St
   } catch (err) {
     throw new CliError(`cannot load runners module ${modulePath}: ${(err as Error).message}`);
   }
-  let runners = mod.default;
-  if (runners && typeof runners === 'object' && 'default' in runners && !('__esModule' in mod)) {
-    runners = (runners as { default: unknown }).default ?? runners;
-  }
+  // ESM / compiled TypeScript: the default export; CommonJS: `module.exports` itself.
+  const runners: unknown = mod.default !== undefined && typeof mod.default === 'object' ? mod.default : mod;
   if (!runners || typeof runners !== 'object') {
     throw new CliError(`runners module ${modulePath} must default-export an object of { name: StepRunner }`);
   }
@@ -159,13 +157,22 @@ async function startDevServer(dataDir: string, port: number, uiPort: number): Pr
       '--log-level',
       'error',
     ],
-    { stdio: ['ignore', 'ignore', 'inherit'] },
+    { stdio: ['ignore', 'ignore', 'pipe'] },
   );
+  // Kept for the error message if the server fails to start; its shutdown chatter is not shown.
+  let stderrTail = '';
+  child.stderr!.on('data', (d: Buffer) => {
+    stderrTail = (stderrTail + d.toString()).slice(-2000);
+  });
   const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
   const deadline = Date.now() + 60_000;
   for (;;) {
     const early = await Promise.race([exited, new Promise((r) => setTimeout(() => r('wait'), 250))]);
-    if (early !== 'wait') throw new CliError(`temporal server start-dev exited with code ${String(early)}`);
+    if (early !== 'wait') {
+      throw new CliError(
+        `temporal server start-dev exited with code ${String(early)}: ${stderrTail.trim().split('\n').at(-1) ?? ''}`,
+      );
+    }
     try {
       const connection = await Connection.connect({ address: `127.0.0.1:${port}`, connectTimeout: 1000 });
       await connection.workflowService.getSystemInfo({});

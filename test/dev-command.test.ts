@@ -1,0 +1,157 @@
+/**
+ * `durable-runs dev` as a user runs it: a real dev server with a SQLite file and a worker in
+ * child processes; the people CLI (`submit --wait`, `list`, `watch`) against it; Ctrl-C stops
+ * everything; starting again resumes an unfinished run from the SQLite file.
+ */
+import assert from 'node:assert/strict';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { promisify } from 'node:util';
+import { eventually } from './helpers/wait';
+
+const BIN = join(__dirname, '..', 'bin', 'durable-runs.js');
+const exec = promisify(execFile);
+const dir = mkdtempSync(join(tmpdir(), 'dev-command-'));
+const runnersFile = join(dir, 'runners.js');
+writeFileSync(
+  runnersFile,
+  `const { StepOutcome } = require(${JSON.stringify(join(__dirname, '..', 'src'))});
+module.exports = {
+  default: async (s) => s.stepNumber === 0 ? StepOutcome.continueAfter('later', 8000) : StepOutcome.succeed(s.payload),
+  quick: async () => StepOutcome.succeed({ ok: true }),
+  fails: async () => StepOutcome.fail('nope'),
+  cancels: async () => StepOutcome.cancel('changed my mind'),
+};`,
+);
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+let port: number;
+let uiPort: number;
+let dev: ChildProcess | undefined;
+let output = '';
+
+const baseEnv = () => {
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  delete env.TEMPORAL_ADDRESS;
+  return env;
+};
+
+async function startDev(): Promise<void> {
+  output = '';
+  dev = spawn(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      BIN,
+      'dev',
+      '--runners',
+      runnersFile,
+      '--data-dir',
+      join(dir, 'data'),
+      '--port',
+      String(port),
+      '--ui-port',
+      String(uiPort),
+    ],
+    { env: baseEnv(), stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  dev.stdout!.on('data', (d: Buffer) => (output += d.toString()));
+  dev.stderr!.on('data', (d: Buffer) => (output += d.toString()));
+  await eventually(() => output.includes('durable-runs worker:'), 90_000, 'dev prints that the worker runs').catch(
+    (err: Error) => {
+      throw new Error(`${err.message}\n--- dev output ---\n${output.slice(-3000)}`);
+    },
+  );
+}
+
+async function stopDev(): Promise<number | null> {
+  const child = dev!;
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  child.kill('SIGINT');
+  return exited;
+}
+
+async function cli(...args: string[]): Promise<{ code: number; stdout: string }> {
+  try {
+    const { stdout } = await exec(process.execPath, [BIN, ...args], {
+      env: { ...baseEnv(), TEMPORAL_ADDRESS: `127.0.0.1:${port}` },
+      timeout: 60_000,
+    });
+    return { code: 0, stdout };
+  } catch (err) {
+    const e = err as { code: number; stdout: string };
+    return { code: e.code, stdout: e.stdout };
+  }
+}
+
+function serverRunning(): boolean {
+  try {
+    process.kill(Number(serverPid), 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+let serverPid: string | undefined;
+
+before(async () => {
+  port = await freePort();
+  uiPort = await freePort();
+});
+after(async () => {
+  if (dev && dev.exitCode === null) await stopDev();
+});
+
+test('dev brings up the server, the UI and a worker, and prints how to use them', async () => {
+  await startDev();
+  assert.match(output, new RegExp(`Temporal UI: http://localhost:${uiPort}`));
+  assert.match(output, /Submit a run:/);
+  const ui = await fetch(`http://127.0.0.1:${uiPort}/`);
+  assert.equal(ui.status, 200);
+  const { stdout } = await exec('pgrep', ['-f', `start-dev .*--port ${port}`]).catch(() => ({ stdout: '' }));
+  serverPid = stdout.trim().split('\n')[0];
+  assert.ok(serverPid, 'a dev server process runs');
+});
+
+test('submit --wait, watch and list, with exit codes per status', async () => {
+  const ok = await cli('submit', '{"a":1}', '--runner', 'quick', '--run-id', 'cli-ok', '--wait');
+  assert.equal(ok.code, 0);
+  assert.match(ok.stdout, /cli-ok succeeded after step 0: \{"ok":true\}/);
+  const failed = await cli('submit', '1', '--runner', 'fails', '--wait', '--json');
+  assert.equal(failed.code, 1);
+  const last = JSON.parse(failed.stdout.trim().split('\n').at(-1)!) as { status: string; error: string };
+  assert.deepEqual([last.status, last.error], ['failed', 'nope']);
+  const cancelled = await cli('submit', '1', '--runner', 'cancels', '--run-id', 'cli-cancelled');
+  assert.equal(cancelled.code, 0);
+  assert.equal((await cli('watch', 'cli-cancelled')).code, 3);
+  await eventually(async () => (await cli('list', '--json')).stdout.includes('cli-cancelled'));
+  const table = await cli('list', '--state', 'succeeded');
+  assert.match(table.stdout, /^RUN ID\s+STATE\s+STARTED\s+CLOSED/);
+  assert.match(table.stdout, /cli-ok\s+succeeded/);
+  assert.equal((await cli('status', 'no-such-run')).code, 4);
+});
+
+test('Ctrl-C stops the worker and the server; starting again resumes an unfinished run', async () => {
+  const submitted = await cli('submit', '"resume me"', '--run-id', 'resumed');
+  assert.equal(submitted.code, 0);
+  await eventually(async () => (await cli('status', 'resumed', '--json')).stdout.includes('"sleeping"'));
+  assert.equal(await stopDev(), 0);
+  await eventually(() => !serverRunning(), 15_000, 'the dev server exits with the command');
+  await startDev();
+  const result = await cli('result', 'resumed', '--json');
+  assert.equal(result.code, 0);
+  const outcome = JSON.parse(result.stdout) as { status: string; result: string; finalStep: number };
+  assert.deepEqual([outcome.status, outcome.result, outcome.finalStep], ['succeeded', 'later', 1]);
+});
