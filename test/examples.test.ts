@@ -4,7 +4,9 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { agentRunner, scriptedModel, type Model } from '../examples/agent';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { agentRunner, openAiModel, scriptedModel, type Model } from '../examples/agent';
 import runners from '../examples/runners';
 import { createTestKit, type TestKit } from '../src/testing';
 import { startReceiver, type Receiver } from './helpers/receiver';
@@ -55,6 +57,41 @@ test('agent: a tool that refuses its input fails the run with the reason', async
     assert.equal(outcome.error, 'calculator refuses "process.exit()"');
   } finally {
     await local.teardown();
+  }
+});
+
+test('agent: any OpenAI-compatible endpoint drives the loop (a local one here)', async () => {
+  const requests: Array<{ auth?: string; body: { model: string; messages: Array<{ content: string }> } }> = [];
+  const server = createServer((req, res) => {
+    let raw = '';
+    req.on('data', (c: Buffer) => (raw += c.toString()));
+    req.on('end', () => {
+      const body = JSON.parse(raw) as { model: string; messages: Array<{ content: string }> };
+      requests.push({ auth: req.headers.authorization, body });
+      const decision =
+        requests.length === 1 ? { tool: 'calculator', args: { expression: '2 + 3' } } : { answer: 'five' };
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ choices: [{ message: { content: JSON.stringify(decision) } }] }));
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  const local = await createTestKit({
+    env: kit.env,
+    runners: { default: agentRunner(openAiModel(`http://127.0.0.1:${port}/v1`, 'sk-test', 'test-model')) },
+    webhook: false,
+  });
+  try {
+    const { runId } = await local.client.submit({ input: 'add two and three' });
+    const outcome = await local.client.result(runId);
+    assert.equal(outcome.result, 'five');
+    assert.equal(requests.length, 2);
+    assert.equal(requests[0]?.auth, 'Bearer sk-test');
+    assert.equal(requests[0]?.body.model, 'test-model');
+    assert.equal(requests[1]?.body.messages.at(-1)?.content, 'tool result: 5');
+  } finally {
+    await local.teardown();
+    server.close();
   }
 });
 
