@@ -35,7 +35,9 @@ export interface NormalizedRunSpec {
 export function validateRunId(runId: unknown): string {
   if (typeof runId !== 'string' || !RUN_ID.test(runId)) {
     const shown =
-      typeof runId === 'string' ? JSON.stringify(runId.length > 40 ? `${runId.slice(0, 40)}…` : runId) : typeof runId;
+      typeof runId === 'string'
+        ? JSON.stringify(runId.length > 40 ? `${runId.slice(0, 40)}…` : runId)
+        : describeType(runId);
     throw new ValidationError(
       `invalid run ID ${shown}${typeof runId === 'string' ? ` (length ${runId.length})` : ''}: use 1–128 characters of [A-Za-z0-9_-]`,
     );

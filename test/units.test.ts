@@ -1,0 +1,182 @@
+/** Unit tests for the pure pieces: validation, payload conversion, configuration, step backoff. */
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import { ConfigError, loadConnectionConfig, loadWebhookOptions } from '../src/config';
+import { fromBase64, payloadConverter, toBase64 } from '../src/shared/payload-converter';
+import { stepBackoffMs, webhookRetryPolicy } from '../src/shared/retry';
+import {
+  parseDelay,
+  validateHeaders,
+  validateOutcome,
+  validateRunId,
+  validateRunSpec,
+  ValidationError,
+} from '../src/shared/validate';
+
+describe('validation', () => {
+  test('run IDs', () => {
+    for (const ok of ['a', 'x'.repeat(128), 'A-b_9', '01M82C0CRTD8NXHN3W6T4SQWHM']) assert.equal(validateRunId(ok), ok);
+    for (const bad of ['', 'x'.repeat(129), 'a/b', 'a b', 'é', 'a.b']) {
+      assert.throws(
+        () => validateRunId(bad),
+        (e: unknown) => e instanceof ValidationError && /invalid run ID/.test(e.message),
+      );
+    }
+    assert.throws(() => validateRunId(42), {
+      message: 'invalid run ID number 42: use 1–128 characters of [A-Za-z0-9_-]',
+    });
+  });
+
+  test('headers', () => {
+    assert.deepEqual(validateHeaders(undefined), {});
+    assert.deepEqual(validateHeaders({ a: 'b' }), { a: 'b' });
+    assert.throws(() => validateHeaders(['a']), { message: 'headers must be an object of string→string' });
+    assert.throws(() => validateHeaders({ n: 1 }), { message: 'header "n" must be a string, got number 1' });
+    assert.throws(() => validateHeaders({ 'workflow.x': 'y' }), {
+      message: 'header "workflow.x" uses the reserved prefix "workflow."',
+    });
+    assert.throws(() => validateHeaders({ callback_url: 'http://a/\r\nX-Evil: 1' }), {
+      message: 'header "callback_url" contains CR, LF or NUL',
+    });
+  });
+
+  test('run specs: defaults and every refusal names the field', () => {
+    assert.deepEqual(validateRunSpec({ input: 1 }), {
+      input: 1,
+      headers: {},
+      runner: 'default',
+      maxAttemptsPerStep: 3,
+      heartbeatTimeoutMs: 30_000,
+      stepTimeoutMs: 86_400_000,
+      maxHistoryEvents: 10_000,
+    });
+    const cases: Array<[unknown, RegExp]> = [
+      ['text', /workflow input must be an object .* got the string "text"/],
+      [[1], /got an array/],
+      [null, /got null/],
+      [{}, /no "input" field/],
+      [{ input: 1, extra: true }, /unknown field "extra"/],
+      [{ input: 1, runner: 5 }, /runner must be a non-empty string, got number 5/],
+      [{ input: 1, maxAttemptsPerStep: 0 }, /maxAttemptsPerStep must be an integer from 1 to 1000, got 0/],
+      [{ input: 1, maxAttemptsPerStep: -1 }, /maxAttemptsPerStep .* got -1/],
+      [{ input: 1, maxAttemptsPerStep: 1e9 }, /maxAttemptsPerStep .* got 1000000000/],
+      [{ input: 1, maxAttemptsPerStep: '3' }, /maxAttemptsPerStep .* got "3"/],
+    ];
+    for (const [spec, message] of cases) assert.throws(() => validateRunSpec(spec), message);
+  });
+
+  test('continueAfter delays', () => {
+    assert.equal(parseDelay(5000), 5000);
+    assert.equal(parseDelay('5m'), 300_000);
+    assert.equal(parseDelay('1 hour'), 3_600_000);
+    for (const bad of [-1, Number.NaN, Number.POSITIVE_INFINITY, 'soon', {}, '-5s']) {
+      assert.throws(() => parseDelay(bad), ValidationError);
+    }
+  });
+
+  test('step outcomes', () => {
+    assert.deepEqual(validateOutcome({ kind: 'continueAfter', payload: 1, delay: '2s' }), {
+      kind: 'continueAfter',
+      payload: 1,
+      delay: '2s',
+      delayMs: 2000,
+    });
+    assert.deepEqual(validateOutcome({ kind: 'succeed', result: 'r' }), { kind: 'succeed', result: 'r' });
+    assert.throws(() => validateOutcome(null), /runner returned null, not a step outcome/);
+    assert.throws(() => validateOutcome(42), /runner returned number 42, not a step outcome/);
+    assert.throws(() => validateOutcome({ kind: 'x' }), /unknown kind "x"/);
+    assert.throws(() => validateOutcome({ kind: 'fail' }), /fail outcome needs a string reason, got undefined/);
+  });
+});
+
+describe('payload converter', () => {
+  test('base64 matches Node for every length up to 300', () => {
+    for (let n = 0; n <= 300; n++) {
+      const bytes = new Uint8Array(n).map((_, i) => (i * 37 + n) & 0xff);
+      const expected = Buffer.from(bytes).toString('base64');
+      assert.equal(toBase64(bytes), expected);
+      assert.deepEqual(fromBase64(expected), bytes);
+    }
+  });
+
+  test('bytes anywhere in a value survive as bytes; JSON stays JSON', () => {
+    const value = { a: new Uint8Array([1, 2]), list: [new Uint8Array([3])], n: 1, $bytes: 'kept', x: null };
+    const payload = payloadConverter.toPayload(value);
+    assert.equal(Buffer.from(payload.metadata!.encoding!).toString(), 'json/plain');
+    assert.deepEqual(JSON.parse(Buffer.from(payload.data!).toString()).a, { $bytes: 'AQI=' });
+    assert.deepEqual(payloadConverter.fromPayload(payload), value);
+    const top = payloadConverter.toPayload(new Uint8Array([9]));
+    assert.equal(Buffer.from(top.metadata!.encoding!).toString(), 'binary/plain');
+  });
+});
+
+describe('configuration', () => {
+  test('defaults', () => {
+    assert.deepEqual({ ...loadConnectionConfig({}) }, { namespace: 'default', taskQueue: 'durable-runs' });
+    assert.deepEqual(
+      { ...loadWebhookOptions({}) },
+      {
+        urlHeader: 'callback_url',
+        maxRetries: 3,
+        baseDelayMs: 500,
+        maxDelayMs: 30_000,
+        timeoutMs: 10_000,
+        allowPrivate: false,
+      },
+    );
+  });
+
+  test('each bad variable is named', () => {
+    const cases: Array<[Record<string, string>, string]> = [
+      [{ TEMPORAL_ADDRESS: 'nope' }, 'TEMPORAL_ADDRESS'],
+      [{ DURABLE_RUNS_WEBHOOK_MAX_RETRIES: '-1' }, 'DURABLE_RUNS_WEBHOOK_MAX_RETRIES'],
+      [{ DURABLE_RUNS_WEBHOOK_MAX_RETRIES: 'abc' }, 'DURABLE_RUNS_WEBHOOK_MAX_RETRIES'],
+      [{ DURABLE_RUNS_WEBHOOK_BASE_DELAY_MS: '0' }, 'DURABLE_RUNS_WEBHOOK_BASE_DELAY_MS'],
+      [
+        { DURABLE_RUNS_WEBHOOK_MAX_DELAY_MS: '100', DURABLE_RUNS_WEBHOOK_BASE_DELAY_MS: '500' },
+        'DURABLE_RUNS_WEBHOOK_MAX_DELAY_MS',
+      ],
+      [{ DURABLE_RUNS_WEBHOOK_TIMEOUT_MS: 'x' }, 'DURABLE_RUNS_WEBHOOK_TIMEOUT_MS'],
+      [{ DURABLE_RUNS_WEBHOOK_SECRET: 'abc' }, 'DURABLE_RUNS_WEBHOOK_SECRET'],
+      [{ DURABLE_RUNS_WEBHOOK_ALLOW_PRIVATE: 'maybe' }, 'DURABLE_RUNS_WEBHOOK_ALLOW_PRIVATE'],
+      [{ TEMPORAL_TLS_CERT: '/x.pem' }, 'TEMPORAL_TLS_KEY'],
+      [{ TEMPORAL_TLS_CA: '/no/such/ca.pem' }, 'TEMPORAL_TLS_CA'],
+    ];
+    for (const [env, name] of cases) {
+      assert.throws(
+        () => (name.startsWith('DURABLE') ? loadWebhookOptions(env) : loadConnectionConfig(env)),
+        (e: unknown) => e instanceof ConfigError && e.message.startsWith(`${name}: `),
+        name,
+      );
+    }
+  });
+
+  test('an API key turns TLS on; mTLS files are read', () => {
+    assert.equal(loadConnectionConfig({ TEMPORAL_API_KEY: 'k' }).tls, true);
+    const dir = mkdtempSync(join(tmpdir(), 'tls-'));
+    writeFileSync(join(dir, 'c.pem'), 'CERT');
+    writeFileSync(join(dir, 'k.pem'), 'KEY');
+    const tls = loadConnectionConfig({
+      TEMPORAL_TLS_CERT: join(dir, 'c.pem'),
+      TEMPORAL_TLS_KEY: join(dir, 'k.pem'),
+    }).tls;
+    assert.ok(tls && tls !== true);
+    assert.equal(tls.clientCertPair?.crt.toString(), 'CERT');
+    assert.equal(tls.clientCertPair?.key.toString(), 'KEY');
+  });
+});
+
+test('step backoff: 1 s, ×2, capped at 5 min; webhook policy maps the settings', () => {
+  assert.deepEqual([1, 2, 3, 4].map(stepBackoffMs), [1000, 2000, 4000, 8000]);
+  assert.equal(stepBackoffMs(20), 300_000);
+  assert.deepEqual(webhookRetryPolicy({ maxRetries: 0, baseDelayMs: 500, maxDelayMs: 30_000 }), {
+    initialInterval: 500,
+    backoffCoefficient: 2,
+    maximumInterval: 30_000,
+    maximumAttempts: 1,
+    nonRetryableErrorTypes: ['WebhookGiveUp'],
+  });
+});
