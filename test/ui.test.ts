@@ -5,7 +5,6 @@
  */
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
@@ -14,17 +13,10 @@ import { StepOutcome } from '../src';
 import { dataConverter } from '../src/client';
 import { devServerExecutable } from '../src/temporal-binaries';
 import { createTestKit, type TestKit } from '../src/testing';
+import { freePort } from './helpers/net';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const ARTIFACTS = join(__dirname, '..', 'test-artifacts');
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 let env: TestWorkflowEnvironment;
 let kit: TestKit;
