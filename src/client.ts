@@ -181,7 +181,15 @@ export class RunsClient {
   async status(runId: string): Promise<RunStatus> {
     const description = await this.describe(runId);
     const closed = CLOSED_STATE[description.status.name];
-    if (!closed) return this.temporal.workflow.getHandle(runId).query(statusQuery);
+    if (!closed) {
+      try {
+        return await this.temporal.workflow.getHandle(runId).query(statusQuery);
+      } catch (err) {
+        if (err instanceof WorkflowNotFoundError) throw new RunNotFound(runId);
+        // No worker to answer the query (all down, or none yet): read what the server knows.
+        return this.statusFromServer(runId, description);
+      }
+    }
     const memo = description.memo?.[OUTCOME_MEMO_KEY] as OutcomeMemo | undefined;
     if (memo) {
       return {
@@ -347,6 +355,34 @@ export class RunsClient {
       if (err instanceof WorkflowNotFoundError) throw new RunNotFound(runId);
       throw err;
     }
+  }
+
+  /** Status of a running run from its history alone: the last scheduled step and its pending attempt. */
+  private async statusFromServer(runId: string, description: WorkflowExecutionDescription): Promise<RunStatus> {
+    const { history } = await this.temporal.workflowService.getWorkflowExecutionHistoryReverse({
+      namespace: this.temporal.options.namespace,
+      execution: { workflowId: runId, runId: description.runId },
+      maximumPageSize: 50,
+    });
+    let step: { stepNumber?: number; runner?: string; attempt?: number } | undefined;
+    for (const event of history?.events ?? []) {
+      const scheduled = event.activityTaskScheduledEventAttributes;
+      const payload = scheduled?.input?.payloads?.[0];
+      if (scheduled?.activityType?.name === 'runStep' && payload) {
+        step = payloadConverter.fromPayload(payload);
+        break;
+      }
+    }
+    const pending = description.raw.pendingActivities?.find((a) => a.activityType?.name === 'runStep');
+    const lastError = pending?.lastFailure?.message;
+    return {
+      runId,
+      state: 'running',
+      step: step?.stepNumber ?? 0,
+      attempt: step?.attempt ?? 1,
+      ...(lastError ? { lastError } : {}),
+      runner: step?.runner ?? (await this.firstInput(runId).catch(() => undefined))?.runner ?? 'default',
+    };
   }
 
   /** The input of the run's current execution (what it was started or continued with). */

@@ -9,7 +9,6 @@ import {
   Runtime,
   Worker,
   type WorkerOptions as TemporalWorkerOptions,
-  type WorkflowBundle,
 } from '@temporalio/worker';
 import { createActivities } from './activities';
 import { type ConnectionConfig, loadConnectionConfig, loadWebhookOptions } from './config';
@@ -29,7 +28,7 @@ export interface CreateWorkerOptions {
   /** Terminal webhook settings; `false` turns the webhook hook off. @default from DURABLE_RUNS_WEBHOOK_* */
   webhook?: Partial<WebhookOptions> | false;
   /** A prebuilt workflow bundle (tests, fast start); by default the workflows are bundled at start-up. */
-  workflowBundle?: WorkflowBundle;
+  workflowBundle?: TemporalWorkerOptions['workflowBundle'];
   /**
    * How long in-flight steps may run on after shutdown begins before they are cancelled
    * (they are then retried on another worker).

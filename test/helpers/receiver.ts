@@ -30,6 +30,7 @@ export interface Receiver {
 export async function startReceiver(
   script: (path: string, n: number) => Reply = () => ({ status: 200 }),
   clock?: () => Promise<number>,
+  port = 0,
 ): Promise<Receiver> {
   const requests: Received[] = [];
   const counts = new Map<string, number>();
@@ -54,14 +55,14 @@ export async function startReceiver(
   });
   // Dual-stack where the machine has IPv6, so both 127.0.0.1 and [::1] reach it.
   await new Promise<void>((resolve, reject) => {
-    server.once('error', () => server.listen(0, '127.0.0.1', resolve));
-    server.listen({ port: 0, host: '::', ipv6Only: false }, resolve);
+    server.once('error', () => server.listen(port, '127.0.0.1', resolve));
+    server.listen({ port, host: '::', ipv6Only: false }, resolve);
     void reject;
   });
-  const { port } = server.address() as AddressInfo;
+  const bound = (server.address() as AddressInfo).port;
   return {
-    url: `http://127.0.0.1:${port}`,
-    port,
+    url: `http://127.0.0.1:${bound}`,
+    port: bound,
     requests,
     to: (path) => requests.filter((r) => r.path === path),
     close: () =>
