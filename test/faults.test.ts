@@ -15,7 +15,7 @@ import { RunsClient } from '../src';
 import { workflowBundle } from '../src/testing';
 import { freePort } from './helpers/net';
 import { startReceiver, type Receiver } from './helpers/receiver';
-import { startTemporalServer, type TemporalServer } from './helpers/temporal-server';
+import { startDevServer, type DevServer } from './helpers/dev-server';
 import { eventually } from './helpers/wait';
 
 interface Observation {
@@ -27,7 +27,7 @@ interface Observation {
 }
 
 const FIXTURE = join(__dirname, 'fixtures', 'fault-worker.ts');
-let server: TemporalServer;
+let server: DevServer;
 let client: RunsClient;
 let receiver: Receiver;
 let observer: Server;
@@ -37,7 +37,7 @@ const observations: Observation[] = [];
 const workers = new Set<ChildProcess>();
 
 before(async () => {
-  server = await startTemporalServer();
+  server = await startDevServer();
   const bundle = await workflowBundle();
   bundlePath = join(mkdtempSync(join(tmpdir(), 'bundle-')), 'workflows.js');
   writeFileSync(bundlePath, bundle.code);

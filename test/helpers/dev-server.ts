@@ -1,0 +1,177 @@
+/**
+ * A real `temporal server start-dev` as a child process, for tests of process-level faults: the
+ * server can be stopped and restarted on the same port and SQLite file, which keeps its state.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Connection } from '@temporalio/client';
+import { resolveTemporalCli } from '../../src/temporal-binaries';
+import { freePort } from './net';
+
+export interface DevServerOptions {
+  /** SQLite file holding the server's state. @default a fresh file in a temp dir, removed when the test process exits */
+  dbFile?: string;
+  /** Frontend gRPC port on 127.0.0.1. @default a free port */
+  port?: number;
+  /** Web UI port; `0` picks a free one. @default false: headless, since tests rarely need the UI */
+  uiPort?: number | false;
+  /** Namespace to create at launch and wait for (`default` always exists). @default 'default' */
+  namespace?: string;
+  /** Further `start-dev` flags, such as `--dynamic-config-value KEY=VALUE`. */
+  extraArgs?: string[];
+}
+
+export interface DevServer {
+  /** `127.0.0.1:<port>`, for `Connection.connect({ address })` and `TEMPORAL_ADDRESS`. */
+  readonly address: string;
+  readonly port: number;
+  /** The UI's URL when it runs. */
+  readonly uiUrl?: string;
+  readonly namespace: string;
+  readonly dbFile: string;
+  /** The current server process (a new one after `restart`). */
+  readonly process: ChildProcess;
+  /** SIGTERM, then SIGKILL after 10 s; resolves once the process has exited. Idempotent. */
+  stop(): Promise<void>;
+  /** Stops the server, then starts it again on the same port and SQLite file and waits until it serves. */
+  restart(): Promise<void>;
+}
+
+const READY_TIMEOUT_MS = 60_000;
+const KILL_AFTER_MS = 10_000;
+
+/** Servers still running, killed if the test process exits without stopping them. */
+const live = new Set<ChildProcess>();
+const tempDirs = new Set<string>();
+process.on('exit', () => {
+  for (const child of live) child.kill('SIGKILL');
+  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
+});
+
+/** Starts `temporal server start-dev` (the resolved Temporal CLI) and resolves once its namespace answers. */
+export async function startDevServer(opts: DevServerOptions = {}): Promise<DevServer> {
+  const cli = resolveTemporalCli();
+  if (!cli) throw new Error('Temporal CLI not found: run `npm run temporal:install` or set TEMPORAL_CLI_PATH');
+
+  let dbFile = opts.dbFile;
+  if (dbFile === undefined) {
+    const dir = mkdtempSync(join(tmpdir(), 'durable-runs-dev-server-'));
+    tempDirs.add(dir);
+    dbFile = join(dir, 'temporal.sqlite');
+  }
+  const port = opts.port ?? (await freePort());
+  const uiPort = opts.uiPort === 0 ? await freePort() : opts.uiPort;
+  const namespace = opts.namespace ?? 'default';
+  const args = [
+    'server',
+    'start-dev',
+    '--db-filename',
+    dbFile,
+    '--ip',
+    '127.0.0.1',
+    '--port',
+    String(port),
+    ...(uiPort === undefined || uiPort === false ? ['--headless'] : ['--ui-port', String(uiPort)]),
+    ...(namespace === 'default' ? [] : ['--namespace', namespace]),
+    '--log-level',
+    'error',
+    ...(opts.extraArgs ?? []),
+  ];
+
+  let child = await launch(cli, args, port, namespace);
+  return {
+    address: `127.0.0.1:${port}`,
+    port,
+    uiUrl: uiPort === undefined || uiPort === false ? undefined : `http://127.0.0.1:${uiPort}`,
+    namespace,
+    dbFile,
+    get process() {
+      return child;
+    },
+    stop: () => stop(child),
+    async restart() {
+      await stop(child);
+      child = await launch(cli, args, port, namespace);
+    },
+  };
+}
+
+async function launch(cli: string, args: string[], port: number, namespace: string): Promise<ChildProcess> {
+  const address = `127.0.0.1:${port}`;
+  // Otherwise the readiness check below could be answered by whatever server already holds the port.
+  await assertPortFree(port).catch((err: Error) => {
+    throw new Error(`cannot start a dev server on ${address}: ${err.message}`);
+  });
+  const child = spawn(cli, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  live.add(child);
+  // A forgotten server must not keep the test process alive; the exit hook above kills it.
+  child.unref();
+  // Kept for the error message should the server fail to start.
+  const stderr = child.stderr as Socket;
+  stderr.unref();
+  let stderrTail = '';
+  stderr.on('data', (chunk: Buffer) => {
+    stderrTail = (stderrTail + chunk.toString()).slice(-4000);
+  });
+  let exit: string | undefined;
+  child.once('error', (err) => (exit ??= `could not be spawned: ${err.message}`));
+  child.once('exit', (code, signal) => {
+    live.delete(child);
+    exit ??= `exited with ${signal ?? `code ${code}`}`;
+  });
+
+  const deadline = Date.now() + READY_TIMEOUT_MS;
+  let lastError: unknown;
+  for (;;) {
+    if (exit !== undefined) {
+      throw new Error(`temporal server start-dev on ${address} ${exit}: ${stderrTail.trim() || '(no output)'}`);
+    }
+    try {
+      await serves(address, namespace);
+      return child;
+    } catch (err) {
+      lastError = err;
+    }
+    if (Date.now() > deadline) {
+      await stop(child);
+      throw new Error(
+        `temporal server start-dev did not serve namespace ${namespace} on ${address} within ${READY_TIMEOUT_MS / 1000} s` +
+          ` (last error: ${(lastError as Error | undefined)?.message ?? 'none'}): ${stderrTail.trim() || '(no output)'}`,
+        { cause: lastError },
+      );
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+/** Rejects (EADDRINUSE) when something listens on the port of 127.0.0.1. */
+async function assertPortFree(port: number): Promise<void> {
+  const server = createServer();
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', resolve);
+  });
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+}
+
+/** Resolves once the frontend answers for the namespace; throws while it does not. */
+async function serves(address: string, namespace: string): Promise<void> {
+  const connection = await Connection.connect({ address, connectTimeout: 1000 });
+  try {
+    await connection.workflowService.describeNamespace({ namespace });
+  } finally {
+    await connection.close();
+  }
+}
+
+async function stop(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), KILL_AFTER_MS);
+  await exited;
+  clearTimeout(timer);
+}
