@@ -201,6 +201,10 @@ export class RunsClient {
       };
     }
     const input = await this.firstInput(runId).catch(() => undefined);
+    if (description.status.name === 'COMPLETED') {
+      const outcome = await this.result(runId);
+      return { runId, state: outcome.status, step: outcome.finalStep, runner: input?.runner ?? 'default' };
+    }
     return {
       runId,
       state: closed,
