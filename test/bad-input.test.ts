@@ -4,17 +4,14 @@
  * a crashed worker, never a lost run.
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
-import { promisify } from 'node:util';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { StepOutcome, type RunOutcome, type StepRunner, type SubmitOptions } from '../src';
 import { ValidationError } from '../src/shared/validate';
-import { resolveTemporalCli } from '../src/temporal-binaries';
 import { createTestKit, type TestKit } from '../src/testing';
+import { temporalCli } from './helpers/temporal-cli';
 import { eventually } from './helpers/wait';
 
-const exec = promisify(execFile);
 const THREE_MB = 'x'.repeat(3 * 1024 * 1024);
 
 /** Run IDs whose runner was called. */
@@ -33,7 +30,7 @@ const throwing =
   (value: unknown): StepRunner =>
   async (step) => {
     called.add(step.runId);
-     
+
     throw value;
   };
 
@@ -299,29 +296,7 @@ describe('raw Temporal CLI (dev server)', () => {
     await kit?.teardown();
   });
 
-  async function temporal(...args: string[]): Promise<string> {
-    const cli = resolveTemporalCli();
-    assert.ok(cli, 'the Temporal CLI is installed');
-    const { stdout } = await exec(cli, [...args, '--address', kit.env.address, '--namespace', 'default'], {
-      timeout: 60_000,
-    });
-    return stdout;
-  }
-
-  /** `temporal workflow start --type durableRun --task-queue durable-runs --workflow-id <id> --input <json>` */
-  const startRun = (id: string, input: string) =>
-    temporal(
-      'workflow',
-      'start',
-      '--type',
-      'durableRun',
-      '--task-queue',
-      'durable-runs',
-      '--workflow-id',
-      id,
-      '--input',
-      input,
-    );
+  const { startRun } = temporalCli(() => kit.env.address);
 
   const notAnObject: Array<[string, string, RegExp]> = [
     ['a string', '"just a string"', /workflow input must be an object .*, got the string "just a string"/],

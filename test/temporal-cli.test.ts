@@ -3,15 +3,11 @@
  * against a real dev server, with the names of the contract (durableRun, durable-runs, cancel, status).
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { after, before, test } from 'node:test';
-import { promisify } from 'node:util';
 import { StepOutcome, type StepRunner } from '../src';
-import { resolveTemporalCli } from '../src/temporal-binaries';
 import { createTestKit, type TestKit } from '../src/testing';
+import { temporalCli } from './helpers/temporal-cli';
 import { eventually } from './helpers/wait';
-
-const run = promisify(execFile);
 
 const runners: Record<string, StepRunner> = {
   default: async (step) =>
@@ -31,27 +27,7 @@ before(async () => {
 });
 after(async () => kit?.teardown());
 
-async function temporal(...args: string[]): Promise<string> {
-  const cli = resolveTemporalCli();
-  assert.ok(cli, 'the Temporal CLI is installed');
-  const { stdout } = await run(cli, [...args, '--address', address, '--namespace', 'default'], { timeout: 60_000 });
-  return stdout;
-}
-
-/** `temporal workflow start --type durableRun --task-queue durable-runs --workflow-id <id> --input <json>` */
-const startRun = (id: string, input: string) =>
-  temporal(
-    'workflow',
-    'start',
-    '--type',
-    'durableRun',
-    '--task-queue',
-    'durable-runs',
-    '--workflow-id',
-    id,
-    '--input',
-    input,
-  );
+const { temporal, startRun } = temporalCli(() => address);
 
 /** Starts a run whose step waits for the cancel, and waits until that step runs. */
 async function startWaiting(id: string): Promise<void> {
