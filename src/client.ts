@@ -4,7 +4,6 @@
 import {
   Client,
   Connection,
-  type ConnectionOptions,
   WorkflowExecutionAlreadyStartedError,
   type WorkflowExecutionDescription,
   WorkflowFailedError,
@@ -13,7 +12,7 @@ import {
 import { ApplicationFailure, CancelledFailure, TerminatedFailure, TimeoutFailure } from '@temporalio/common';
 import { ulid } from 'ulid';
 import { parseCallbackUrl } from './activities/webhook/guard';
-import { type ConnectionConfig, loadConnectionConfig } from './config';
+import { connectionTarget, loadConnectionConfig } from './config';
 import { cancelSignal, statusQuery } from './shared/definitions';
 import { OUTCOME_MEMO_KEY, WEBHOOK_WORKFLOW_TYPE, WORKFLOW_TYPE, webhookWorkflowId } from './shared/names';
 import type { WebhookDeliveryInput, WebhookDeliveryStatus } from './shared/webhook';
@@ -104,14 +103,6 @@ function canonical(value: unknown): string {
   });
 }
 
-export function connectionOptions(config: ConnectionConfig): ConnectionOptions {
-  return {
-    address: config.address ?? 'localhost:7233',
-    ...(config.apiKey ? { apiKey: config.apiKey } : {}),
-    ...(config.tls ? { tls: config.tls } : {}),
-  };
-}
-
 /** The data converter clients must use to read and write durable-runs payloads. */
 export const dataConverter = { payloadConverterPath: require.resolve('./shared/payload-converter') };
 
@@ -135,7 +126,7 @@ export class RunsClient {
     const connection =
       options.connection ??
       (await Connection.connect(
-        connectionOptions({ ...env, ...(options.address ? { address: options.address } : {}) }),
+        connectionTarget({ ...env, ...(options.address ? { address: options.address } : {}) }),
       ));
     const temporal = new Client({
       connection,

@@ -138,3 +138,14 @@ export function loadWebhookOptions(env: Env = process.env): Readonly<WebhookOpti
 
 /** Default webhook settings, as the environment would give with nothing set. */
 export const DEFAULT_WEBHOOK_OPTIONS: Readonly<WebhookOptions> = loadWebhookOptions({});
+
+/** Address, API key and TLS for `Connection.connect` (client) and `NativeConnection.connect` (worker) alike. */
+export function connectionTarget(
+  config: ConnectionConfig,
+): Pick<ConnectionConfig, 'apiKey' | 'tls'> & { address: string } {
+  return {
+    address: config.address ?? 'localhost:7233',
+    ...(config.apiKey ? { apiKey: config.apiKey } : {}),
+    ...(config.tls ? { tls: config.tls } : {}),
+  };
+}

@@ -3,15 +3,9 @@
  * hook and delivery activities on one task queue. Many workers on one queue share the load.
  */
 import { type Duration } from '@temporalio/common';
-import {
-  type NativeConnectionOptions,
-  NativeConnection,
-  Runtime,
-  Worker,
-  type WorkerOptions as TemporalWorkerOptions,
-} from '@temporalio/worker';
+import { NativeConnection, Runtime, Worker, type WorkerOptions as TemporalWorkerOptions } from '@temporalio/worker';
 import { createActivities } from './activities';
-import { type ConnectionConfig, loadConnectionConfig, loadWebhookOptions } from './config';
+import { type ConnectionConfig, connectionTarget, loadConnectionConfig, loadWebhookOptions } from './config';
 import type { StepRunner, TerminalHook, WebhookOptions } from './shared/types';
 
 export interface CreateWorkerOptions {
@@ -47,17 +41,8 @@ export interface CreateWorkerOptions {
 export const workflowsPath = require.resolve('./workflows');
 export const payloadConverterPath = require.resolve('./shared/payload-converter');
 
-/** Connection options for a `NativeConnection` from validated config. */
-export function nativeConnectionOptions(config: ConnectionConfig): NativeConnectionOptions {
-  return {
-    address: config.address ?? 'localhost:7233',
-    ...(config.apiKey ? { apiKey: config.apiKey } : {}),
-    ...(config.tls ? { tls: config.tls } : {}),
-  };
-}
-
 async function connect(config: ConnectionConfig): Promise<NativeConnection> {
-  const options = nativeConnectionOptions(config);
+  const options = connectionTarget(config);
   try {
     return await NativeConnection.connect(options);
   } catch (err) {
