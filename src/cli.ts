@@ -13,7 +13,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { RunNotFound, RunsClient, type SubmitOptions } from './client';
 import { loadConnectionConfig } from './config';
 import type { RunOutcome, RunStatus, StepRunner } from './shared/types';
-import { resolveTemporalCli } from './temporal-binaries';
+import { DEV_SERVER_TUNING_ARGS, resolveTemporalCli } from './temporal-binaries';
 import { createWorker } from './worker';
 
 const EXIT = { ok: 0, failed: 1, usage: 2, cancelled: 3, notFound: 4 } as const;
@@ -156,6 +156,7 @@ async function startDevServer(dataDir: string, port: number, uiPort: number): Pr
       String(uiPort),
       '--log-level',
       'error',
+      ...DEV_SERVER_TUNING_ARGS,
     ],
     { stdio: ['ignore', 'ignore', 'pipe'] },
   );

@@ -12,8 +12,11 @@ import { resolveTemporalCli } from '../../src/temporal-binaries';
 import { freePort } from './net';
 
 export interface DevServerOptions {
-  /** SQLite file holding the server's state. @default a fresh file in a temp dir, removed when the test process exits */
-  dbFile?: string;
+  /**
+   * SQLite file holding the server's state; `false` keeps it in memory (faster, but a `restart`
+   * starts empty). @default a fresh file in a temp dir, removed when the test process exits
+   */
+  dbFile?: string | false;
   /** Frontend gRPC port on 127.0.0.1. @default a free port */
   port?: number;
   /** Web UI port; `0` picks a free one. @default false: headless, since tests rarely need the UI */
@@ -22,6 +25,8 @@ export interface DevServerOptions {
   namespace?: string;
   /** Further `start-dev` flags, such as `--dynamic-config-value KEY=VALUE`. */
   extraArgs?: string[];
+  /** Extra environment for the server process (such as `GOGC`). */
+  env?: Record<string, string>;
 }
 
 export interface DevServer {
@@ -31,7 +36,8 @@ export interface DevServer {
   /** The UI's URL when it runs. */
   readonly uiUrl?: string;
   readonly namespace: string;
-  readonly dbFile: string;
+  /** The SQLite file, or `false` when the state is in memory. */
+  readonly dbFile: string | false;
   /** The current server process (a new one after `restart`). */
   readonly process: ChildProcess;
   /** SIGTERM, then SIGKILL after 10 s; resolves once the process has exited. Idempotent. */
@@ -68,8 +74,7 @@ export async function startDevServer(opts: DevServerOptions = {}): Promise<DevSe
   const args = [
     'server',
     'start-dev',
-    '--db-filename',
-    dbFile,
+    ...(dbFile === false ? [] : ['--db-filename', dbFile]),
     '--ip',
     '127.0.0.1',
     '--port',
@@ -81,7 +86,8 @@ export async function startDevServer(opts: DevServerOptions = {}): Promise<DevSe
     ...(opts.extraArgs ?? []),
   ];
 
-  let child = await launch(cli, args, port, namespace);
+  const env = opts.env ? { ...process.env, ...opts.env } : undefined;
+  let child = await launch(cli, args, port, namespace, env);
   return {
     address: `127.0.0.1:${port}`,
     port,
@@ -94,18 +100,24 @@ export async function startDevServer(opts: DevServerOptions = {}): Promise<DevSe
     stop: () => stop(child),
     async restart() {
       await stop(child);
-      child = await launch(cli, args, port, namespace);
+      child = await launch(cli, args, port, namespace, env);
     },
   };
 }
 
-async function launch(cli: string, args: string[], port: number, namespace: string): Promise<ChildProcess> {
+async function launch(
+  cli: string,
+  args: string[],
+  port: number,
+  namespace: string,
+  env: NodeJS.ProcessEnv | undefined,
+): Promise<ChildProcess> {
   const address = `127.0.0.1:${port}`;
   // Otherwise the readiness check below could be answered by whatever server already holds the port.
   await assertPortFree(port).catch((err: Error) => {
     throw new Error(`cannot start a dev server on ${address}: ${err.message}`);
   });
-  const child = spawn(cli, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(cli, args, { stdio: ['ignore', 'ignore', 'pipe'], ...(env ? { env } : {}) });
   live.add(child);
   // A forgotten server must not keep the test process alive; the exit hook above kills it.
   child.unref();

@@ -1,0 +1,33 @@
+/** What bench/run.ts and each side's worker process (bench/worker.ts) say to each other. */
+
+export type Side = 'ours' | 'base';
+
+/** What bench/run.ts asks; every request gets one reply with the same `id`. */
+export type Request =
+  | { id: number; type: 'marks' }
+  | { id: number; type: 'record'; on: boolean }
+  | { id: number; type: 'memory' }
+  | { id: number; type: 'stop' };
+
+export interface Memory {
+  /** Resident set size after a full GC, bytes. */
+  rss: number;
+  heapUsed: number;
+  /** The highest RSS seen since start (sampled every 100 ms), bytes. */
+  peakRss: number;
+}
+
+export type Reply =
+  | { id: number; type: 'marks'; marks: Array<[string, number[]]> }
+  | { id: number; type: 'memory'; memory: Memory }
+  | { id: number; type: 'ok' };
+
+/** The same worker settings for both sides. */
+export const TUNING = {
+  maxConcurrentActivityTaskExecutions: 200,
+  maxConcurrentWorkflowTaskExecutions: 200,
+  maxCachedWorkflows: 1000,
+} as const;
+
+/** Wall-clock ms with sub-ms precision, comparable with the bench process's `now()`. */
+export const now = () => performance.timeOrigin + performance.now();

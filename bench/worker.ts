@@ -1,0 +1,110 @@
+/**
+ * One side's worker for `npm run bench`, in a process of its own so that its memory and CPU
+ * profile are its own. Started by bench/run.ts with `fork`: argv is `<ours|base> <address>
+ * <taskQueue> <workflow bundle>`; requests and replies go over the IPC channel (see `Request`).
+ */
+import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
+import { StepOutcome, type StepRunner } from '../src';
+import { createWorker } from '../src/worker';
+import type { BaselineActivities } from './baseline';
+import { type Memory, type Reply, type Request, type Side, TUNING, now } from './protocol';
+
+const [side, address, taskQueue, bundlePath] = process.argv.slice(2) as [Side, string, string, string];
+
+/** Step start times by run, while recording is on. */
+let marks = new Map<string, number[]>();
+let recording = true;
+function mark(runId: string): void {
+  if (!recording) return;
+  const list = marks.get(runId);
+  if (list) list.push(now());
+  else marks.set(runId, [now()]);
+}
+
+let peakRss = process.memoryUsage.rss();
+setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage.rss())), 100).unref();
+
+function memory(): Memory {
+  // bench/run.ts starts this process with --expose-gc, so "after" figures are not GC timing noise.
+  (globalThis as { gc?: () => void }).gc?.();
+  const { rss, heapUsed } = process.memoryUsage();
+  peakRss = Math.max(peakRss, rss);
+  return { rss, heapUsed, peakRss };
+}
+
+const noop: StepRunner<{ steps: number }> = async (step) => {
+  mark(step.runId);
+  return step.stepNumber + 1 >= step.payload.steps ? StepOutcome.succeed(null) : StepOutcome.continue(step.payload);
+};
+
+const baselineActivities: BaselineActivities = {
+  async noop(runId, step) {
+    mark(runId);
+    return step;
+  },
+  async post(url, body) {
+    const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+    await res.arrayBuffer();
+    if (!res.ok) throw new Error(`receiver answered ${res.status}`);
+  },
+};
+
+async function start(connection: NativeConnection): Promise<Worker> {
+  if (side === 'ours') {
+    return createWorker({
+      runners: { noop: noop as StepRunner },
+      connection,
+      taskQueue,
+      workflowBundle: { codePath: bundlePath },
+      // The receiver is on loopback; a secret so that deliveries are signed as in production.
+      webhook: { allowPrivate: true, secret: process.env.BENCH_WEBHOOK_SECRET },
+      tuning: TUNING,
+    });
+  }
+  return Worker.create({
+    connection,
+    taskQueue,
+    workflowBundle: { codePath: bundlePath },
+    activities: baselineActivities,
+    ...TUNING,
+  });
+}
+
+async function main(): Promise<void> {
+  Runtime.install({ logger: new DefaultLogger('ERROR') });
+  const connection = await NativeConnection.connect({ address });
+  const worker = await start(connection);
+  const running = worker.run();
+
+  process.on('message', (request: Request) => {
+    const reply = (r: Reply) => process.send!(r);
+    switch (request.type) {
+      case 'marks':
+        reply({ id: request.id, type: 'marks', marks: [...marks] });
+        marks = new Map();
+        break;
+      case 'record':
+        recording = request.on;
+        reply({ id: request.id, type: 'ok' });
+        break;
+      case 'memory':
+        reply({ id: request.id, type: 'memory', memory: memory() });
+        break;
+      case 'stop':
+        worker.shutdown();
+        void running.then(async () => {
+          await connection.close();
+          // --cpu-prof writes its profile on the way out.
+          process.send!({ id: request.id, type: 'ok' } satisfies Reply, () => process.exit(0));
+        });
+        break;
+    }
+  });
+  process.send!({ id: 0, type: 'ok' } satisfies Reply);
+  await running;
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});
