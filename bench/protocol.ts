@@ -18,6 +18,8 @@ export interface Memory {
 }
 
 export type Reply =
+  /** Unasked (`id` 0), every 20 ms while it changes: how many steps have started so far. */
+  | { id: 0; type: 'progress'; steps: number }
   | { id: number; type: 'marks'; marks: Array<[string, number[]]> }
   | { id: number; type: 'memory'; memory: Memory }
   | { id: number; type: 'ok' };

@@ -82,8 +82,10 @@ export interface CpuProfile {
 }
 
 export interface ProfileSummary {
-  /** Sampled time, ms. */
+  /** Sampled time, ms, across threads. */
   totalMs: number;
+  /** Sampled time that was not idle, ms: the base of every `share`. */
+  busyMs: number;
   /** Self time by where the code lives (`idle`, `gc`, `program`, `durable-runs`, a package name, `node`). */
   byArea: Array<{ area: string; ms: number; share: number }>;
   /** The functions with the most self time. */
@@ -106,7 +108,7 @@ export function areaOf(functionName: string, url: string): string {
  * Self time by area and by function, from the samples of V8 CPU profiles (one per thread: the
  * worker's main thread and its workflow threads), added up.
  */
-export function summarizeProfile(profiles: readonly CpuProfile[], topN = 12): ProfileSummary {
+export function summarizeProfile(profiles: readonly CpuProfile[], topN = 25): ProfileSummary {
   const areas = new Map<string, number>();
   const fns = new Map<string, { fn: string; where: string; ms: number }>();
   let totalMs = 0;
@@ -132,9 +134,13 @@ export function summarizeProfile(profiles: readonly CpuProfile[], topN = 12): Pr
       fns.set(key, entry);
     }
   }
-  const share = (ms: number) => (totalMs > 0 ? ms / totalMs : 0);
+  const busyMs = totalMs - (areas.get('idle') ?? 0);
+  areas.delete('idle');
+  fns.delete('(idle)@');
+  const share = (ms: number) => (busyMs > 0 ? ms / busyMs : 0);
   return {
     totalMs,
+    busyMs,
     byArea: [...areas].map(([area, ms]) => ({ area, ms, share: share(ms) })).sort((a, b) => b.ms - a.ms),
     top: [...fns.values()]
       .sort((a, b) => b.ms - a.ms)

@@ -14,7 +14,9 @@ const [side, address, taskQueue, bundlePath] = process.argv.slice(2) as [Side, s
 /** Step start times by run, while recording is on. */
 let marks = new Map<string, number[]>();
 let recording = true;
+let steps = 0;
 function mark(runId: string): void {
+  steps += 1;
   if (!recording) return;
   const list = marks.get(runId);
   if (list) list.push(now());
@@ -101,6 +103,12 @@ async function main(): Promise<void> {
     }
   });
   process.send!({ id: 0, type: 'ok' } satisfies Reply);
+  let reported = 0;
+  setInterval(() => {
+    if (steps === reported) return;
+    reported = steps;
+    process.send!({ id: 0, type: 'progress', steps } satisfies Reply);
+  }, 20).unref();
   await running;
 }
 

@@ -188,9 +188,15 @@ export async function durableRun(rawSpec: RunSpec, carry?: RunCarry): Promise<Ru
   const fail = (error: string) => finish({ ...outcomeBase(), status: 'failed', error });
   const cancelled = () => finish({ ...outcomeBase(), status: 'cancelled', error: cancel?.reason ?? null });
 
+  /**
+   * The scope of every step and timer. One for the whole execution: a cancel ends the run, so it
+   * is cancelled at most once, and a scope per step cost two more traced promises a step.
+   */
+  let stepScope: CancellationScope | undefined;
   /** Runs `fn` in a scope that a cancel (signal or Temporal) interrupts. */
   const interruptible = async <T>(fn: () => Promise<T>): Promise<T> => {
-    const scope = new CancellationScope();
+    stepScope ??= new CancellationScope();
+    const scope = stepScope;
     running = scope;
     if (cancel !== undefined || badSignal !== undefined) interrupt();
     try {
