@@ -98,8 +98,13 @@ export async function durableRun(rawSpec: RunSpec, carry?: RunCarry): Promise<Ru
     setCurrentDetails(parts.join(' · '));
   };
 
-  /** The step or timer that a cancel interrupts, while one runs. */
-  let running: CancellationScope | undefined;
+  /**
+   * The scope of every step and timer. One for the whole execution: a cancel ends the run, so it
+   * is cancelled at most once, and a scope per step cost two more traced promises a step.
+   */
+  let stepScope: CancellationScope | undefined;
+  /** Whether a step or timer runs in `stepScope` now. */
+  let inFlight = false;
   let interruptQueued = false;
   /**
    * Cancels the running step or timer once the activation's other jobs are applied (conditions
@@ -117,7 +122,7 @@ export async function durableRun(rawSpec: RunSpec, carry?: RunCarry): Promise<Ru
     // Cancelled only when the whole run is, which reaches the running scope by itself.
     void condition(() => true).then(() => {
       done();
-      running?.cancel();
+      if (inFlight) stepScope?.cancel();
     }, done);
   };
 
@@ -188,21 +193,15 @@ export async function durableRun(rawSpec: RunSpec, carry?: RunCarry): Promise<Ru
   const fail = (error: string) => finish({ ...outcomeBase(), status: 'failed', error });
   const cancelled = () => finish({ ...outcomeBase(), status: 'cancelled', error: cancel?.reason ?? null });
 
-  /**
-   * The scope of every step and timer. One for the whole execution: a cancel ends the run, so it
-   * is cancelled at most once, and a scope per step cost two more traced promises a step.
-   */
-  let stepScope: CancellationScope | undefined;
   /** Runs `fn` in a scope that a cancel (signal or Temporal) interrupts. */
   const interruptible = async <T>(fn: () => Promise<T>): Promise<T> => {
     stepScope ??= new CancellationScope();
-    const scope = stepScope;
-    running = scope;
+    inFlight = true;
     if (cancel !== undefined || badSignal !== undefined) interrupt();
     try {
-      return await scope.run(fn);
+      return await stepScope.run(fn);
     } finally {
-      running = undefined;
+      inFlight = false;
     }
   };
 

@@ -25,8 +25,6 @@ export interface DevServerOptions {
   namespace?: string;
   /** Further `start-dev` flags, such as `--dynamic-config-value KEY=VALUE`. */
   extraArgs?: string[];
-  /** Extra environment for the server process (such as `GOGC`). */
-  env?: Record<string, string>;
 }
 
 export interface DevServer {
@@ -86,8 +84,7 @@ export async function startDevServer(opts: DevServerOptions = {}): Promise<DevSe
     ...(opts.extraArgs ?? []),
   ];
 
-  const env = opts.env ? { ...process.env, ...opts.env } : undefined;
-  let child = await launch(cli, args, port, namespace, env);
+  let child = await launch(cli, args, port, namespace);
   return {
     address: `127.0.0.1:${port}`,
     port,
@@ -100,24 +97,18 @@ export async function startDevServer(opts: DevServerOptions = {}): Promise<DevSe
     stop: () => stop(child),
     async restart() {
       await stop(child);
-      child = await launch(cli, args, port, namespace, env);
+      child = await launch(cli, args, port, namespace);
     },
   };
 }
 
-async function launch(
-  cli: string,
-  args: string[],
-  port: number,
-  namespace: string,
-  env: NodeJS.ProcessEnv | undefined,
-): Promise<ChildProcess> {
+async function launch(cli: string, args: string[], port: number, namespace: string): Promise<ChildProcess> {
   const address = `127.0.0.1:${port}`;
   // Otherwise the readiness check below could be answered by whatever server already holds the port.
   await assertPortFree(port).catch((err: Error) => {
     throw new Error(`cannot start a dev server on ${address}: ${err.message}`);
   });
-  const child = spawn(cli, args, { stdio: ['ignore', 'ignore', 'pipe'], ...(env ? { env } : {}) });
+  const child = spawn(cli, args, { stdio: ['ignore', 'ignore', 'pipe'] });
   live.add(child);
   // A forgotten server must not keep the test process alive; the exit hook above kills it.
   child.unref();
