@@ -39,7 +39,7 @@ export interface CreateWorkerOptions {
 }
 
 export const workflowsPath = require.resolve('./workflows');
-export const payloadConverterPath = require.resolve('./shared/payload-converter');
+export const payloadConverterPath = require.resolve('./shared/worker-payload-converter');
 
 async function connect(config: ConnectionConfig): Promise<NativeConnection> {
   const options = connectionTarget(config);

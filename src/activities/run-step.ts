@@ -1,5 +1,5 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
-import { payloadConverter } from '../shared/payload-converter';
+import { isUndecodable, payloadConverter } from '../shared/payload-converter';
 import { ErrorType } from '../shared/names';
 import type { RunHeaders, StepRunner } from '../shared/types';
 import { describeType, validateOutcome } from '../shared/validate';
@@ -74,6 +74,9 @@ function checkSize(result: StepResult): void {
 
 export function createRunStep(runners: Readonly<Record<string, StepRunner>>) {
   return async function runStep(input: RunStepInput): Promise<StepResult> {
+    // The worker's converter hands over what it could not read (e.g. nested deeper than this
+    // thread's stack) as a marker; retrying would read it the same way.
+    if (isUndecodable(input)) throw stepFailure(ErrorType.InvalidStepInput, `step input: ${input.reason}`);
     const runner = runners[input.runner];
     if (typeof runner !== 'function' || !Object.hasOwn(runners, input.runner)) {
       const known = Object.keys(runners).join(', ') || 'none';

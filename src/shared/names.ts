@@ -15,6 +15,8 @@ export const ErrorType = {
   StepPermanent: 'StepPermanentError',
   /** The runner returned something that is not a step outcome, or too large to record. */
   InvalidOutcome: 'InvalidStepOutcome',
+  /** The worker could not decode the step's input. */
+  InvalidStepInput: 'InvalidStepInput',
   /** The run names a runner the worker does not have. */
   UnknownRunner: 'UnknownRunner',
   /** The workflow input is malformed. */

@@ -2,12 +2,18 @@
  * The payload converter of durable-runs: Temporal's default, except that JSON payloads carry
  * `Uint8Array`s anywhere inside a value as `{"$bytes": "<base64>"}` instead of an object of numbers.
  * The encoding stays `json/plain`, so the Temporal CLI and UI read (and write) these payloads.
- * Used by the worker (workflow sandbox and activities) and the client alike.
+ *
+ * Reading is total for any JSON text: an object whose only key is `$bytes` becomes bytes when its
+ * value is valid base64, and stays a plain object otherwise (it never throws, so no JSON value a
+ * user sends can wedge a workflow task). The client uses the strict `payloadConverter`; the worker
+ * uses `lenientPayloadConverter` (see ./worker-payload-converter), which turns a payload that is
+ * not JSON at all into an `UndecodablePayload` marker the workflow fails or ignores cleanly.
  */
 import {
   BinaryPayloadConverter,
   CompositePayloadConverter,
   type Payload,
+  type PayloadConverter,
   type PayloadConverterWithEncoding,
   UndefinedPayloadConverter,
   ValueError,
@@ -56,11 +62,13 @@ function replacer(this: unknown, _key: string, value: unknown): unknown {
   return value instanceof Uint8Array ? { [BYTES_KEY]: toBase64(value) } : value;
 }
 
+/** Standard base64 with optional padding; anything else under `$bytes` is left as it is. */
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}(?:==)?|[A-Za-z0-9+/]{3}=?)?$/;
+
 function reviver(_key: string, value: unknown): unknown {
   if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
-    const keys = Object.keys(value);
     const b = (value as Record<string, unknown>)[BYTES_KEY];
-    if (keys.length === 1 && typeof b === 'string') return fromBase64(b);
+    if (typeof b === 'string' && BASE64.test(b) && Object.keys(value).length === 1) return fromBase64(b);
   }
   return value;
 }
@@ -90,3 +98,52 @@ export const payloadConverter = new CompositePayloadConverter(
   new BinaryPayloadConverter(),
   new BytesAwareJsonPayloadConverter(),
 );
+
+const UNDECODABLE = Symbol.for('durable-runs.undecodable-payload');
+
+/** What the worker's converter returns for a payload it cannot read, instead of throwing. */
+export interface UndecodablePayload {
+  readonly [UNDECODABLE]: true;
+  /** Why, e.g. `payload encoding "json/protobuf" is not supported`. */
+  readonly reason: string;
+}
+
+export function isUndecodable(value: unknown): value is UndecodablePayload {
+  return typeof value === 'object' && value !== null && (value as Partial<UndecodablePayload>)[UNDECODABLE] === true;
+}
+
+/** Names a payload's encoding for an error message, without trusting its bytes. */
+function encodingOf(payload: Payload): string {
+  const raw = payload.metadata?.encoding;
+  if (!raw) return 'no encoding';
+  try {
+    return `encoding ${JSON.stringify(decode(raw).slice(0, 60))}`;
+  } catch {
+    return 'an unreadable encoding';
+  }
+}
+
+/**
+ * The strict converter, except that reading never throws: a payload it cannot decode comes back as
+ * an `UndecodablePayload`. The SDK decodes workflow arguments, signal and query arguments and memos
+ * before any workflow code runs, and a throw there fails the workflow task on every retry; with
+ * this converter the workflow sees the marker and fails the run, or ignores the signal, by name.
+ */
+export class LenientPayloadConverter implements PayloadConverter {
+  constructor(private readonly inner: PayloadConverter) {}
+
+  toPayload<T>(value: T): Payload {
+    return this.inner.toPayload(value);
+  }
+
+  fromPayload<T>(payload: Payload): T {
+    try {
+      return this.inner.fromPayload<T>(payload);
+    } catch (err) {
+      const reason = `payload with ${encodingOf(payload)} could not be decoded: ${(err as Error)?.message ?? String(err)}`;
+      return { [UNDECODABLE]: true, reason } satisfies UndecodablePayload as T;
+    }
+  }
+}
+
+export const lenientPayloadConverter = new LenientPayloadConverter(payloadConverter);

@@ -1,5 +1,6 @@
 import { msToNumber } from '@temporalio/common/lib/time';
 import { DEFAULT_RUNNER, RESERVED_HEADER_PREFIX } from './names';
+import { isUndecodable } from './payload-converter';
 import type { RunHeaders, StepOutcomeData } from './types';
 
 /** A submission or step outcome that breaks the contract; the message names what was wrong. */
@@ -64,7 +65,8 @@ export function validateHeaders(headers: unknown): RunHeaders {
     if (/[\r\n\0]/.test(key) || /[\r\n\0]/.test(value)) {
       throw new ValidationError(`header "${key}" contains CR, LF or NUL`);
     }
-    out[key] = value;
+    // Defined, not assigned: a header named "__proto__" stays a header.
+    Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true });
   }
   return out;
 }
@@ -81,6 +83,7 @@ function positiveInt(name: string, value: unknown, fallback: number, max: number
 
 /** Checks the `durableRun` workflow input, whoever sent it (client, Temporal CLI, UI). */
 export function validateRunSpec(spec: unknown): NormalizedRunSpec {
+  if (isUndecodable(spec)) throw new ValidationError(`workflow input: ${spec.reason}`);
   if (!isPlainObject(spec)) {
     throw new ValidationError(
       `workflow input must be an object like {"input": …, "runner": "default"}, got ${describeType(spec)}`,
@@ -123,6 +126,46 @@ export function validateRunSpec(spec: unknown): NormalizedRunSpec {
     ),
     stepTimeoutMs: positiveInt('stepTimeoutMs', spec.stepTimeoutMs, DEFAULT_STEP_TIMEOUT_MS, 30 * 24 * 3600_000),
     maxHistoryEvents: positiveInt('maxHistoryEvents', spec.maxHistoryEvents, DEFAULT_MAX_HISTORY_EVENTS, 50_000),
+  };
+}
+
+/** What a run hands to its next execution when it continues-as-new. */
+export interface RunCarry {
+  step: number;
+  payload: unknown;
+  /** A cancel that arrived but was not acted on yet. */
+  cancel?: { reason: string | null };
+}
+
+/**
+ * Checks the second workflow argument, which only a continue-as-new should send but anyone who
+ * starts a `durableRun` by hand can.
+ */
+export function validateCarry(carry: unknown): RunCarry | undefined {
+  if (carry === undefined || carry === null) return undefined;
+  if (isUndecodable(carry)) throw new ValidationError(`continue-as-new carry: ${carry.reason}`);
+  if (!isPlainObject(carry)) {
+    throw new ValidationError(
+      `continue-as-new carry must be an object like {"step": 3, "payload": …}, got ${describeType(carry)}`,
+    );
+  }
+  const { step, payload, cancel } = carry;
+  if (typeof step !== 'number' || !Number.isSafeInteger(step) || step < 0) {
+    throw new ValidationError(`continue-as-new carry: step must be a whole number ≥ 0, got ${describeType(step)}`);
+  }
+  let reason: string | null | undefined;
+  if (cancel !== undefined && cancel !== null) {
+    reason = isPlainObject(cancel) ? (cancel.reason as string | null | undefined) : undefined;
+    if (!isPlainObject(cancel) || (reason !== undefined && reason !== null && typeof reason !== 'string')) {
+      throw new ValidationError(
+        `continue-as-new carry: cancel must be {"reason": string | null}, got ${describeType(cancel)}`,
+      );
+    }
+  }
+  return {
+    step,
+    payload: payload === undefined ? null : payload,
+    ...(cancel !== undefined && cancel !== null ? { cancel: { reason: reason ?? null } } : {}),
   };
 }
 

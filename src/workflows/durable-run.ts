@@ -7,6 +7,7 @@ import {
   condition,
   ContinueAsNew,
   continueAsNew,
+  patched,
   proxyLocalActivities,
   isCancellation,
   log,
@@ -24,17 +25,28 @@ import { cancelSignal, statusQuery, type CancelRequest } from '../shared/definit
 import { ErrorType, OUTCOME_MEMO_KEY } from '../shared/names';
 import { STEP_INFRA_RETRY, stepBackoffMs } from '../shared/retry';
 import type { RunOutcome, RunSpec, RunState, RunStatus } from '../shared/types';
-import { describeType, type NormalizedRunSpec, validateRunSpec } from '../shared/validate';
+import { isUndecodable } from '../shared/payload-converter';
+import {
+  describeType,
+  type NormalizedRunSpec,
+  type RunCarry,
+  validateCarry,
+  validateRunSpec,
+} from '../shared/validate';
+
+export type { RunCarry };
 
 type Activities = ReturnType<typeof createActivities>;
 
-/** What a run hands to its next execution when it continues-as-new. */
-export interface RunCarry {
-  step: number;
-  payload: unknown;
-  /** A cancel that arrived but was not acted on yet. */
-  cancel?: { reason: string | null };
-}
+/**
+ * `patched()` IDs: each marks a change to the commands this workflow emits, so that runs started
+ * by an earlier version replay (see README, "Upgrading"). Never remove one while such runs may
+ * still be open.
+ */
+const Patch = {
+  /** A step whose activity cannot even be scheduled fails the run at once instead of being retried. */
+  FailUnschedulableStep: 'fail-unschedulable-step',
+} as const;
 
 const { requestCancellation } = proxyLocalActivities<Activities>({
   startToCloseTimeout: '30s',
@@ -64,11 +76,15 @@ function failureType(err: unknown): string | undefined {
  * A durable run: calls the run's step runner through `runStep` until it succeeds, fails or is
  * cancelled. Workflow ID = run ID. See DESIGN.md for the contract.
  */
-export async function durableRun(rawSpec: RunSpec, carry?: RunCarry): Promise<RunOutcome> {
+export async function durableRun(rawSpec: RunSpec, rawCarry?: RunCarry): Promise<RunOutcome> {
   const runId = workflowInfo().workflowId;
   let spec: NormalizedRunSpec;
+  let carry: RunCarry | undefined;
   try {
+    // The worker's payload converter never throws: what it could not decode arrives as a marker
+    // that these checks name, so a bad argument fails the run instead of its workflow task.
     spec = validateRunSpec(rawSpec);
+    carry = validateCarry(rawCarry);
   } catch (err) {
     throw ApplicationFailure.create({ type: ErrorType.InvalidRunSpec, message: messageOf(err), nonRetryable: true });
   }
@@ -129,8 +145,11 @@ export async function durableRun(rawSpec: RunSpec, carry?: RunCarry): Promise<Ru
   setHandler(statusQuery, status);
   setHandler(cancelSignal, (request?: CancelRequest) => {
     if (cancel || isTerminal(state)) return;
-    const reason: unknown = request === undefined || request === null ? undefined : (request as CancelRequest).reason;
-    if (request !== undefined && request !== null && (typeof request !== 'object' || Array.isArray(request))) {
+    const reason: unknown =
+      request === undefined || request === null || isUndecodable(request) ? undefined : request.reason;
+    if (isUndecodable(request)) {
+      badSignal = `cancel signal argument: ${request.reason}`;
+    } else if (request !== undefined && request !== null && (typeof request !== 'object' || Array.isArray(request))) {
       badSignal = `cancel signal argument must be an object like {"reason": "…"}, got ${describeType(request)}`;
     } else if (reason !== undefined && reason !== null && typeof reason !== 'string') {
       badSignal = `cancel signal reason must be a string, got ${describeType(reason)}`;
@@ -233,9 +252,19 @@ export async function durableRun(rawSpec: RunSpec, carry?: RunCarry): Promise<Ru
           cancel ??= { reason: null };
           return await cancelled();
         }
+        // Not a failure of the step but of scheduling it (e.g. a payload the converter cannot
+        // encode): trying again would fail the same way. Earlier versions retried it.
+        if (!(err instanceof TemporalFailure) && patched(Patch.FailUnschedulableStep)) {
+          return await fail(`step ${step} could not be scheduled: ${messageOf(err)}`);
+        }
         const type = failureType(err);
         lastError = messageOf(err);
-        if (type === ErrorType.StepPermanent || type === ErrorType.InvalidOutcome || type === ErrorType.UnknownRunner) {
+        if (
+          type === ErrorType.StepPermanent ||
+          type === ErrorType.InvalidOutcome ||
+          type === ErrorType.UnknownRunner ||
+          type === ErrorType.InvalidStepInput
+        ) {
           return await fail(type === ErrorType.StepPermanent ? lastError : `step ${step}: ${lastError}`);
         }
         if (attempt >= spec.maxAttemptsPerStep) {
@@ -253,6 +282,7 @@ export async function durableRun(rawSpec: RunSpec, carry?: RunCarry): Promise<Ru
         continue;
       }
 
+      if (isUndecodable(result)) return await fail(`step ${step}: step outcome: ${result.reason}`);
       // A runner's own cancel wins over an outside cancel; an outside cancel wins over anything else.
       if (result.kind === 'cancel') {
         cancel = { reason: result.reason };
