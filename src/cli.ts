@@ -11,6 +11,7 @@ import { resolve } from 'node:path';
 import { Connection } from '@temporalio/client';
 import { Command, CommanderError, Option } from 'commander';
 import { RunNotFound, RunsClient, type SubmitOptions } from './client';
+import { loadRunnersModule, RunnersModuleError } from './runners-module';
 import { loadConnectionConfig } from './config';
 import type { RunOutcome, RunStatus, StepRunner } from './shared/types';
 import { DEV_SERVER_TUNING_ARGS, resolveTemporalCli } from './temporal-binaries';
@@ -85,30 +86,14 @@ async function watch(client: RunsClient, runId: string, json: boolean | undefine
   }
 }
 
-/** Loads a runners module: its default export maps names to step runners. */
+/** Loads a runners module (CommonJS, ESM or TypeScript); errors exit 2 naming the module and cause. */
 export async function loadRunners(modulePath: string): Promise<Record<string, StepRunner>> {
-  const full = resolve(modulePath);
-  let mod: { default?: unknown };
   try {
-    try {
-      mod = require(full) as { default?: unknown };
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ERR_REQUIRE_ESM') throw err;
-      mod = (await import(full)) as { default?: unknown };
-    }
+    return await loadRunnersModule(modulePath);
   } catch (err) {
-    throw new CliError(`cannot load runners module ${modulePath}: ${(err as Error).message}`);
+    if (err instanceof RunnersModuleError) throw new CliError(err.message);
+    throw err;
   }
-  // ESM / compiled TypeScript: the default export; CommonJS: `module.exports` itself.
-  const runners: unknown = mod.default !== undefined && typeof mod.default === 'object' ? mod.default : mod;
-  if (!runners || typeof runners !== 'object') {
-    throw new CliError(`runners module ${modulePath} must default-export an object of { name: StepRunner }`);
-  }
-  const entries = Object.entries(runners as Record<string, unknown>);
-  const bad = entries.find(([, v]) => typeof v !== 'function');
-  if (bad) throw new CliError(`runners module ${modulePath}: "${bad[0]}" is not a function`);
-  if (entries.length === 0) throw new CliError(`runners module ${modulePath} exports no runners`);
-  return runners as Record<string, StepRunner>;
 }
 
 async function runWorker(runnersModule: string): Promise<void> {
