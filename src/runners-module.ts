@@ -50,12 +50,13 @@ function registerTypeScript(): Promise<void> {
 
 /**
  * The runners object inside a module namespace. `import()` of CommonJS gives `{ default:
- * module.exports }`, and TypeScript compiled to CommonJS puts its default export one level down.
+ * module.exports }`, and CommonJS compiled from TypeScript or Babel puts its default export one
+ * level further down. (A runner may be named `default`, but it is a function, not an object.)
  */
 function runnersOf(namespace: unknown): unknown {
   let value = (namespace as { default?: unknown }).default ?? namespace;
-  const inner = value as { __esModule?: unknown; default?: unknown } | null;
-  if (inner && typeof inner === 'object' && inner.__esModule && inner.default !== undefined) value = inner.default;
+  const inner = (value as { default?: unknown } | null)?.default;
+  if (inner !== null && typeof inner === 'object') value = inner;
   return value;
 }
 
