@@ -5,10 +5,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { ConfigError, loadConnectionConfig, loadWebhookOptions } from '../src/config';
-import { fromBase64, payloadConverter, toBase64 } from '../src/shared/payload-converter';
+import {
+  fromBase64,
+  isUndecodable,
+  lenientPayloadConverter,
+  payloadConverter,
+  toBase64,
+} from '../src/shared/payload-converter';
 import { stepBackoffMs, webhookRetryPolicy } from '../src/shared/retry';
 import {
   parseDelay,
+  validateCarry,
   validateHeaders,
   validateOutcome,
   validateRunId,
@@ -110,6 +117,81 @@ describe('payload converter', () => {
     assert.deepEqual(payloadConverter.fromPayload(payload), value);
     const top = payloadConverter.toPayload(new Uint8Array([9]));
     assert.equal(Buffer.from(top.metadata!.encoding!).toString(), 'binary/plain');
+  });
+});
+
+describe('reading payloads never wedges a workflow', () => {
+  const json = (text: string) => ({ metadata: { encoding: Buffer.from('json/plain') }, data: Buffer.from(text) });
+
+  test('{"$bytes": …} is bytes only for valid base64; anything else stays a plain object', () => {
+    assert.deepEqual(payloadConverter.fromPayload(json('{"$bytes":"AQI="}')), new Uint8Array([1, 2]));
+    assert.deepEqual(payloadConverter.fromPayload(json('{"$bytes":"AQI"}')), new Uint8Array([1, 2]));
+    for (const text of [
+      '{"$bytes":"%%%"}',
+      '{"$bytes":"A"}',
+      '{"$bytes":"AQ=I"}',
+      '{"$bytes":1}',
+      '{"$bytes":"AQI=","x":1}',
+    ]) {
+      assert.deepEqual(payloadConverter.fromPayload(json(text)), JSON.parse(text), text);
+    }
+  });
+
+  test('the strict converter throws on what is not JSON; the lenient one returns a marker naming why', () => {
+    const cases = [
+      { metadata: { encoding: Buffer.from('json/protobuf') }, data: Buffer.from('{}') },
+      json('{not json'),
+      { metadata: {}, data: Buffer.from('1') },
+      json('['.repeat(100_000) + ']'.repeat(100_000)),
+    ];
+    for (const payload of cases) {
+      assert.throws(() => payloadConverter.fromPayload(payload));
+      const value = lenientPayloadConverter.fromPayload(payload);
+      assert.ok(isUndecodable(value));
+      assert.match(value.reason, /^payload with (encoding "[^"]*"|no encoding) could not be decoded: ./);
+    }
+    assert.match((lenientPayloadConverter.fromPayload(cases[0]!) as { reason: string }).reason, /"json\/protobuf"/);
+    assert.deepEqual(lenientPayloadConverter.fromPayload(json('{"a":[1]}')), { a: [1] });
+    assert.equal(isUndecodable({ reason: 'looks alike' }), false);
+  });
+
+  test('a marker as run input or carry is a ValidationError naming the argument', () => {
+    const marker = lenientPayloadConverter.fromPayload(json('{'));
+    assert.throws(
+      () => validateRunSpec(marker),
+      /^ValidationError: workflow input: payload with encoding "json\/plain" could not be decoded/,
+    );
+    assert.throws(() => validateCarry(marker), /continue-as-new carry: payload/);
+  });
+
+  test('continue-as-new carry', () => {
+    assert.equal(validateCarry(undefined), undefined);
+    assert.equal(validateCarry(null), undefined);
+    assert.deepEqual(validateCarry({ step: 3, payload: { a: 1 } }), { step: 3, payload: { a: 1 } });
+    assert.deepEqual(validateCarry({ step: 0 }), { step: 0, payload: null });
+    assert.deepEqual(validateCarry({ step: 2, payload: 1, cancel: { reason: null } }), {
+      step: 2,
+      payload: 1,
+      cancel: { reason: null },
+    });
+    assert.deepEqual(validateCarry({ step: 2, payload: 1, cancel: {} }), {
+      step: 2,
+      payload: 1,
+      cancel: { reason: null },
+    });
+    assert.throws(() => validateCarry('x'), /carry must be an object/);
+    assert.throws(() => validateCarry({ step: -1 }), /step must be a whole number ≥ 0, got number -1/);
+    assert.throws(() => validateCarry({ step: '1' }), /step must be a whole number/);
+    assert.throws(() => validateCarry({ step: 1, cancel: 'now' }), /cancel must be/);
+    assert.throws(() => validateCarry({ step: 1, cancel: { reason: 5 } }), /cancel must be/);
+  });
+
+  test('a header named __proto__ stays a header', () => {
+    const headers = validateHeaders(JSON.parse('{"__proto__": "x", "tenant": "acme"}'));
+    assert.deepEqual(Object.entries(headers), [
+      ['__proto__', 'x'],
+      ['tenant', 'acme'],
+    ]);
   });
 });
 
