@@ -47,6 +47,7 @@ const runners: Record<string, StepRunner> = {
   negativeDelay: async (step) => (called.add(step.runId), StepOutcome.continueAfter(null, -5)),
   soonDelay: async (step) => (called.add(step.runId), StepOutcome.continueAfter(null, 'soon')),
   objectDelay: async (step) => (called.add(step.runId), StepOutcome.continueAfter(null, {} as never)),
+  echo: async (step) => StepOutcome.succeed(step.payload),
   /** Waits for the step's abort (a cancel), then returns a verdict that must be discarded. */
   waits: async (step) => {
     called.add(step.runId);
@@ -296,7 +297,7 @@ describe('raw Temporal CLI (dev server)', () => {
     await kit?.teardown();
   });
 
-  const { startRun } = temporalCli(() => kit.env.address);
+  const { startRun, temporal } = temporalCli(() => kit.env.address);
 
   const notAnObject: Array<[string, string, RegExp]> = [
     ['a string', '"just a string"', /workflow input must be an object .*, got the string "just a string"/],
@@ -357,6 +358,63 @@ describe('raw Temporal CLI (dev server)', () => {
       assert.match(delivery?.lastError ?? '', message);
       assert.ok(!delivery?.lastError?.includes('secret'), 'credentials do not leak into the delivery status');
     }
+  });
+
+  test('shapes the payload converter reads specially: {"$bytes": …} is bytes only when it is base64', async () => {
+    await startRun('cli-bytes-bad', '{"input":{"$bytes":"%%%"},"runner":"echo"}');
+    assert.deepEqual((await kit.client.result('cli-bytes-bad')).result, { $bytes: '%%%' });
+    await startRun('cli-bytes-good', '{"input":{"list":[{"$bytes":"AQI="}]},"runner":"echo"}');
+    assert.deepEqual((await kit.client.result('cli-bytes-good')).result, { list: [new Uint8Array([1, 2])] });
+    for (const id of ['cli-bytes-bad', 'cli-bytes-good']) assert.equal(await workflowTaskFailures(kit, id), 0);
+  });
+
+  test('a workflow input in another encoding, or nested too deep to read, fails the run naming the payload', async () => {
+    await temporal(
+      'workflow',
+      'start',
+      '--type',
+      'durableRun',
+      '--task-queue',
+      'durable-runs',
+      '--workflow-id',
+      'cli-protobuf',
+      '--input',
+      '{"input":1}',
+      '--input-meta',
+      'encoding=json/protobuf',
+    );
+    await assertFailed(
+      kit,
+      'cli-protobuf',
+      /workflow input: payload with encoding "json\/protobuf" could not be decoded/,
+    );
+    // Valid JSON, nested deeper than the worker's stack can read.
+    await startRun('cli-too-deep', `{"input":${'['.repeat(8000)}${']'.repeat(8000)}}`);
+    await assertFailed(
+      kit,
+      'cli-too-deep',
+      /(workflow|step) input: payload .* could not be decoded: Maximum call stack size exceeded/,
+    );
+  });
+
+  test('a cancel signal in another encoding fails the run naming it; {"$bytes": "!!"} is an object and cancels', async () => {
+    const signal = (id: string, ...input: string[]) =>
+      temporal('workflow', 'signal', '--workflow-id', id, '--name', 'cancel', '--input', ...input);
+    await startRun('cli-cancel-protobuf', '{"input":null,"runner":"waits","heartbeatTimeoutMs":2000}');
+    await eventually(() => called.has('cli-cancel-protobuf'));
+    await signal('cli-cancel-protobuf', '{"reason":"x"}', '--input-meta', 'encoding=json/protobuf');
+    await assertFailed(
+      kit,
+      'cli-cancel-protobuf',
+      /cancel signal argument: payload with encoding "json\/protobuf" could not be decoded/,
+    );
+
+    await startRun('cli-cancel-bytes', '{"input":null,"runner":"waits","heartbeatTimeoutMs":2000}');
+    await eventually(() => called.has('cli-cancel-bytes'));
+    await signal('cli-cancel-bytes', '{"$bytes":"!!"}');
+    const outcome = await kit.client.result('cli-cancel-bytes');
+    assert.equal(outcome.status, 'cancelled');
+    assert.equal(await workflowTaskFailures(kit, 'cli-cancel-bytes'), 0);
   });
 
   test('after all that, the same worker still serves a normal run started from the CLI', async () => {
