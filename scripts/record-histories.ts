@@ -1,0 +1,211 @@
+/**
+ * `npm run histories:record`: runs one scenario per workflow path on the time-skipping server and
+ * writes each execution's history to `test/histories/<version>/<workflowId>[@<n>].json` (the SDK's
+ * JSON export, the format of `temporal workflow show -o json`). `test/replay.test.ts` replays
+ * every file under test/histories with the current workflow code.
+ *
+ * Histories of a released version stay while runs it started may still be open: record into a new
+ * version folder, never over an old one.
+ */
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { StepError, StepOutcome, type StepRunner } from '../src';
+import { webhookWorkflowId } from '../src/shared/names';
+import { resolveTemporalCli } from '../src/temporal-binaries';
+import { createTestKit, type TestKit } from '../src/testing';
+
+const ROOT = join(__dirname, '..');
+const version = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+const outDir = join(ROOT, 'test', 'histories', version);
+
+const waitForAbort = (signal: AbortSignal) =>
+  new Promise<void>((resolve) => (signal.aborted ? resolve() : signal.addEventListener('abort', () => resolve())));
+
+const started = new Set<string>();
+const attempts = new Map<string, number>();
+const runners: Record<string, StepRunner> = {
+  threeSteps: async (step) =>
+    step.stepNumber < 2
+      ? StepOutcome.continue({ n: step.stepNumber + 1, bytes: new Uint8Array([step.stepNumber]) })
+      : StepOutcome.succeed(step.payload),
+  fails: async () => StepOutcome.fail('card declined'),
+  permanent: async () => {
+    throw StepError.permanent('no such account');
+  },
+  flaky: async (step) => {
+    const n = (attempts.get(step.runId) ?? 0) + 1;
+    attempts.set(step.runId, n);
+    if (n === 1) throw StepError.transient('upstream 503');
+    return StepOutcome.succeed('second time lucky');
+  },
+  alwaysThrows: async () => {
+    throw new Error('still broken');
+  },
+  sleeps: async (step) =>
+    step.stepNumber === 0 ? StepOutcome.continueAfter('woke', '1h') : StepOutcome.succeed(step.payload),
+  counts: async (step) => (step.stepNumber < 11 ? StepOutcome.continue(step.stepNumber) : StepOutcome.succeed('done')),
+  waits: async (step) => {
+    started.add(step.runId);
+    await waitForAbort(step.signal);
+    return StepOutcome.succeed('discarded');
+  },
+  selfCancel: async () => StepOutcome.cancel('runner gave up'),
+};
+
+async function until(check: () => boolean): Promise<void> {
+  for (let i = 0; i < 600 && !check(); i++) await new Promise((r) => setTimeout(r, 50));
+  if (!check()) throw new Error(`timed out waiting for ${check.toString()}`);
+}
+
+/** Writes every execution of `workflowId`, oldest first (walking a continue-as-new chain back). */
+async function record(kit: TestKit, workflowId: string): Promise<string[]> {
+  const runIds: string[] = [];
+  let runId: string | undefined = (await kit.client.temporal.workflow.getHandle(workflowId).describe()).runId;
+  while (runId) {
+    runIds.unshift(runId);
+    const history = await kit.client.temporal.workflow.getHandle(workflowId, runId).fetchHistory();
+    runId = history.events?.[0]?.workflowExecutionStartedEventAttributes?.continuedExecutionRunId || undefined;
+  }
+  const cli = resolveTemporalCli();
+  if (!cli) throw new Error('the Temporal CLI is not installed: npm run temporal:install');
+  return runIds.map((id, i) => {
+    const file = runIds.length === 1 ? `${workflowId}.json` : `${workflowId}@${i + 1}.json`;
+    // The Temporal CLI's export: the format operators attach to bug reports, and what replay reads.
+    const json = execFileSync(
+      cli,
+      [
+        'workflow',
+        'show',
+        '--workflow-id',
+        workflowId,
+        '--run-id',
+        id,
+        '--output',
+        'json',
+        '--address',
+        kit.env.address,
+      ],
+      { encoding: 'utf8' },
+    );
+    writeFileSync(join(outDir, file), json);
+    return file;
+  });
+}
+
+async function main(): Promise<void> {
+  mkdirSync(outDir, { recursive: true });
+  let status = 200;
+  const receiver: Server = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => res.writeHead(status).end());
+  });
+  await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+  const hookUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`;
+  const kit = await createTestKit({
+    runners,
+    webhook: { allowPrivate: true, maxRetries: 1, baseDelayMs: 100 },
+  });
+  const files: string[] = [];
+  const done = async (runId: string) => {
+    await kit.client.result(runId);
+    files.push(...(await record(kit, runId)));
+  };
+  try {
+    const submit = (runId: string, runner: string, extra: Record<string, unknown> = {}) =>
+      kit.client.submit({ runId, runner, input: { hello: 'world' }, ...extra });
+
+    await submit('succeeded', 'threeSteps', { headers: { tenant: 'acme' } });
+    await done('succeeded');
+    await submit('failed-outcome', 'fails');
+    await done('failed-outcome');
+    await submit('failed-permanent-error', 'permanent');
+    await done('failed-permanent-error');
+    await submit('retried-then-succeeded', 'flaky');
+    await done('retried-then-succeeded');
+    await submit('retries-exhausted', 'alwaysThrows', { maxAttemptsPerStep: 2 });
+    await done('retries-exhausted');
+    await submit('continue-after', 'sleeps');
+    await done('continue-after');
+    await submit('continue-as-new', 'counts', { maxHistoryEvents: 40 });
+    await done('continue-as-new');
+    await submit('unknown-runner', 'nobody');
+    await done('unknown-runner');
+    await submit('runner-cancel', 'selfCancel');
+    await done('runner-cancel');
+
+    await submit('cancel-signal-mid-step', 'waits', { heartbeatTimeoutMs: 2000 });
+    await until(() => started.has('cancel-signal-mid-step'));
+    await kit.client.cancel('cancel-signal-mid-step', 'no longer needed');
+    await done('cancel-signal-mid-step');
+
+    await submit('cancel-temporal-mid-step', 'waits', { heartbeatTimeoutMs: 2000 });
+    await until(() => started.has('cancel-temporal-mid-step'));
+    await kit.client.temporal.workflow.getHandle('cancel-temporal-mid-step').cancel();
+    await done('cancel-temporal-mid-step');
+
+    await submit('cancel-during-sleep', 'sleeps');
+    await waitForState(kit, 'cancel-during-sleep', 'sleeping');
+    await kit.client.cancel('cancel-during-sleep', 'woke too late');
+    await done('cancel-during-sleep');
+
+    await submit('cancel-during-backoff', 'alwaysThrows', { maxAttemptsPerStep: 3 });
+    await waitForState(kit, 'cancel-during-backoff', 'sleeping');
+    await kit.client.cancel('cancel-during-backoff');
+    await done('cancel-during-backoff');
+
+    await kit.client.temporal.workflow.signalWithStart('durableRun', {
+      workflowId: 'cancel-before-first-step',
+      taskQueue: kit.taskQueue,
+      args: [{ input: 1, runner: 'waits' }],
+      signal: 'cancel',
+      signalArgs: [{ reason: 'changed my mind' }],
+    });
+    await done('cancel-before-first-step');
+
+    await submit('bad-cancel-signal', 'waits', { heartbeatTimeoutMs: 2000 });
+    await until(() => started.has('bad-cancel-signal'));
+    await kit.client.temporal.workflow.getHandle('bad-cancel-signal').signal('cancel', { reason: 42 });
+    await done('bad-cancel-signal');
+
+    await kit.client.temporal.workflow.start('durableRun', {
+      workflowId: 'invalid-input',
+      taskQueue: kit.taskQueue,
+      args: [{ runner: 'threeSteps' }],
+    });
+    await done('invalid-input');
+
+    await submit('webhook-delivered', 'threeSteps', { headers: { callback_url: hookUrl } });
+    await done('webhook-delivered');
+    await kit.client.temporal.workflow.getHandle(webhookWorkflowId('webhook-delivered')).result();
+    files.push(...(await record(kit, webhookWorkflowId('webhook-delivered'))));
+
+    status = 410;
+    await submit('webhook-refused', 'fails', { headers: { callback_url: hookUrl } });
+    await done('webhook-refused');
+    await kit.client.temporal.workflow
+      .getHandle(webhookWorkflowId('webhook-refused'))
+      .result()
+      .catch(() => undefined);
+    files.push(...(await record(kit, webhookWorkflowId('webhook-refused'))));
+  } finally {
+    await kit.teardown();
+    receiver.close();
+  }
+  process.stdout.write(`record-histories: ${files.length} histories in ${outDir}\n  ${files.join('\n  ')}\n`);
+}
+
+async function waitForState(kit: TestKit, runId: string, state: string): Promise<void> {
+  for (let i = 0; i < 600; i++) {
+    if ((await kit.client.status(runId)).state === state) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`${runId} never reached ${state}`);
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`record-histories: ${(err as Error).stack ?? String(err)}\n`);
+  process.exit(1);
+});
