@@ -210,7 +210,9 @@ describe('no inbound payload wedges a run (fast-check, dev server)', () => {
         if (status === 'COMPLETED') {
           // The client reads what the worker read: the same converter, the same value.
           assert.ok(expected, `${id}: completed, so the client reads its input too`);
-          assert.deepEqual((await kit.client.result(id)).result, expected.value);
+          // Compared as the converter writes them: deepEqual recurses and overflows on deep values.
+          const written = (value: unknown) => Buffer.from(payloadConverter.toPayload(value).data!).toString();
+          assert.equal(written((await kit.client.result(id)).result), written(expected.value));
         } else {
           // Only a value nested too deep for a thread's stack may be refused, and then by name.
           const failure = (await history(id)).at(-1)?.workflowExecutionFailedEventAttributes?.failure;
