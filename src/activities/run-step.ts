@@ -1,6 +1,7 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { isUndecodable, payloadConverter } from '../shared/payload-converter';
 import { ErrorType } from '../shared/names';
+import type { RunEvent } from '../shared/events';
 import type { RunHeaders, StepRunner } from '../shared/types';
 import { describeType, validateOutcome } from '../shared/validate';
 
@@ -12,12 +13,17 @@ export interface RunStepInput {
   headers: RunHeaders;
   runner: string;
   attempt: number;
+  /** The event that ended the previous step's wait. */
+  event?: RunEvent;
+  /** The previous step's wait timed out. */
+  timedOut?: true;
 }
 
 /** A checked step outcome; `continueAfter` carries its delay in milliseconds. */
 export type StepResult =
   | { kind: 'continue'; payload: unknown }
   | { kind: 'continueAfter'; payload: unknown; delayMs: number }
+  | { kind: 'waitForEvent'; payload: unknown; events: string[]; timeoutMs?: number }
   | { kind: 'succeed'; result: unknown }
   | { kind: 'fail'; reason: string }
   | { kind: 'cancel'; reason: string };
@@ -85,6 +91,12 @@ export function createRunStep(runners: Readonly<Record<string, StepRunner>>) {
     const ctx = Context.current();
     let details: unknown;
     const beat = setInterval(() => ctx.heartbeat(details), HEARTBEAT_EVERY_MS);
+    // The latest details ride on every heartbeat: the server keeps them on the pending activity,
+    // where status() and the UI read them, and no history event is written.
+    const progress = (d?: unknown) => {
+      details = d;
+      ctx.heartbeat(d);
+    };
     try {
       const running = Promise.resolve().then(() =>
         runner({
@@ -94,10 +106,10 @@ export function createRunStep(runners: Readonly<Record<string, StepRunner>>) {
           headers: input.headers,
           attempt: input.attempt,
           signal: ctx.cancellationSignal,
-          heartbeat: (d?: unknown) => {
-            details = d;
-            ctx.heartbeat(d);
-          },
+          heartbeat: progress,
+          progress,
+          ...(input.event !== undefined ? { event: input.event } : {}),
+          ...(input.timedOut ? { timedOut: true } : {}),
         }),
       );
       // A cancelled step gives the runner a moment to return its own verdict, then lets go of it.
@@ -124,7 +136,7 @@ export function createRunStep(runners: Readonly<Record<string, StepRunner>>) {
       }
       const result: StepResult =
         checked.kind === 'continueAfter'
-          ? { kind: 'continueAfter', payload: checked.payload, delayMs: checked.delayMs ?? 0 }
+          ? { kind: 'continueAfter', payload: checked.payload, delayMs: checked.delayMs }
           : checked;
       checkSize(result);
       return result;

@@ -18,10 +18,12 @@ import {
   TemporalFailure,
   TimeoutFailure,
   upsertMemo,
+  uuid4,
   workflowInfo,
 } from '@temporalio/workflow';
 import type { createActivities, StepResult } from '../activities';
-import { cancelSignal, statusQuery, type CancelRequest } from '../shared/definitions';
+import { cancelSignal, eventSignal, statusQuery, type CancelRequest } from '../shared/definitions';
+import { EventInbox, type RunEvent } from '../shared/events';
 import { ErrorType, OUTCOME_MEMO_KEY } from '../shared/names';
 import { STEP_INFRA_RETRY, stepBackoffMs } from '../shared/retry';
 import type { RunOutcome, RunSpec, RunState, RunStatus } from '../shared/types';
@@ -98,6 +100,12 @@ export async function durableRun(rawSpec: RunSpec, rawCarry?: RunCarry): Promise
   /** Set when the server holds a cancel request (Temporal's own cancel, or our self-request). */
   let serverCancelled = false;
   let badSignal: string | undefined;
+  /** Events received and not taken by a wait yet; they survive continue-as-new. */
+  const inbox = new EventInbox(carry?.events);
+  /** What ended the last wait, for the next step (carried over continue-as-new too). */
+  let delivered: { event: RunEvent } | { timedOut: true } | undefined = carry?.delivered;
+  /** The wait in progress: the names that end it and when it times out. */
+  let waiting: { names: string[]; deadline?: string } | undefined;
 
   const status = (): RunStatus => ({
     runId,
@@ -106,10 +114,16 @@ export async function durableRun(rawSpec: RunSpec, rawCarry?: RunCarry): Promise
     ...(state === 'running' || state === 'cancelling' ? { attempt } : {}),
     ...(lastError !== undefined ? { lastError } : {}),
     runner: spec.runner,
+    ...(waiting ? { waitingFor: waiting.names } : {}),
+    ...(waiting?.deadline ? { waitDeadline: waiting.deadline } : {}),
+    ...(waiting || inbox.size > 0 ? { pendingEvents: inbox.size } : {}),
   });
   const report = (): void => {
     const parts = [`**${state}**`, `step ${step}`];
     if (state === 'running' && attempt > 1) parts.push(`attempt ${attempt}/${spec.maxAttemptsPerStep}`);
+    if (waiting)
+      parts.push(`waiting for ${waiting.names.join(' or ')}${waiting.deadline ? ` until ${waiting.deadline}` : ''}`);
+    if (inbox.size > 0) parts.push(`${inbox.size} pending event${inbox.size === 1 ? '' : 's'}`);
     if (lastError !== undefined) parts.push(`last error: ${lastError}`);
     setCurrentDetails(parts.join(' · '));
   };
@@ -159,6 +173,13 @@ export async function durableRun(rawSpec: RunSpec, rawCarry?: RunCarry): Promise
     state = 'cancelling';
     report();
     interrupt();
+  });
+  // A malformed, duplicate or refused event never fails the run: refusals are reported in lastError.
+  setHandler(eventSignal, (raw: unknown) => {
+    if (isTerminal(state)) return;
+    const receipt = inbox.receive(raw, new Date().toISOString(), uuid4());
+    if (receipt.kind === 'refused') lastError = `event ignored: ${receipt.reason}`;
+    if (receipt.kind !== 'duplicate') report();
   });
   CancellationScope.current().cancelRequested.catch(() => {
     serverCancelled = true;
@@ -232,7 +253,14 @@ export async function durableRun(rawSpec: RunSpec, rawCarry?: RunCarry): Promise
       const info = workflowInfo();
       if (info.continueAsNewSuggested || info.historyLength > spec.maxHistoryEvents) {
         await condition(() => true);
-        return await continueAsNew<typeof durableRun>(spec, { step, payload, ...(cancel ? { cancel } : {}) });
+        const events = inbox.carry();
+        return await continueAsNew<typeof durableRun>(spec, {
+          step,
+          payload,
+          ...(cancel ? { cancel } : {}),
+          ...(events.pending.length > 0 || events.seen.length > 0 ? { events } : {}),
+          ...(delivered ? { delivered } : {}),
+        });
       }
 
       let result: StepResult;
@@ -244,7 +272,15 @@ export async function durableRun(rawSpec: RunSpec, rawCarry?: RunCarry): Promise
             retry: STEP_INFRA_RETRY,
             cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
             summary: `step ${step}`,
-          }).runStep({ runId, stepNumber: step, payload, headers: spec.headers, runner: spec.runner, attempt }),
+          }).runStep({
+            runId,
+            stepNumber: step,
+            payload,
+            headers: spec.headers,
+            runner: spec.runner,
+            attempt,
+            ...delivered,
+          }),
         );
       } catch (err) {
         if (badSignal) return await fail(badSignal);
@@ -295,6 +331,36 @@ export async function durableRun(rawSpec: RunSpec, rawCarry?: RunCarry): Promise
           return await finish({ ...outcomeBase(), status: 'succeeded', result: result.result });
         case 'fail':
           return await fail(result.reason);
+        case 'waitForEvent': {
+          const names = result.events;
+          waiting = {
+            names,
+            ...(result.timeoutMs !== undefined
+              ? { deadline: new Date(Date.now() + result.timeoutMs).toISOString() }
+              : {}),
+          };
+          state = 'waiting';
+          report();
+          let arrived: boolean;
+          try {
+            // Without a timeout, `condition` resolves to undefined rather than true.
+            arrived = (await interruptible(() => condition(() => inbox.has(names), result.timeoutMs))) !== false;
+          } catch (err) {
+            if (!isCancellation(err)) throw err;
+            continue;
+          } finally {
+            waiting = undefined;
+          }
+          const event = arrived ? inbox.take(names) : undefined;
+          step += 1;
+          payload = result.payload;
+          delivered = event ? { event } : { timedOut: true };
+          attempt = 1;
+          lastError = undefined;
+          state = 'running';
+          report();
+          continue;
+        }
         case 'continue':
         case 'continueAfter':
           if (result.kind === 'continueAfter' && result.delayMs > 0) {
@@ -309,6 +375,7 @@ export async function durableRun(rawSpec: RunSpec, rawCarry?: RunCarry): Promise
           }
           step += 1;
           payload = result.payload;
+          delivered = undefined;
           attempt = 1;
           lastError = undefined;
           state = 'running';
