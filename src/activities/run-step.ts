@@ -1,4 +1,6 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
+import { memoSignal, memosQuery } from '../shared/definitions';
+import { StepError } from '../shared/outcome';
 import { isUndecodable, payloadConverter } from '../shared/payload-converter';
 import { ErrorType } from '../shared/names';
 import type { RunEvent } from '../shared/events';
@@ -17,7 +19,12 @@ export interface RunStepInput {
   event?: RunEvent;
   /** The previous step's wait timed out. */
   timedOut?: true;
+  /** Values this step journaled with `step.memo` in earlier attempts. */
+  memos?: Record<string, unknown>;
 }
+
+/** The largest value `step.memo` records (it travels in the run's history and in later step inputs). */
+export const MAX_MEMO_BYTES = 256 * 1024;
 
 /** A checked step outcome; `continueAfter` carries its delay in milliseconds. */
 export type StepResult =
@@ -78,6 +85,43 @@ function checkSize(result: StepResult): void {
   }
 }
 
+/**
+ * `step.memo` for one attempt. Records go to the run by signal, which the server persists before
+ * it answers: once `memo` returns, the value is in the run's history. The run hands a step's memos
+ * to its next attempt; an attempt that Temporal itself retried (heartbeat timeout, lost worker)
+ * still has its first input, so it asks the run once.
+ */
+function createMemo(input: RunStepInput, ctx: Context) {
+  const recorded = new Map(Object.entries(input.memos ?? {}));
+  let asked = ctx.info.attempt <= 1;
+  const handle = () => ctx.client.workflow.getHandle(input.runId, ctx.info.workflowExecution?.runId);
+  return async <T>(key: string, fn: () => Promise<T> | T): Promise<T> => {
+    if (typeof key !== 'string' || key.length === 0 || key.length > 200) {
+      throw StepError.permanent(`step.memo key must be a string of 1–200 characters, got ${describeType(key)}`);
+    }
+    if (!recorded.has(key) && !asked) {
+      asked = true;
+      for (const [k, v] of Object.entries(await handle().query(memosQuery, input.stepNumber))) recorded.set(k, v);
+    }
+    if (recorded.has(key)) return recorded.get(key) as T;
+    const value = await fn();
+    let size: number;
+    try {
+      size = payloadConverter.toPayload(value ?? null).data?.length ?? 0;
+    } catch (err) {
+      throw StepError.permanent(`step.memo("${key}"): the value cannot be recorded: ${(err as Error).message}`);
+    }
+    if (size > MAX_MEMO_BYTES) {
+      throw StepError.permanent(
+        `step.memo("${key}"): the value is ${size} bytes, above the ${MAX_MEMO_BYTES} a memo may record: keep large data elsewhere and record a reference`,
+      );
+    }
+    await handle().signal(memoSignal, { step: input.stepNumber, key, value: value ?? null });
+    recorded.set(key, value ?? null);
+    return value;
+  };
+}
+
 export function createRunStep(runners: Readonly<Record<string, StepRunner>>) {
   return async function runStep(input: RunStepInput): Promise<StepResult> {
     // The worker's converter hands over what it could not read (e.g. nested deeper than this
@@ -97,6 +141,7 @@ export function createRunStep(runners: Readonly<Record<string, StepRunner>>) {
       details = d;
       ctx.heartbeat(d);
     };
+    const journal = createMemo(input, ctx);
     try {
       const running = Promise.resolve().then(() =>
         runner({
@@ -108,6 +153,7 @@ export function createRunStep(runners: Readonly<Record<string, StepRunner>>) {
           signal: ctx.cancellationSignal,
           heartbeat: progress,
           progress,
+          memo: journal,
           ...(input.event !== undefined ? { event: input.event } : {}),
           ...(input.timedOut ? { timedOut: true } : {}),
         }),

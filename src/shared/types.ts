@@ -101,6 +101,13 @@ export interface Step<P = RunValue> {
   heartbeat(details?: unknown): void;
   /** Same as `heartbeat`. */
   progress(details?: unknown): void;
+  /**
+   * Journals a side effect: the first call runs `fn` and records its result (JSON or bytes) in the
+   * run durably before returning it; every later attempt of this step — after a thrown error, a
+   * worker crash, a heartbeat timeout — gets the recorded value and `fn` is not called. A throwing
+   * `fn` records nothing. Keys are per step.
+   */
+  memo<T>(key: string, fn: () => Promise<T> | T): Promise<T>;
   /** The event that ended the previous step's `waitForEvent`. */
   event?: RunEvent;
   /** `true` when the previous step's `waitForEvent` timed out (and `event` is absent). */

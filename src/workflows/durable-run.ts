@@ -22,7 +22,14 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { createActivities, StepResult } from '../activities';
-import { cancelSignal, eventSignal, statusQuery, type CancelRequest } from '../shared/definitions';
+import {
+  cancelSignal,
+  eventSignal,
+  memoSignal,
+  memosQuery,
+  statusQuery,
+  type CancelRequest,
+} from '../shared/definitions';
 import { EventInbox, type RunEvent } from '../shared/events';
 import { ErrorType, OUTCOME_MEMO_KEY } from '../shared/names';
 import { STEP_INFRA_RETRY, stepBackoffMs } from '../shared/retry';
@@ -104,6 +111,8 @@ export async function durableRun(rawSpec: RunSpec, rawCarry?: RunCarry): Promise
   const inbox = new EventInbox(carry?.events);
   /** What ended the last wait, for the next step (carried over continue-as-new too). */
   let delivered: { event: RunEvent } | { timedOut: true } | undefined = carry?.delivered;
+  /** What the current step journaled with `step.memo`, for its later attempts. */
+  let memos: Record<string, unknown> = {};
   /** The wait in progress: the names that end it and when it times out. */
   let waiting: { names: string[]; deadline?: string } | undefined;
 
@@ -181,6 +190,13 @@ export async function durableRun(rawSpec: RunSpec, rawCarry?: RunCarry): Promise
     if (receipt.kind === 'refused') lastError = `event ignored: ${receipt.reason}`;
     if (receipt.kind !== 'duplicate') report();
   });
+  setHandler(memoSignal, (record: unknown) => {
+    const r = record as Partial<{ step: unknown; key: unknown; value: unknown }> | null;
+    // Only the step wrapper sends these; anything else (or a late one from an earlier step) is ignored.
+    if (!r || typeof r !== 'object' || r.step !== step || typeof r.key !== 'string' || isUndecodable(record)) return;
+    memos = { ...memos, [r.key]: r.value ?? null };
+  });
+  setHandler(memosQuery, (forStep: unknown) => (forStep === step ? memos : {}));
   CancellationScope.current().cancelRequested.catch(() => {
     serverCancelled = true;
     if (!cancel && !isTerminal(state)) {
@@ -280,6 +296,7 @@ export async function durableRun(rawSpec: RunSpec, rawCarry?: RunCarry): Promise
             runner: spec.runner,
             attempt,
             ...delivered,
+            ...(Object.keys(memos).length > 0 ? { memos } : {}),
           }),
         );
       } catch (err) {
@@ -353,6 +370,7 @@ export async function durableRun(rawSpec: RunSpec, rawCarry?: RunCarry): Promise
           }
           const event = arrived ? inbox.take(names) : undefined;
           step += 1;
+          memos = {};
           payload = result.payload;
           delivered = event ? { event } : { timedOut: true };
           attempt = 1;
@@ -374,6 +392,7 @@ export async function durableRun(rawSpec: RunSpec, rawCarry?: RunCarry): Promise
             }
           }
           step += 1;
+          memos = {};
           payload = result.payload;
           delivered = undefined;
           attempt = 1;
