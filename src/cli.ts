@@ -225,6 +225,8 @@ export function buildProgram(): Command {
               `Temporal UI: http://localhost:${opts.uiPort}`,
               `Submit a run:  npx durable-runs submit '"What is 6 times 7?"' --runner agent --wait`,
               `          or:  temporal workflow start --type durableRun --task-queue durable-runs --workflow-id demo-1 --input '{"input":"What is 6 times 7?","runner":"agent"}'`,
+              `Approval flow: npx durable-runs submit '{"order":"A-17","amount":25}' --runner approval`,
+              `          then: npx durable-runs send <runId> approve   (or in the UI: Send Signal, name "event", input {"name":"approve"})`,
             ].join('\n'),
           );
         }
