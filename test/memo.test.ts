@@ -5,11 +5,12 @@
  * adds no history events; an event sent with the Temporal CLI wakes a wait.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { after, before, test } from 'node:test';
 import { RunsClient } from '../src/client';
 import { workflowBundle } from '../src/testing';
@@ -17,6 +18,7 @@ import { type DevServer, startDevServer } from './helpers/dev-server';
 import { temporalCli } from './helpers/temporal-cli';
 import { eventually } from './helpers/wait';
 
+const exec = promisify(execFile);
 const FIXTURE = join(__dirname, 'fixtures', 'memo-worker.ts');
 const TASK_QUEUE = 'durable-runs';
 let server: DevServer;
@@ -159,6 +161,33 @@ test('progress shows in status() mid-step and adds no history events', async () 
     assert.deepEqual((await client.status(runId)).progress, { done: 4, total: 4 });
     assert.equal(await historyLength(runId), lengthAt2, 'progress updates add no history events');
     assert.equal((await client.result(runId)).result, 'all done');
+  } finally {
+    await stop(w, 'SIGTERM');
+  }
+});
+
+test('durable-runs send wakes a wait; status shows the wait; a closed run exits 1', async () => {
+  const w = await startWorker('send');
+  const bin = join(__dirname, '..', 'bin', 'durable-runs.js');
+  const env = { ...process.env, TEMPORAL_ADDRESS: server.address, TEMPORAL_TASK_QUEUE: TASK_QUEUE };
+  const cli = (...args: string[]) =>
+    exec(process.execPath, [bin, ...args], { env, timeout: 60_000 }).then(
+      (r) => ({ code: 0, stdout: r.stdout, stderr: r.stderr }),
+      (e: { code: number; stdout: string; stderr: string }) => e,
+    );
+  try {
+    const { runId } = await client.submit({ runId: 'cli-send', input: 'draft', runner: 'approval' });
+    await eventually(async () => (await client.status(runId)).state === 'waiting', 60_000);
+    const status = await cli('status', runId);
+    assert.match(status.stdout, /cli-send {2}waiting {2}step 0 .*waiting for approve or reject until \d{4}-/);
+    const sent = await cli('send', runId, 'reject', '{"note":"shorter"}', '--id', 'r-1', '--json');
+    assert.equal(sent.code, 0);
+    assert.deepEqual(JSON.parse(sent.stdout), { runId, name: 'reject', sent: true });
+    const outcome = await client.result(runId);
+    assert.deepEqual((outcome.result as { event: { name: string; data: unknown; id: string } }).event.id, 'r-1');
+    const late = await cli('send', runId, 'approve');
+    assert.equal(late.code, 1);
+    assert.match(late.stdout, /not running \(unknown or already closed\)/);
   } finally {
     await stop(w, 'SIGTERM');
   }
