@@ -7,7 +7,7 @@
  * Histories of a released version stay while runs it started may still be open: record into a new
  * version folder, never over an old one.
  */
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -53,7 +53,26 @@ const runners: Record<string, StepRunner> = {
     return StepOutcome.succeed('discarded');
   },
   selfCancel: async () => StepOutcome.cancel('runner gave up'),
+  approval: async (step) =>
+    step.stepNumber === 0
+      ? StepOutcome.waitForEvent(step.payload, { events: ['approve', 'reject'], timeout: '1h' })
+      : StepOutcome.succeed({ event: step.event ?? null, timedOut: step.timedOut ?? false }),
+  waitsLong: async (step) => {
+    if (step.stepNumber === 0) {
+      started.add(step.runId);
+      await until(() => released.has(step.runId));
+    }
+    if (step.stepNumber < 12) return StepOutcome.continue(null);
+    if (step.stepNumber === 12) return StepOutcome.waitForEvent(null, { events: 'late' });
+    return StepOutcome.succeed(step.event ?? null);
+  },
+  memoRetry: async (step) => {
+    const charge = await step.memo('charge', async () => ({ id: 'ch_1' }));
+    if (step.attempt === 1) throw StepError.transient('the network blinked');
+    return StepOutcome.succeed(charge);
+  },
 };
+const released = new Set<string>();
 
 async function until(check: () => boolean): Promise<void> {
   for (let i = 0; i < 600 && !check(); i++) await new Promise((r) => setTimeout(r, 50));
@@ -71,8 +90,10 @@ async function record(kit: TestKit, workflowId: string): Promise<string[]> {
   }
   const cli = resolveTemporalCli();
   if (!cli) throw new Error('the Temporal CLI is not installed: npm run temporal:install');
-  return runIds.map((id, i) => {
+  return runIds.flatMap((id, i) => {
     const file = runIds.length === 1 ? `${workflowId}.json` : `${workflowId}@${i + 1}.json`;
+    // Never over a recording: it stands for the code that made it, which runs in flight may have.
+    if (existsSync(join(outDir, file))) return [];
     // The Temporal CLI's export: the format operators attach to bug reports, and what replay reads.
     const json = execFileSync(
       cli,
@@ -91,7 +112,7 @@ async function record(kit: TestKit, workflowId: string): Promise<string[]> {
       { encoding: 'utf8' },
     );
     writeFileSync(join(outDir, file), json);
-    return file;
+    return [file];
   });
 }
 
@@ -181,6 +202,26 @@ async function main(): Promise<void> {
     await done('webhook-delivered');
     await kit.client.temporal.workflow.getHandle(webhookWorkflowId('webhook-delivered')).result();
     files.push(...(await record(kit, webhookWorkflowId('webhook-delivered'))));
+
+    await submit('wait-event', 'approval');
+    await waitForState(kit, 'wait-event', 'waiting');
+    await kit.client.sendEvent('wait-event', 'approve', { by: 'ana' }, { id: 'evt-1' });
+    await done('wait-event');
+    await submit('wait-timeout', 'approval');
+    await done('wait-timeout');
+    await submit('wait-cancelled', 'approval');
+    await waitForState(kit, 'wait-cancelled', 'waiting');
+    await kit.client.sendEvent('wait-cancelled', 'unrelated', 1);
+    await kit.client.cancel('wait-cancelled', 'nobody will answer');
+    await done('wait-cancelled');
+    await submit('events-across-continue-as-new', 'waitsLong', { maxHistoryEvents: 30 });
+    await until(() => started.has('events-across-continue-as-new'));
+    await kit.client.sendEvent('events-across-continue-as-new', 'late', 'kept', { id: 'late-1' });
+    await kit.client.sendEvent('events-across-continue-as-new', 'late', 'duplicate', { id: 'late-1' });
+    released.add('events-across-continue-as-new');
+    await done('events-across-continue-as-new');
+    await submit('memo-retry', 'memoRetry');
+    await done('memo-retry');
 
     status = 410;
     await submit('webhook-refused', 'fails', { headers: { callback_url: hookUrl } });

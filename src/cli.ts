@@ -48,6 +48,10 @@ function describeStatus(s: RunStatus): string {
   const parts = [`${s.runId}  ${s.state}  step ${s.step}`];
   if (s.attempt !== undefined && s.attempt > 1) parts.push(`attempt ${s.attempt}`);
   parts.push(`runner ${s.runner}`);
+  if (s.waitingFor)
+    parts.push(`waiting for ${s.waitingFor.join(' or ')}${s.waitDeadline ? ` until ${s.waitDeadline}` : ''}`);
+  if (s.pendingEvents) parts.push(`${s.pendingEvents} pending event${s.pendingEvents === 1 ? '' : 's'}`);
+  if (s.progress !== undefined) parts.push(`progress ${JSON.stringify(s.progress, bytesAsBase64)}`);
   if (s.lastError) parts.push(`last error: ${s.lastError}`);
   return parts.join('  ');
 }
@@ -221,6 +225,8 @@ export function buildProgram(): Command {
               `Temporal UI: http://localhost:${opts.uiPort}`,
               `Submit a run:  npx durable-runs submit '"What is 6 times 7?"' --runner agent --wait`,
               `          or:  temporal workflow start --type durableRun --task-queue durable-runs --workflow-id demo-1 --input '{"input":"What is 6 times 7?","runner":"agent"}'`,
+              `Approval flow: npx durable-runs submit '{"order":"A-17","amount":25}' --runner approval`,
+              `          then: npx durable-runs send <runId> approve   (or in the UI: Send Signal, name "event", input {"name":"approve"})`,
             ].join('\n'),
           );
         }
@@ -324,6 +330,29 @@ export function buildProgram(): Command {
           return cancelled ? EXIT.ok : EXIT.failed;
         }),
       ),
+    );
+
+  program
+    .command('send')
+    .description(
+      'send an event to a run (signal "event"); a waitForEvent naming it takes it; exit 1 if the run is unknown or closed',
+    )
+    .argument('<runId>')
+    .argument('<name>', 'event name, e.g. approve')
+    .argument('[data]', 'event data, as JSON (e.g. \'{"by":"ana"}\')')
+    .option('--id <id>', 'event ID: a second event with the same ID is ignored (default: a new one)')
+    .option('--json', 'machine-readable output')
+    .action(
+      act(async (runId: string, name: string, data: string | undefined, opts: { id?: string } & JsonFlag) => {
+        const value = data === undefined ? undefined : parseJsonArg('data', data);
+        return withClient(async (client) => {
+          const sent = await client.sendEvent(runId, name, value, opts.id !== undefined ? { id: opts.id } : {});
+          print(opts.json, { runId, name, sent }, () =>
+            sent ? `${runId}: event "${name}" sent` : `${runId}: not running (unknown or already closed)`,
+          );
+          return sent ? EXIT.ok : EXIT.failed;
+        });
+      }),
     );
 
   program

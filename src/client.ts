@@ -13,7 +13,8 @@ import { ApplicationFailure, CancelledFailure, TerminatedFailure, TimeoutFailure
 import { ulid } from 'ulid';
 import { parseCallbackUrl } from './activities/webhook/guard';
 import { connectionTarget, loadConnectionConfig } from './config';
-import { cancelSignal, statusQuery } from './shared/definitions';
+import { cancelSignal, eventSignal, statusQuery } from './shared/definitions';
+import { MAX_PENDING_EVENTS, validateEventSignal } from './shared/events';
 import { OUTCOME_MEMO_KEY, WEBHOOK_WORKFLOW_TYPE, WORKFLOW_TYPE, webhookWorkflowId } from './shared/names';
 import type { WebhookDeliveryInput, WebhookDeliveryStatus } from './shared/webhook';
 import { payloadConverter, toBase64 } from './shared/payload-converter';
@@ -31,6 +32,14 @@ export class InputMismatch extends Error {
 }
 
 /** The run does not exist (or not in this namespace). */
+/** A run refused an event: it already keeps its limit of unconsumed events. */
+export class EventRefused extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'EventRefused';
+  }
+}
+
 export class RunNotFound extends Error {
   constructor(
     readonly runId: string,
@@ -174,7 +183,9 @@ export class RunsClient {
     const closed = CLOSED_STATE[description.status.name];
     if (!closed) {
       try {
-        return await this.temporal.workflow.getHandle(runId).query(statusQuery);
+        const status = await this.temporal.workflow.getHandle(runId).query(statusQuery);
+        const progress = this.progressOf(description);
+        return progress === undefined ? status : { ...status, progress };
       } catch (err) {
         if (err instanceof WorkflowNotFoundError) throw new RunNotFound(runId);
         // No worker to answer the query (all down, or none yet): read what the server knows.
@@ -209,6 +220,38 @@ export class RunsClient {
    * Cancels a running run. Returns `false` (and changes nothing) when the run is unknown or already closed.
    * @param reason ends up in `RunOutcome.error`
    */
+  /**
+   * Sends an event to a run (signal `event`): a `waitForEvent` naming it takes it, now or later.
+   * `true` once the server holds it; `false` when the run is unknown or closed. An event with an
+   * `id` the run has already received is ignored by the run. Throws `ValidationError` for a bad
+   * name, ID or payload, and `EventRefused` when the run already keeps its limit of unconsumed events.
+   */
+  async sendEvent(runId: string, name: string, data?: unknown, options: { id?: string } = {}): Promise<boolean> {
+    validateRunId(runId);
+    const id = options.id ?? ulid();
+    const event = validateEventSignal({ name, id, ...(data !== undefined ? { data } : {}) });
+    const handle = this.temporal.workflow.getHandle(runId);
+    try {
+      const description = await handle.describe();
+      if (description.status.name !== 'RUNNING') return false;
+      // The run refuses past its limit and says so in lastError; the sender learns it here, when a
+      // worker can answer in time (without one, the event is sent and the run decides later).
+      const status = await this.temporal
+        .withDeadline(Date.now() + 5000, () => handle.query(statusQuery))
+        .catch(() => undefined);
+      if ((status?.pendingEvents ?? 0) >= MAX_PENDING_EVENTS) {
+        throw new EventRefused(
+          `run ${runId} already keeps ${MAX_PENDING_EVENTS} unconsumed events: event "${name}" not sent`,
+        );
+      }
+      await handle.signal(eventSignal, event);
+      return true;
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) return false;
+      throw err;
+    }
+  }
+
   async cancel(runId: string, reason?: string): Promise<boolean> {
     if (reason !== undefined && typeof reason !== 'string') throw new ValidationError('cancel reason must be a string');
     try {
@@ -341,6 +384,18 @@ export class RunsClient {
   /** Closes the connection if this client opened it. */
   async close(): Promise<void> {
     if (this.ownsConnection) await this.temporal.connection.close();
+  }
+
+  /** The running step's latest heartbeat details: its progress. */
+  private progressOf(description: WorkflowExecutionDescription): unknown {
+    const pending = description.raw.pendingActivities?.find((a) => a.activityType?.name === 'runStep');
+    const payload = pending?.heartbeatDetails?.payloads?.[0];
+    if (!payload) return undefined;
+    try {
+      return payloadConverter.fromPayload(payload);
+    } catch {
+      return undefined;
+    }
   }
 
   private async describe(runId: string): Promise<WorkflowExecutionDescription> {

@@ -11,12 +11,16 @@ export type {
   RunHeaders,
   TerminalHook,
   WebhookOptions,
+  RunEvent,
+  EventSignal,
 } from './shared/types';
+export { MAX_PENDING_EVENTS } from './shared/events';
 export { ValidationError } from './shared/validate';
 export {
   RunsClient,
   InputMismatch,
   RunNotFound,
+  EventRefused,
   type RunsClientOptions,
   type SubmitOptions,
   type Submission,

@@ -55,8 +55,22 @@ test('usage errors exit 2 with one line; --help exits 0', () => {
   assert.equal(notJson.code, 2);
   assert.match(notJson.stderr, /input must be JSON/);
   assert.equal(cli(['submit', '1', '--header', 'novalue']).code, 2);
+  const badData = cli(['send', 'run-1', 'approve', '{nope']);
+  assert.equal(badData.code, 2);
+  assert.match(badData.stderr, /data must be JSON/);
   assert.equal(cli(['list', '--state', 'weird']).code, 2);
-  for (const command of ['dev', 'worker', 'submit', 'status', 'cancel', 'result', 'list', 'watch', 'redeliver']) {
+  for (const command of [
+    'dev',
+    'worker',
+    'submit',
+    'status',
+    'cancel',
+    'send',
+    'result',
+    'list',
+    'watch',
+    'redeliver',
+  ]) {
     const help = cli([command, '--help']);
     assert.equal(help.code, 0, command);
     assert.match(help.stdout, new RegExp(`Usage: durable-runs ${command}`));

@@ -7,6 +7,7 @@ import { after, before, test } from 'node:test';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { agentRunner, openAiModel, scriptedModel, type Model } from '../examples/agent';
+import { approvalRunner, demoServices, type ApprovalServices } from '../examples/approval';
 import runners from '../examples/runners';
 import { createTestKit, type TestKit } from '../src/testing';
 import { startReceiver, type Receiver } from './helpers/receiver';
@@ -23,10 +24,23 @@ const recordingModel: Model = {
   },
 };
 
+/** Services that count calls; the first email fails, so the approve step is retried. */
+const calls = { refund: 0, email: 0 };
+const countingServices: ApprovalServices = {
+  async refund(order, amount) {
+    calls.refund++;
+    return demoServices.refund(order, amount);
+  },
+  async sendEmail(to, body) {
+    if (++calls.email === 1) throw new Error('SMTP 421, try again');
+    return demoServices.sendEmail(to, body);
+  },
+};
+
 before(async () => {
   receiver = await startReceiver();
   kit = await createTestKit({
-    runners: { ...runners, recorded: agentRunner(recordingModel) },
+    runners: { ...runners, recorded: agentRunner(recordingModel), approvalCounted: approvalRunner(countingServices) },
     webhook: { allowPrivate: true },
   });
 });
@@ -114,4 +128,38 @@ test('pipeline: waits with continueAfter, succeeds, and posts the terminal webho
   const [req] = receiver.to('/pipeline');
   assert.equal(req?.headers['workflow-run-status'], 'succeeded');
   assert.deepEqual(JSON.parse(req!.body.toString()), outcome.result);
+});
+
+test('approval: draft, reject with a note, redraft, approve; a retried step does not refund twice', async () => {
+  const { runId } = await kit.client.submit({ input: { order: 'A-17', amount: 25 }, runner: 'approvalCounted' });
+  const waiting = () => eventually(async () => (await kit.client.status(runId)).state === 'waiting');
+  await waiting();
+  assert.deepEqual((await kit.client.status(runId)).waitingFor, ['approve', 'reject']);
+  await kit.client.sendEvent(runId, 'reject', { note: 'say sorry first' });
+  await eventually(
+    async () => (await kit.client.status(runId)).step === 1 && (await kit.client.status(runId)).state === 'waiting',
+  );
+  await kit.client.sendEvent(runId, 'approve');
+  const outcome = await kit.client.result(runId);
+  assert.equal(outcome.status, 'succeeded');
+  assert.deepEqual(outcome.result, {
+    order: 'A-17',
+    refundId: 're_A-17',
+    messageId: 'msg_customer-of-A-17',
+    draft: 'Dear customer, we are refunding 25 EUR for order A-17. (say sorry first)',
+  });
+  assert.equal(outcome.finalStep, 2);
+  assert.deepEqual(calls, { refund: 1, email: 2 }, 'the email was retried; the refund, journaled, was not');
+});
+
+test('approval: no decision within the timeout fails the run, asking to escalate (time skipped)', async () => {
+  const { runId } = await kit.client.submit({ input: { order: 'B-2', amount: 5 }, runner: 'approval' });
+  const outcome = await kit.client.result(runId);
+  assert.deepEqual(
+    { status: outcome.status, error: outcome.error },
+    {
+      status: 'failed',
+      error: 'no decision on order B-2 within 24h: escalate',
+    },
+  );
 });

@@ -1,6 +1,9 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
+import { memoSignal, memosQuery } from '../shared/definitions';
+import { StepError } from '../shared/outcome';
 import { isUndecodable, payloadConverter } from '../shared/payload-converter';
 import { ErrorType } from '../shared/names';
+import type { RunEvent } from '../shared/events';
 import type { RunHeaders, StepRunner } from '../shared/types';
 import { describeType, validateOutcome } from '../shared/validate';
 
@@ -12,12 +15,22 @@ export interface RunStepInput {
   headers: RunHeaders;
   runner: string;
   attempt: number;
+  /** The event that ended the previous step's wait. */
+  event?: RunEvent;
+  /** The previous step's wait timed out. */
+  timedOut?: true;
+  /** Values this step journaled with `step.memo` in earlier attempts. */
+  memos?: Record<string, unknown>;
 }
+
+/** The largest value `step.memo` records (it travels in the run's history and in later step inputs). */
+export const MAX_MEMO_BYTES = 256 * 1024;
 
 /** A checked step outcome; `continueAfter` carries its delay in milliseconds. */
 export type StepResult =
   | { kind: 'continue'; payload: unknown }
   | { kind: 'continueAfter'; payload: unknown; delayMs: number }
+  | { kind: 'waitForEvent'; payload: unknown; events: string[]; timeoutMs?: number }
   | { kind: 'succeed'; result: unknown }
   | { kind: 'fail'; reason: string }
   | { kind: 'cancel'; reason: string };
@@ -72,6 +85,43 @@ function checkSize(result: StepResult): void {
   }
 }
 
+/**
+ * `step.memo` for one attempt. Records go to the run by signal, which the server persists before
+ * it answers: once `memo` returns, the value is in the run's history. The run hands a step's memos
+ * to its next attempt; an attempt that Temporal itself retried (heartbeat timeout, lost worker)
+ * still has its first input, so it asks the run once.
+ */
+function createMemo(input: RunStepInput, ctx: Context) {
+  const recorded = new Map(Object.entries(input.memos ?? {}));
+  let asked = ctx.info.attempt <= 1;
+  const handle = () => ctx.client.workflow.getHandle(input.runId, ctx.info.workflowExecution?.runId);
+  return async <T>(key: string, fn: () => Promise<T> | T): Promise<T> => {
+    if (typeof key !== 'string' || key.length === 0 || key.length > 200) {
+      throw StepError.permanent(`step.memo key must be a string of 1–200 characters, got ${describeType(key)}`);
+    }
+    if (!recorded.has(key) && !asked) {
+      asked = true;
+      for (const [k, v] of Object.entries(await handle().query(memosQuery, input.stepNumber))) recorded.set(k, v);
+    }
+    if (recorded.has(key)) return recorded.get(key) as T;
+    const value = await fn();
+    let size: number;
+    try {
+      size = payloadConverter.toPayload(value ?? null).data?.length ?? 0;
+    } catch (err) {
+      throw StepError.permanent(`step.memo("${key}"): the value cannot be recorded: ${(err as Error).message}`);
+    }
+    if (size > MAX_MEMO_BYTES) {
+      throw StepError.permanent(
+        `step.memo("${key}"): the value is ${size} bytes, above the ${MAX_MEMO_BYTES} a memo may record: keep large data elsewhere and record a reference`,
+      );
+    }
+    await handle().signal(memoSignal, { step: input.stepNumber, key, value: value ?? null });
+    recorded.set(key, value ?? null);
+    return value;
+  };
+}
+
 export function createRunStep(runners: Readonly<Record<string, StepRunner>>) {
   return async function runStep(input: RunStepInput): Promise<StepResult> {
     // The worker's converter hands over what it could not read (e.g. nested deeper than this
@@ -85,6 +135,13 @@ export function createRunStep(runners: Readonly<Record<string, StepRunner>>) {
     const ctx = Context.current();
     let details: unknown;
     const beat = setInterval(() => ctx.heartbeat(details), HEARTBEAT_EVERY_MS);
+    // The latest details ride on every heartbeat: the server keeps them on the pending activity,
+    // where status() and the UI read them, and no history event is written.
+    const progress = (d?: unknown) => {
+      details = d;
+      ctx.heartbeat(d);
+    };
+    const journal = createMemo(input, ctx);
     try {
       const running = Promise.resolve().then(() =>
         runner({
@@ -94,10 +151,11 @@ export function createRunStep(runners: Readonly<Record<string, StepRunner>>) {
           headers: input.headers,
           attempt: input.attempt,
           signal: ctx.cancellationSignal,
-          heartbeat: (d?: unknown) => {
-            details = d;
-            ctx.heartbeat(d);
-          },
+          heartbeat: progress,
+          progress,
+          memo: journal,
+          ...(input.event !== undefined ? { event: input.event } : {}),
+          ...(input.timedOut ? { timedOut: true } : {}),
         }),
       );
       // A cancelled step gives the runner a moment to return its own verdict, then lets go of it.
@@ -124,7 +182,7 @@ export function createRunStep(runners: Readonly<Record<string, StepRunner>>) {
       }
       const result: StepResult =
         checked.kind === 'continueAfter'
-          ? { kind: 'continueAfter', payload: checked.payload, delayMs: checked.delayMs ?? 0 }
+          ? { kind: 'continueAfter', payload: checked.payload, delayMs: checked.delayMs }
           : checked;
       checkSize(result);
       return result;

@@ -13,6 +13,22 @@ export const StepOutcome = {
     payload,
     delay,
   }),
+  /**
+   * Run the next step when an event named in `events` arrives (signal `event`, `sendEvent`,
+   * `durable-runs send`), or when `timeout` passes; no worker is held meanwhile. The next step gets
+   * `payload` and `step.event`, or `step.timedOut === true`. Events that arrived earlier are kept
+   * and count. No timeout waits forever.
+   * @param timeout milliseconds, or a duration string such as `'24h'`
+   */
+  waitForEvent: (
+    payload: RunValue,
+    options: { events: string | readonly string[]; timeout?: number | string },
+  ): StepOutcomeData => ({
+    kind: 'waitForEvent',
+    payload,
+    events: typeof options.events === 'string' ? options.events : [...options.events],
+    ...(options.timeout !== undefined ? { timeout: options.timeout } : {}),
+  }),
   /** End the run as succeeded (workflow Completed) with `result`. */
   succeed: (result?: RunValue): StepOutcomeData => ({ kind: 'succeed', result }),
   /** End the run as failed (workflow Failed) with `reason`. */

@@ -6,6 +6,9 @@
 /** JSON-like value a run carries between steps; `Uint8Array` travels as bytes. */
 export type RunValue = unknown;
 
+import type { RunEvent } from './events';
+export type { EventSignal, RunEvent } from './events';
+
 /** Headers that thread through every step and reach terminal hooks. */
 export type RunHeaders = Record<string, string>;
 
@@ -45,7 +48,7 @@ export interface RunSpec {
 
 export type RunStatusKind = 'succeeded' | 'failed' | 'cancelled';
 
-export type RunState = 'running' | 'sleeping' | 'cancelling' | RunStatusKind;
+export type RunState = 'running' | 'sleeping' | 'waiting' | 'cancelling' | RunStatusKind;
 
 /** What the `status` query (and `RunsClient.status`) returns. */
 export interface RunStatus {
@@ -55,9 +58,17 @@ export interface RunStatus {
   step: number;
   /** Attempt of the current step, 1 on first try. */
   attempt?: number;
-  /** Last error the current step (or the run) saw. */
+  /** Last error the current step (or the run) saw, or why a signal was ignored. */
   lastError?: string;
   runner: string;
+  /** While `waiting`: the event names that end the wait. */
+  waitingFor?: string[];
+  /** While `waiting` with a timeout: when it fires (ISO time). */
+  waitDeadline?: string;
+  /** Events received and not consumed by a wait yet (shown when there are any, or while waiting). */
+  pendingEvents?: number;
+  /** The running step's latest `step.progress(…)`/`step.heartbeat(…)` details (from `RunsClient.status`). */
+  progress?: unknown;
 }
 
 /** How a run ended: the result of a Completed run and what terminal hooks receive. */
@@ -83,14 +94,31 @@ export interface Step<P = RunValue> {
   attempt: number;
   /** Aborted when the run is cancelled while this step runs. */
   signal: AbortSignal;
-  /** Records progress; the step wrapper already heartbeats for liveness. */
+  /**
+   * Records the step's latest progress: `status().progress`, `durable-runs watch` and the UI's
+   * pending activity show it. Adds no history events. The wrapper already heartbeats for liveness.
+   */
   heartbeat(details?: unknown): void;
+  /** Same as `heartbeat`. */
+  progress(details?: unknown): void;
+  /**
+   * Journals a side effect: the first call runs `fn` and records its result (JSON or bytes) in the
+   * run durably before returning it; every later attempt of this step — after a thrown error, a
+   * worker crash, a heartbeat timeout — gets the recorded value and `fn` is not called. A throwing
+   * `fn` records nothing. Keys are per step.
+   */
+  memo<T>(key: string, fn: () => Promise<T> | T): Promise<T>;
+  /** The event that ended the previous step's `waitForEvent`. */
+  event?: RunEvent;
+  /** `true` when the previous step's `waitForEvent` timed out (and `event` is absent). */
+  timedOut?: boolean;
 }
 
 /** Serializable step outcome, as built by `StepOutcome.*`. */
 export type StepOutcomeData =
   | { kind: 'continue'; payload: RunValue }
   | { kind: 'continueAfter'; payload: RunValue; delay: number | string }
+  | { kind: 'waitForEvent'; payload: RunValue; events: string | string[]; timeout?: number | string }
   | { kind: 'succeed'; result: RunValue }
   | { kind: 'fail'; reason: string }
   | { kind: 'cancel'; reason: string };

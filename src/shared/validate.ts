@@ -1,7 +1,8 @@
 import { msToNumber } from '@temporalio/common/lib/time';
 import { DEFAULT_RUNNER, RESERVED_HEADER_PREFIX } from './names';
+import { type InboxCarry, type RunEvent, validateEventNames, validateInboxCarry } from './events';
 import { isUndecodable } from './payload-converter';
-import type { RunHeaders, StepOutcomeData } from './types';
+import type { RunHeaders } from './types';
 
 /** A submission or step outcome that breaks the contract; the message names what was wrong. */
 export class ValidationError extends Error {
@@ -135,6 +136,10 @@ export interface RunCarry {
   payload: unknown;
   /** A cancel that arrived but was not acted on yet. */
   cancel?: { reason: string | null };
+  /** Events received and not consumed, and the IDs seen. */
+  events?: InboxCarry;
+  /** What ended the last wait, for the step about to run. */
+  delivered?: { event: RunEvent } | { timedOut: true };
 }
 
 /**
@@ -149,7 +154,7 @@ export function validateCarry(carry: unknown): RunCarry | undefined {
       `continue-as-new carry must be an object like {"step": 3, "payload": …}, got ${describeType(carry)}`,
     );
   }
-  const { step, payload, cancel } = carry;
+  const { step, payload, cancel, events, delivered } = carry;
   if (typeof step !== 'number' || !Number.isSafeInteger(step) || step < 0) {
     throw new ValidationError(`continue-as-new carry: step must be a whole number ≥ 0, got ${describeType(step)}`);
   }
@@ -162,15 +167,27 @@ export function validateCarry(carry: unknown): RunCarry | undefined {
       );
     }
   }
+  const inbox = validateInboxCarry(events);
+  let wake: RunCarry['delivered'];
+  if (delivered !== undefined && delivered !== null) {
+    const d = delivered as { event?: unknown; timedOut?: unknown };
+    if (d.timedOut === true) wake = { timedOut: true };
+    else {
+      const [event] = validateInboxCarry({ pending: [d.event], seen: [] })!.pending;
+      wake = { event: event! };
+    }
+  }
   return {
     step,
     payload: payload === undefined ? null : payload,
     ...(cancel !== undefined && cancel !== null ? { cancel: { reason: reason ?? null } } : {}),
+    ...(inbox ? { events: inbox } : {}),
+    ...(wake ? { delivered: wake } : {}),
   };
 }
 
 /** Parses a `continueAfter` delay (ms or duration string) into milliseconds. */
-export function parseDelay(delay: unknown): number {
+export function parseDelay(delay: unknown, what = 'continueAfter delay'): number {
   let ms: number;
   if (typeof delay === 'number') {
     ms = delay;
@@ -178,23 +195,28 @@ export function parseDelay(delay: unknown): number {
     try {
       ms = msToNumber(delay.trim() as never);
     } catch {
-      throw new ValidationError(`continueAfter delay ${JSON.stringify(delay)} is not a duration (try 5000 or '5m')`);
+      throw new ValidationError(`${what} ${JSON.stringify(delay)} is not a duration (try 5000 or '5m')`);
     }
   } else {
-    throw new ValidationError(
-      `continueAfter delay must be milliseconds or a duration string, got ${describeType(delay)}`,
-    );
+    throw new ValidationError(`${what} must be milliseconds or a duration string, got ${describeType(delay)}`);
   }
   if (!Number.isFinite(ms) || ms < 0 || ms > MAX_DELAY_MS) {
-    throw new ValidationError(
-      `continueAfter delay must be between 0 and ${MAX_DELAY_MS} ms, got ${JSON.stringify(delay)}`,
-    );
+    throw new ValidationError(`${what} must be between 0 and ${MAX_DELAY_MS} ms, got ${JSON.stringify(delay)}`);
   }
   return Math.round(ms);
 }
 
 /** Checks what a runner returned; the delay of `continueAfter` comes back in milliseconds. */
-export function validateOutcome(value: unknown): StepOutcomeData & { delayMs?: number } {
+/** A runner's outcome, checked, with durations in milliseconds. */
+export type CheckedOutcome =
+  | { kind: 'continue'; payload: unknown }
+  | { kind: 'continueAfter'; payload: unknown; delay: number | string; delayMs: number }
+  | { kind: 'waitForEvent'; payload: unknown; events: string[]; timeoutMs?: number }
+  | { kind: 'succeed'; result: unknown }
+  | { kind: 'fail'; reason: string }
+  | { kind: 'cancel'; reason: string };
+
+export function validateOutcome(value: unknown): CheckedOutcome {
   if (!isPlainObject(value) || typeof value.kind !== 'string') {
     throw new ValidationError(
       `runner returned ${describeType(value)}, not a step outcome: return StepOutcome.continue/continueAfter/succeed/fail/cancel(…)`,
@@ -209,6 +231,15 @@ export function validateOutcome(value: unknown): StepOutcomeData & { delayMs?: n
         payload: value.payload ?? null,
         delay: value.delay as number,
         delayMs: parseDelay(value.delay),
+      };
+    case 'waitForEvent':
+      return {
+        kind: 'waitForEvent',
+        payload: value.payload ?? null,
+        events: validateEventNames(value.events),
+        ...(value.timeout !== undefined && value.timeout !== null
+          ? { timeoutMs: parseDelay(value.timeout, 'waitForEvent timeout') }
+          : {}),
       };
     case 'succeed':
       return { kind: 'succeed', result: value.result };

@@ -18,21 +18,24 @@ import {
   TemporalFailure,
   TimeoutFailure,
   upsertMemo,
+  uuid4,
   workflowInfo,
 } from '@temporalio/workflow';
 import type { createActivities, StepResult } from '../activities';
-import { cancelSignal, statusQuery, type CancelRequest } from '../shared/definitions';
+import {
+  cancelSignal,
+  eventSignal,
+  memoSignal,
+  memosQuery,
+  statusQuery,
+  type CancelRequest,
+} from '../shared/definitions';
+import { RunModel } from '../shared/run-model';
 import { ErrorType, OUTCOME_MEMO_KEY } from '../shared/names';
 import { STEP_INFRA_RETRY, stepBackoffMs } from '../shared/retry';
-import type { RunOutcome, RunSpec, RunState, RunStatus } from '../shared/types';
+import type { RunOutcome, RunSpec } from '../shared/types';
 import { isUndecodable } from '../shared/payload-converter';
-import {
-  describeType,
-  type NormalizedRunSpec,
-  type RunCarry,
-  validateCarry,
-  validateRunSpec,
-} from '../shared/validate';
+import { type NormalizedRunSpec, type RunCarry, validateCarry, validateRunSpec } from '../shared/validate';
 
 export type { RunCarry };
 
@@ -89,30 +92,8 @@ export async function durableRun(rawSpec: RunSpec, rawCarry?: RunCarry): Promise
     throw ApplicationFailure.create({ type: ErrorType.InvalidRunSpec, message: messageOf(err), nonRetryable: true });
   }
 
-  let state: RunState = 'running';
-  let step = carry?.step ?? 0;
-  let payload: unknown = carry ? carry.payload : spec.input;
-  let attempt = 1;
-  let lastError: string | undefined;
-  let cancel: { reason: string | null } | undefined = carry?.cancel;
-  /** Set when the server holds a cancel request (Temporal's own cancel, or our self-request). */
-  let serverCancelled = false;
-  let badSignal: string | undefined;
-
-  const status = (): RunStatus => ({
-    runId,
-    state,
-    step,
-    ...(state === 'running' || state === 'cancelling' ? { attempt } : {}),
-    ...(lastError !== undefined ? { lastError } : {}),
-    runner: spec.runner,
-  });
-  const report = (): void => {
-    const parts = [`**${state}**`, `step ${step}`];
-    if (state === 'running' && attempt > 1) parts.push(`attempt ${attempt}/${spec.maxAttemptsPerStep}`);
-    if (lastError !== undefined) parts.push(`last error: ${lastError}`);
-    setCurrentDetails(parts.join(' · '));
-  };
+  const run = new RunModel(runId, spec, carry);
+  const report = (): void => setCurrentDetails(run.details());
 
   /**
    * The scope of every step and timer. One for the whole execution: a cancel ends the run, so it
@@ -142,35 +123,24 @@ export async function durableRun(rawSpec: RunSpec, rawCarry?: RunCarry): Promise
     }, done);
   };
 
-  setHandler(statusQuery, status);
+  setHandler(statusQuery, () => run.status());
   setHandler(cancelSignal, (request?: CancelRequest) => {
-    if (cancel || isTerminal(state)) return;
-    const reason: unknown =
-      request === undefined || request === null || isUndecodable(request) ? undefined : request.reason;
-    if (isUndecodable(request)) {
-      badSignal = `cancel signal argument: ${request.reason}`;
-    } else if (request !== undefined && request !== null && (typeof request !== 'object' || Array.isArray(request))) {
-      badSignal = `cancel signal argument must be an object like {"reason": "…"}, got ${describeType(request)}`;
-    } else if (reason !== undefined && reason !== null && typeof reason !== 'string') {
-      badSignal = `cancel signal reason must be a string, got ${describeType(reason)}`;
-    }
-    if (badSignal) return interrupt();
-    cancel = { reason: typeof reason === 'string' ? reason : null };
-    state = 'cancelling';
-    report();
+    const wasCancel = run.cancel;
+    if (!run.onCancelSignal(request)) return;
+    if (run.cancel && !wasCancel) report();
     interrupt();
   });
-  CancellationScope.current().cancelRequested.catch(() => {
-    serverCancelled = true;
-    if (!cancel && !isTerminal(state)) {
-      cancel = { reason: null };
-      state = 'cancelling';
-    }
+  // A malformed, duplicate or refused event never fails the run: refusals are reported in lastError.
+  setHandler(eventSignal, (raw: unknown) => {
+    if (run.onEvent(raw, new Date().toISOString(), uuid4())) report();
   });
+  setHandler(memoSignal, (record: unknown) => run.onMemo(record));
+  setHandler(memosQuery, (forStep: unknown) => run.memosFor(forStep));
+  CancellationScope.current().cancelRequested.catch(() => run.onServerCancel());
 
   /** Records the outcome, runs the terminal hooks, and closes the workflow with the matching status. */
   const finish = async (outcome: RunOutcome): Promise<RunOutcome> => {
-    state = outcome.status;
+    run.state = outcome.status;
     const { result: _result, ...summary } = outcome;
     // A Completed run's result is its outcome; the others keep theirs in the memo for the client.
     if (outcome.status !== 'succeeded') upsertMemo({ [OUTCOME_MEMO_KEY]: { ...summary, runner: spec.runner } });
@@ -193,10 +163,10 @@ export async function durableRun(rawSpec: RunSpec, rawCarry?: RunCarry): Promise
     }
     // The SDK closes a workflow as Canceled only when the server holds a cancel request for it.
     // For a `cancel` signal or a runner's own verdict, the run asks the server to cancel itself.
-    if (!serverCancelled) {
+    if (!run.serverCancelled) {
       await CancellationScope.nonCancellable(() => requestCancellation(runId));
       try {
-        await condition(() => serverCancelled);
+        await condition(() => run.serverCancelled);
       } catch (err) {
         if (!isCancellation(err)) throw err;
       }
@@ -204,19 +174,14 @@ export async function durableRun(rawSpec: RunSpec, rawCarry?: RunCarry): Promise
     throw new CancelledFailure(outcome.error ?? 'cancelled');
   };
 
-  const outcomeBase = (): Pick<RunOutcome, 'runId' | 'headers' | 'finalStep'> => ({
-    runId,
-    headers: spec.headers,
-    finalStep: step,
-  });
-  const fail = (error: string) => finish({ ...outcomeBase(), status: 'failed', error });
-  const cancelled = () => finish({ ...outcomeBase(), status: 'cancelled', error: cancel?.reason ?? null });
+  const fail = (error: string) => finish({ ...run.outcomeBase(), status: 'failed', error });
+  const cancelled = () => finish({ ...run.outcomeBase(), status: 'cancelled', error: run.cancel?.reason ?? null });
 
   /** Runs `fn` in a scope that a cancel (signal or Temporal) interrupts. */
   const interruptible = async <T>(fn: () => Promise<T>): Promise<T> => {
     stepScope ??= new CancellationScope();
     inFlight = true;
-    if (cancel !== undefined || badSignal !== undefined) interrupt();
+    if (run.interruptPending) interrupt();
     try {
       return await stepScope.run(fn);
     } finally {
@@ -227,12 +192,12 @@ export async function durableRun(rawSpec: RunSpec, rawCarry?: RunCarry): Promise
   try {
     report();
     for (;;) {
-      if (badSignal) return await fail(badSignal);
-      if (cancel) return await cancelled();
+      if (run.badSignal) return await fail(run.badSignal);
+      if (run.cancel) return await cancelled();
       const info = workflowInfo();
       if (info.continueAsNewSuggested || info.historyLength > spec.maxHistoryEvents) {
         await condition(() => true);
-        return await continueAsNew<typeof durableRun>(spec, { step, payload, ...(cancel ? { cancel } : {}) });
+        return await continueAsNew<typeof durableRun>(spec, run.carryForward());
       }
 
       let result: StepResult;
@@ -243,62 +208,66 @@ export async function durableRun(rawSpec: RunSpec, rawCarry?: RunCarry): Promise
             heartbeatTimeout: spec.heartbeatTimeoutMs,
             retry: STEP_INFRA_RETRY,
             cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-            summary: `step ${step}`,
-          }).runStep({ runId, stepNumber: step, payload, headers: spec.headers, runner: spec.runner, attempt }),
+            summary: `step ${run.step}`,
+          }).runStep(run.stepInput()),
         );
       } catch (err) {
-        if (badSignal) return await fail(badSignal);
-        if (cancel || isCancellation(err)) {
-          cancel ??= { reason: null };
+        if (run.badSignal) return await fail(run.badSignal);
+        if (run.cancel || isCancellation(err)) {
+          run.cancel ??= { reason: null };
           return await cancelled();
         }
         // Not a failure of the step but of scheduling it (e.g. a payload the converter cannot
         // encode): trying again would fail the same way. Earlier versions retried it.
         if (!(err instanceof TemporalFailure) && patched(Patch.FailUnschedulableStep)) {
-          return await fail(`step ${step} could not be scheduled: ${messageOf(err)}`);
+          return await fail(`step ${run.step} could not be scheduled: ${messageOf(err)}`);
         }
-        const type = failureType(err);
-        lastError = messageOf(err);
-        if (
-          type === ErrorType.StepPermanent ||
-          type === ErrorType.InvalidOutcome ||
-          type === ErrorType.UnknownRunner ||
-          type === ErrorType.InvalidStepInput
-        ) {
-          return await fail(type === ErrorType.StepPermanent ? lastError : `step ${step}: ${lastError}`);
-        }
-        if (attempt >= spec.maxAttemptsPerStep) {
-          return await fail(`step ${step} failed after ${attempt} attempt${attempt === 1 ? '' : 's'}: ${lastError}`);
-        }
-        state = 'sleeping';
+        const next = run.stepFailed(failureType(err), messageOf(err));
+        if (next.kind === 'fail') return await fail(next.error);
         report();
         try {
-          await interruptible(() => sleep(stepBackoffMs(attempt)));
+          await interruptible(() => sleep(stepBackoffMs(next.attempt)));
         } catch (sleepErr) {
           if (!isCancellation(sleepErr)) throw sleepErr;
         }
-        attempt += 1;
-        if (!cancel && !badSignal) state = 'running';
+        run.backoffDone();
         continue;
       }
 
-      if (isUndecodable(result)) return await fail(`step ${step}: step outcome: ${result.reason}`);
+      if (isUndecodable(result)) return await fail(`step ${run.step}: step outcome: ${result.reason}`);
       // A runner's own cancel wins over an outside cancel; an outside cancel wins over anything else.
       if (result.kind === 'cancel') {
-        cancel = { reason: result.reason };
+        run.cancel = { reason: result.reason };
         return await cancelled();
       }
-      if (badSignal) return await fail(badSignal);
-      if (cancel) return await cancelled();
+      if (run.badSignal) return await fail(run.badSignal);
+      if (run.cancel) return await cancelled();
       switch (result.kind) {
         case 'succeed':
-          return await finish({ ...outcomeBase(), status: 'succeeded', result: result.result });
+          return await finish({ ...run.outcomeBase(), status: 'succeeded', result: result.result });
         case 'fail':
           return await fail(result.reason);
+        case 'waitForEvent': {
+          const names = result.events;
+          run.beginWait(names, result.timeoutMs, Date.now());
+          report();
+          let arrived: boolean;
+          try {
+            // Without a timeout, `condition` resolves to undefined rather than true.
+            arrived = (await interruptible(() => condition(() => run.inbox.has(names), result.timeoutMs))) !== false;
+          } catch (err) {
+            run.abandonWait();
+            if (!isCancellation(err)) throw err;
+            continue;
+          }
+          run.advance(result.payload, run.endWait(arrived));
+          report();
+          continue;
+        }
         case 'continue':
         case 'continueAfter':
           if (result.kind === 'continueAfter' && result.delayMs > 0) {
-            state = 'sleeping';
+            run.beginSleep();
             report();
             try {
               await interruptible(() => sleep(result.delayMs));
@@ -307,11 +276,7 @@ export async function durableRun(rawSpec: RunSpec, rawCarry?: RunCarry): Promise
               continue;
             }
           }
-          step += 1;
-          payload = result.payload;
-          attempt = 1;
-          lastError = undefined;
-          state = 'running';
+          run.advance(result.payload);
           report();
       }
     }
@@ -324,8 +289,4 @@ export async function durableRun(rawSpec: RunSpec, rawCarry?: RunCarry): Promise
       nonRetryable: true,
     });
   }
-}
-
-function isTerminal(state: RunState): boolean {
-  return state === 'succeeded' || state === 'failed' || state === 'cancelled';
 }

@@ -1,0 +1,156 @@
+/**
+ * A run's event inbox: what the `event` signal delivers, kept in arrival order until a
+ * `waitForEvent` names it. Pure (no Temporal API), so the workflow and unit tests share it.
+ */
+import { isUndecodable } from './payload-converter';
+import { describeType, ValidationError } from './validate';
+
+/** At most this many events wait unconsumed in a run; past it a new one is refused. */
+export const MAX_PENDING_EVENTS = 1000;
+/** How many received event IDs a run remembers to ignore duplicates (oldest forgotten first). */
+export const MAX_REMEMBERED_EVENT_IDS = 10_000;
+const MAX_NAME_LENGTH = 200;
+
+/** The argument of the `event` signal. */
+export interface EventSignal {
+  name: string;
+  data?: unknown;
+  /** Duplicates of an ID the run has received are ignored. @default a fresh ID per send */
+  id?: string;
+}
+
+/** An event as the step after a wait sees it (`step.event`). */
+export interface RunEvent {
+  name: string;
+  data: unknown;
+  id: string;
+  /** ISO time the run received it. */
+  receivedAt: string;
+}
+
+/** What an inbox hands to the run's next execution at continue-as-new. */
+export interface InboxCarry {
+  pending: RunEvent[];
+  seen: string[];
+}
+
+export type Receipt = { kind: 'accepted' } | { kind: 'duplicate' } | { kind: 'refused'; reason: string };
+
+function checkName(what: string, value: unknown): string {
+  if (typeof value !== 'string' || value.length === 0 || value.length > MAX_NAME_LENGTH) {
+    throw new ValidationError(
+      `${what} must be a string of 1–${MAX_NAME_LENGTH} characters, got ${describeType(value)}`,
+    );
+  }
+  return value;
+}
+
+/** Checks an `event` signal's argument, whoever sent it. */
+export function validateEventSignal(raw: unknown): EventSignal {
+  if (isUndecodable(raw)) throw new ValidationError(`event signal argument: ${raw.reason}`);
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw) || raw instanceof Uint8Array) {
+    throw new ValidationError(
+      `event signal argument must be an object like {"name": "approve"}, got ${describeType(raw)}`,
+    );
+  }
+  const fields = raw as Record<string, unknown>;
+  for (const key of Object.keys(fields)) {
+    if (key !== 'name' && key !== 'data' && key !== 'id') {
+      throw new ValidationError(`unknown field "${key}" in event signal (fields: name, data, id)`);
+    }
+  }
+  const name = checkName('event name', fields.name);
+  const id = fields.id === undefined || fields.id === null ? undefined : checkName('event id', fields.id);
+  return { name, ...(fields.data !== undefined ? { data: fields.data } : {}), ...(id !== undefined ? { id } : {}) };
+}
+
+/** Checks the names a `waitForEvent` lists. */
+export function validateEventNames(events: unknown): string[] {
+  const list = typeof events === 'string' ? [events] : events;
+  if (!Array.isArray(list) || list.length === 0) {
+    throw new ValidationError(
+      `waitForEvent needs an event name or a non-empty list of names, got ${describeType(events)}`,
+    );
+  }
+  return [...new Set(list.map((name) => checkName('waitForEvent event name', name)))];
+}
+
+export class EventInbox {
+  private readonly pending: RunEvent[];
+  private readonly seen: Set<string>;
+
+  constructor(carry?: InboxCarry) {
+    this.pending = [...(carry?.pending ?? [])];
+    this.seen = new Set(carry?.seen ?? []);
+  }
+
+  get size(): number {
+    return this.pending.length;
+  }
+
+  /**
+   * Takes in an `event` signal's argument. `fallbackId` names an event sent without an ID (the
+   * workflow makes a fresh, replay-safe one).
+   */
+  receive(raw: unknown, receivedAt: string, fallbackId: string): Receipt {
+    let event: EventSignal;
+    try {
+      event = validateEventSignal(raw);
+    } catch (err) {
+      return { kind: 'refused', reason: (err as Error).message };
+    }
+    const id = event.id ?? fallbackId;
+    if (this.seen.has(id)) return { kind: 'duplicate' };
+    if (this.pending.length >= MAX_PENDING_EVENTS) {
+      return {
+        kind: 'refused',
+        reason: `event "${event.name}" (id ${id}) refused: the run already keeps ${MAX_PENDING_EVENTS} unconsumed events`,
+      };
+    }
+    this.remember(id);
+    this.pending.push({ name: event.name, data: event.data ?? null, id, receivedAt });
+    return { kind: 'accepted' };
+  }
+
+  /** Whether an event named in `names` is waiting. */
+  has(names: readonly string[]): boolean {
+    return this.pending.some((e) => names.includes(e.name));
+  }
+
+  /** Removes and returns the earliest event named in `names`. */
+  take(names: readonly string[]): RunEvent | undefined {
+    const index = this.pending.findIndex((e) => names.includes(e.name));
+    return index < 0 ? undefined : this.pending.splice(index, 1)[0];
+  }
+
+  carry(): InboxCarry {
+    return { pending: [...this.pending], seen: [...this.seen] };
+  }
+
+  private remember(id: string): void {
+    this.seen.add(id);
+    if (this.seen.size > MAX_REMEMBERED_EVENT_IDS) this.seen.delete(this.seen.values().next().value!);
+  }
+}
+
+/** Checks an inbox carried over continue-as-new; anything unreadable starts an empty inbox. */
+export function validateInboxCarry(raw: unknown): InboxCarry | undefined {
+  if (raw === undefined || raw === null) return undefined;
+  const carry = raw as Partial<InboxCarry>;
+  if (!Array.isArray(carry.pending) || !Array.isArray(carry.seen)) {
+    throw new ValidationError('continue-as-new carry: events must be {"pending": [...], "seen": [...]}');
+  }
+  const pending = carry.pending.map((e: unknown, i) => {
+    const event = e as Partial<RunEvent> | null;
+    if (
+      !event ||
+      typeof event.name !== 'string' ||
+      typeof event.id !== 'string' ||
+      typeof event.receivedAt !== 'string'
+    ) {
+      throw new ValidationError(`continue-as-new carry: pending event ${i} is malformed`);
+    }
+    return { name: event.name, data: event.data ?? null, id: event.id, receivedAt: event.receivedAt };
+  });
+  return { pending, seen: carry.seen.filter((id): id is string => typeof id === 'string') };
+}

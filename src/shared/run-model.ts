@@ -1,0 +1,230 @@
+/**
+ * A run's state and its transitions, without Temporal: what the `durableRun` workflow knows (step,
+ * attempt, cancel, pending events, wait, memos), what `status` says, and what each signal or step
+ * result does to it. The workflow is a thin driver around it that awaits activities, timers and
+ * conditions; unit tests drive it directly.
+ */
+import type { RunStepInput } from '../activities/run-step';
+import { EventInbox, type RunEvent } from './events';
+import { ErrorType } from './names';
+import { isUndecodable } from './payload-converter';
+import type { RunOutcome, RunState, RunStatus } from './types';
+import { describeType, type NormalizedRunSpec, type RunCarry } from './validate';
+
+/** Failure types that end the run at once instead of being retried. */
+const FATAL_STEP_ERRORS: ReadonlySet<string> = new Set([
+  ErrorType.StepPermanent,
+  ErrorType.InvalidOutcome,
+  ErrorType.UnknownRunner,
+  ErrorType.InvalidStepInput,
+]);
+
+export function isTerminal(state: RunState): boolean {
+  return state === 'succeeded' || state === 'failed' || state === 'cancelled';
+}
+
+/** What the driver does after a step's attempt failed. */
+export type AfterFailure = { kind: 'fail'; error: string } | { kind: 'retry'; attempt: number };
+
+export class RunModel {
+  state: RunState = 'running';
+  step: number;
+  payload: unknown;
+  attempt = 1;
+  lastError: string | undefined;
+  /** A cancel that arrived (signal, Temporal's cancel, or the runner's verdict). */
+  cancel: { reason: string | null } | undefined;
+  /** Set when the server holds a cancel request (Temporal's own cancel, or the run's self-request). */
+  serverCancelled = false;
+  /** A malformed `cancel` signal: the run fails with this message. */
+  badSignal: string | undefined;
+  /** Events received and not taken by a wait yet; they survive continue-as-new. */
+  readonly inbox: EventInbox;
+  /** What ended the last wait, for the next step (carried over continue-as-new too). */
+  delivered: { event: RunEvent } | { timedOut: true } | undefined;
+  /** What the current step journaled with `step.memo`, for its later attempts. */
+  memos: Record<string, unknown> = {};
+  /** The wait in progress: the names that end it and when it times out. */
+  waiting: { names: string[]; deadline?: string } | undefined;
+
+  constructor(
+    readonly runId: string,
+    readonly spec: NormalizedRunSpec,
+    carry?: RunCarry,
+  ) {
+    this.step = carry?.step ?? 0;
+    this.payload = carry ? carry.payload : spec.input;
+    this.cancel = carry?.cancel;
+    if (this.cancel) this.state = 'cancelling';
+    this.inbox = new EventInbox(carry?.events);
+    this.delivered = carry?.delivered;
+  }
+
+  /** A cancel or a malformed cancel signal waits to interrupt what runs. */
+  get interruptPending(): boolean {
+    return this.cancel !== undefined || this.badSignal !== undefined;
+  }
+
+  status(): RunStatus {
+    const { state, waiting, inbox } = this;
+    return {
+      runId: this.runId,
+      state,
+      step: this.step,
+      ...(state === 'running' || state === 'cancelling' ? { attempt: this.attempt } : {}),
+      ...(this.lastError !== undefined ? { lastError: this.lastError } : {}),
+      runner: this.spec.runner,
+      ...(waiting ? { waitingFor: waiting.names } : {}),
+      ...(waiting?.deadline ? { waitDeadline: waiting.deadline } : {}),
+      ...(waiting || inbox.size > 0 ? { pendingEvents: inbox.size } : {}),
+    };
+  }
+
+  /** The workflow's current details, as the UI shows them. */
+  details(): string {
+    const { state, waiting, inbox } = this;
+    const parts = [`**${state}**`, `step ${this.step}`];
+    if (state === 'running' && this.attempt > 1) parts.push(`attempt ${this.attempt}/${this.spec.maxAttemptsPerStep}`);
+    if (waiting) {
+      parts.push(`waiting for ${waiting.names.join(' or ')}${waiting.deadline ? ` until ${waiting.deadline}` : ''}`);
+    }
+    if (inbox.size > 0) parts.push(`${inbox.size} pending event${inbox.size === 1 ? '' : 's'}`);
+    if (this.lastError !== undefined) parts.push(`last error: ${this.lastError}`);
+    return parts.join(' · ');
+  }
+
+  /** The `cancel` signal. Returns whether what runs must be interrupted. */
+  onCancelSignal(request: unknown): boolean {
+    if (this.cancel || isTerminal(this.state)) return false;
+    if (isUndecodable(request)) {
+      this.badSignal = `cancel signal argument: ${request.reason}`;
+      return true;
+    }
+    const reason: unknown =
+      request === undefined || request === null ? undefined : (request as { reason?: unknown }).reason;
+    if (request !== undefined && request !== null && (typeof request !== 'object' || Array.isArray(request))) {
+      this.badSignal = `cancel signal argument must be an object like {"reason": "…"}, got ${describeType(request)}`;
+    } else if (reason !== undefined && reason !== null && typeof reason !== 'string') {
+      this.badSignal = `cancel signal reason must be a string, got ${describeType(reason)}`;
+    }
+    if (this.badSignal) return true;
+    this.cancel = { reason: typeof reason === 'string' ? reason : null };
+    this.state = 'cancelling';
+    return true;
+  }
+
+  /** The server holds a cancel request for the run (Temporal's own cancel, or the run's self-request). */
+  onServerCancel(): void {
+    this.serverCancelled = true;
+    if (!this.cancel && !isTerminal(this.state)) {
+      this.cancel = { reason: null };
+      this.state = 'cancelling';
+    }
+  }
+
+  /** The `event` signal. Returns whether the run's details changed. */
+  onEvent(raw: unknown, receivedAt: string, fallbackId: string): boolean {
+    if (isTerminal(this.state)) return false;
+    const receipt = this.inbox.receive(raw, receivedAt, fallbackId);
+    if (receipt.kind === 'refused') this.lastError = `event ignored: ${receipt.reason}`;
+    return receipt.kind !== 'duplicate';
+  }
+
+  /** A memo the step wrapper recorded; anything else, or a late one from an earlier step, is ignored. */
+  onMemo(record: unknown): void {
+    const r = record as Partial<{ step: unknown; key: unknown; value: unknown }> | null;
+    if (!r || typeof r !== 'object' || isUndecodable(record) || r.step !== this.step || typeof r.key !== 'string')
+      return;
+    this.memos = { ...this.memos, [r.key]: r.value ?? null };
+  }
+
+  memosFor(step: unknown): Record<string, unknown> {
+    return step === this.step ? this.memos : {};
+  }
+
+  /** The input of the current step's next attempt. */
+  stepInput(): RunStepInput {
+    return {
+      runId: this.runId,
+      stepNumber: this.step,
+      payload: this.payload,
+      headers: this.spec.headers,
+      runner: this.spec.runner,
+      attempt: this.attempt,
+      ...this.delivered,
+      ...(Object.keys(this.memos).length > 0 ? { memos: this.memos } : {}),
+    };
+  }
+
+  /** A step's attempt failed with `message` (and an `ApplicationFailure` type, if any). */
+  stepFailed(type: string | undefined, message: string): AfterFailure {
+    this.lastError = message;
+    if (type !== undefined && FATAL_STEP_ERRORS.has(type)) {
+      return { kind: 'fail', error: type === ErrorType.StepPermanent ? message : `step ${this.step}: ${message}` };
+    }
+    if (this.attempt >= this.spec.maxAttemptsPerStep) {
+      const n = this.attempt;
+      return { kind: 'fail', error: `step ${this.step} failed after ${n} attempt${n === 1 ? '' : 's'}: ${message}` };
+    }
+    this.state = 'sleeping';
+    return { kind: 'retry', attempt: this.attempt };
+  }
+
+  /** The backoff before the next attempt is over (or was cut short). */
+  backoffDone(): void {
+    this.attempt += 1;
+    if (!this.interruptPending) this.state = 'running';
+  }
+
+  beginSleep(): void {
+    this.state = 'sleeping';
+  }
+
+  beginWait(names: string[], timeoutMs: number | undefined, nowMs: number): void {
+    this.waiting = {
+      names,
+      ...(timeoutMs !== undefined ? { deadline: new Date(nowMs + timeoutMs).toISOString() } : {}),
+    };
+    this.state = 'waiting';
+  }
+
+  /** The wait ended: with an event when one named in it arrived, else timed out. */
+  endWait(arrived: boolean): { event: RunEvent } | { timedOut: true } {
+    const names = this.waiting?.names ?? [];
+    this.waiting = undefined;
+    const event = arrived ? this.inbox.take(names) : undefined;
+    return event ? { event } : { timedOut: true };
+  }
+
+  /** The wait was interrupted by a cancel. */
+  abandonWait(): void {
+    this.waiting = undefined;
+  }
+
+  /** On to the next step with `payload` (and what ended a wait, if one did). */
+  advance(payload: unknown, delivered?: { event: RunEvent } | { timedOut: true }): void {
+    this.step += 1;
+    this.memos = {};
+    this.payload = payload;
+    this.delivered = delivered;
+    this.attempt = 1;
+    this.lastError = undefined;
+    this.state = 'running';
+  }
+
+  /** What the next execution gets at continue-as-new. */
+  carryForward(): RunCarry {
+    const events = this.inbox.carry();
+    return {
+      step: this.step,
+      payload: this.payload,
+      ...(this.cancel ? { cancel: this.cancel } : {}),
+      ...(events.pending.length > 0 || events.seen.length > 0 ? { events } : {}),
+      ...(this.delivered ? { delivered: this.delivered } : {}),
+    };
+  }
+
+  outcomeBase(): Pick<RunOutcome, 'runId' | 'headers' | 'finalStep'> {
+    return { runId: this.runId, headers: this.spec.headers, finalStep: this.step };
+  }
+}

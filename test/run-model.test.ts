@@ -1,0 +1,173 @@
+/** Unit tests for the run's state and transitions (`RunModel`) and its event inbox, without Temporal. */
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { EventInbox, MAX_PENDING_EVENTS, validateEventNames } from '../src/shared/events';
+import { ErrorType } from '../src/shared/names';
+import { RunModel } from '../src/shared/run-model';
+import { validateCarry, validateRunSpec } from '../src/shared/validate';
+
+const spec = validateRunSpec({
+  input: { doc: 'a.pdf' },
+  runner: 'pipeline',
+  headers: { tenant: 'acme' },
+  maxAttemptsPerStep: 2,
+});
+const at = '2026-11-25T00:00:00.000Z';
+
+describe('RunModel', () => {
+  test('a new run: running at step 0 with its input', () => {
+    const run = new RunModel('r1', spec);
+    assert.deepEqual(run.status(), { runId: 'r1', state: 'running', step: 0, attempt: 1, runner: 'pipeline' });
+    assert.equal(run.details(), '**running** · step 0');
+    assert.deepEqual(run.stepInput(), {
+      runId: 'r1',
+      stepNumber: 0,
+      payload: { doc: 'a.pdf' },
+      headers: { tenant: 'acme' },
+      runner: 'pipeline',
+      attempt: 1,
+    });
+  });
+
+  test('cancel signal: a reason cancels once; a malformed one is kept to fail the run; none after the end', () => {
+    const run = new RunModel('r1', spec);
+    assert.equal(run.onCancelSignal({ reason: 'stop' }), true);
+    assert.deepEqual(run.cancel, { reason: 'stop' });
+    assert.equal(run.state, 'cancelling');
+    assert.equal(run.onCancelSignal({ reason: 'again' }), false, 'a second cancel changes nothing');
+    assert.deepEqual(run.cancel, { reason: 'stop' });
+
+    const bad = new RunModel('r2', spec);
+    assert.equal(bad.onCancelSignal({ reason: 7 }), true);
+    assert.equal(bad.badSignal, 'cancel signal reason must be a string, got number 7');
+    assert.equal(bad.cancel, undefined);
+    assert.equal(new RunModel('r3', spec).onCancelSignal('now') && true, true);
+
+    const done = new RunModel('r4', spec);
+    done.state = 'succeeded';
+    assert.equal(done.onCancelSignal({}), false);
+    assert.equal(done.cancel, undefined);
+  });
+
+  test("Temporal's cancel: cancelling with no reason, unless a cancel came first", () => {
+    const run = new RunModel('r1', spec);
+    run.onServerCancel();
+    assert.deepEqual([run.cancel, run.state, run.serverCancelled], [{ reason: null }, 'cancelling', true]);
+    const signalled = new RunModel('r2', spec);
+    signalled.onCancelSignal({ reason: 'first' });
+    signalled.onServerCancel();
+    assert.deepEqual(signalled.cancel, { reason: 'first' });
+  });
+
+  test('step failures: fatal types fail at once; others retry until the attempt budget is spent', () => {
+    const run = new RunModel('r1', spec);
+    assert.deepEqual(run.stepFailed(ErrorType.StepTransient, 'blip'), { kind: 'retry', attempt: 1 });
+    assert.equal(run.state, 'sleeping');
+    assert.equal(run.status().lastError, 'blip');
+    run.backoffDone();
+    assert.deepEqual([run.attempt, run.state], [2, 'running']);
+    assert.deepEqual(run.stepFailed(undefined, 'blip again'), {
+      kind: 'fail',
+      error: 'step 0 failed after 2 attempts: blip again',
+    });
+    assert.deepEqual(new RunModel('r2', spec).stepFailed(ErrorType.StepPermanent, 'no account'), {
+      kind: 'fail',
+      error: 'no account',
+    });
+    assert.deepEqual(new RunModel('r3', spec).stepFailed(ErrorType.UnknownRunner, 'unknown runner "x"'), {
+      kind: 'fail',
+      error: 'step 0: unknown runner "x"',
+    });
+  });
+
+  test('a backoff cut short by a cancel stays cancelling', () => {
+    const run = new RunModel('r1', spec);
+    run.stepFailed(undefined, 'blip');
+    run.onCancelSignal({});
+    run.backoffDone();
+    assert.equal(run.state, 'cancelling');
+  });
+
+  test('waits: status shows the names and deadline; the earliest named event wakes the next step', () => {
+    const run = new RunModel('r1', spec);
+    run.onEvent({ name: 'other', data: 0, id: 'o' }, at, 'x');
+    run.onEvent({ name: 'approve', data: 1, id: 'a1' }, at, 'x');
+    run.onEvent({ name: 'approve', data: 2, id: 'a2' }, at, 'x');
+    run.beginWait(['approve', 'reject'], 60_000, Date.parse(at));
+    assert.deepEqual(run.status(), {
+      runId: 'r1',
+      state: 'waiting',
+      step: 0,
+      runner: 'pipeline',
+      waitingFor: ['approve', 'reject'],
+      waitDeadline: '2026-11-25T00:01:00.000Z',
+      pendingEvents: 3,
+    });
+    assert.match(run.details(), /waiting for approve or reject until 2026-11-25T00:01:00.000Z · 3 pending events/);
+    run.advance('next', run.endWait(run.inbox.has(['approve', 'reject'])));
+    assert.deepEqual(run.stepInput().event, { name: 'approve', data: 1, id: 'a1', receivedAt: at });
+    assert.equal(run.status().pendingEvents, 2);
+    assert.equal(run.waiting, undefined);
+    run.beginWait(['never'], undefined, 0);
+    run.advance('later', run.endWait(false));
+    assert.deepEqual([run.stepInput().timedOut, run.stepInput().event], [true, undefined]);
+    run.advance('after');
+    assert.deepEqual([run.stepInput().timedOut, run.stepInput().event], [undefined, undefined]);
+  });
+
+  test('memos: kept for the current step only, cleared when it advances', () => {
+    const run = new RunModel('r1', spec);
+    run.onMemo({ step: 0, key: 'charge', value: { id: 'ch_1' } });
+    run.onMemo({ step: 3, key: 'stale', value: 1 });
+    run.onMemo('garbage');
+    assert.deepEqual(run.stepInput().memos, { charge: { id: 'ch_1' } });
+    assert.deepEqual(run.memosFor(0), { charge: { id: 'ch_1' } });
+    assert.deepEqual(run.memosFor(1), {});
+    run.advance(null);
+    assert.equal(run.stepInput().memos, undefined);
+  });
+
+  test('continue-as-new carries step, payload, cancel, pending events, seen IDs and the waking event', () => {
+    const run = new RunModel('r1', spec);
+    run.onEvent({ name: 'a', id: 'e1' }, at, 'x');
+    run.onEvent({ name: 'b', id: 'e2' }, at, 'x');
+    run.beginWait(['a'], undefined, 0);
+    run.advance({ n: 1 }, run.endWait(true));
+    run.onCancelSignal({ reason: 'later' });
+    const next = new RunModel('r1', spec, validateCarry(JSON.parse(JSON.stringify(run.carryForward()))));
+    assert.deepEqual(next.status(), { ...run.status() });
+    assert.deepEqual(next.stepInput(), run.stepInput());
+    assert.equal(
+      next.onEvent({ name: 'a', id: 'e1' }, at, 'x'),
+      false,
+      'an ID seen before the hand-over is a duplicate',
+    );
+  });
+});
+
+describe('EventInbox', () => {
+  test('accepts, ignores duplicates, refuses past the limit and reports malformed events', () => {
+    const inbox = new EventInbox();
+    assert.deepEqual(inbox.receive({ name: 'go' }, at, 'id-1'), { kind: 'accepted' });
+    assert.deepEqual(inbox.receive({ name: 'go', id: 'id-1' }, at, 'id-2'), { kind: 'duplicate' });
+    assert.deepEqual(inbox.receive({ name: 'go', extra: 1 }, at, 'id-3'), {
+      kind: 'refused',
+      reason: 'unknown field "extra" in event signal (fields: name, data, id)',
+    });
+    for (let i = 1; i < MAX_PENDING_EVENTS; i++) inbox.receive({ name: 'x', id: `x${i}` }, at, 'unused');
+    assert.equal(inbox.size, MAX_PENDING_EVENTS);
+    assert.deepEqual(inbox.receive({ name: 'x', id: 'one-more' }, at, 'unused'), {
+      kind: 'refused',
+      reason: 'event "x" (id one-more) refused: the run already keeps 1000 unconsumed events',
+    });
+    assert.deepEqual(inbox.take(['go']), { name: 'go', data: null, id: 'id-1', receivedAt: at });
+    assert.equal(inbox.take(['go']), undefined);
+  });
+
+  test('event names of a wait: one or several, each a non-empty string', () => {
+    assert.deepEqual(validateEventNames('a'), ['a']);
+    assert.deepEqual(validateEventNames(['a', 'b', 'a']), ['a', 'b']);
+    assert.throws(() => validateEventNames([]), /non-empty list/);
+    assert.throws(() => validateEventNames(['ok', 3]), /got number 3/);
+  });
+});
