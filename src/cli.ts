@@ -48,6 +48,7 @@ function describeStatus(s: RunStatus): string {
   const parts = [`${s.runId}  ${s.state}  step ${s.step}`];
   if (s.attempt !== undefined && s.attempt > 1) parts.push(`attempt ${s.attempt}`);
   parts.push(`runner ${s.runner}`);
+  if (s.startsAt) parts.push(`starts at ${s.startsAt}`);
   if (s.waitingFor)
     parts.push(`waiting for ${s.waitingFor.join(' or ')}${s.waitDeadline ? ` until ${s.waitDeadline}` : ''}`);
   if (s.pendingEvents) parts.push(`${s.pendingEvents} pending event${s.pendingEvents === 1 ? '' : 's'}`);
@@ -262,6 +263,20 @@ export function buildProgram(): Command {
     .option('--run-id <id>', 'run ID (default: a new ULID)')
     .option('--header <name=value>', 'a run header (repeatable), e.g. callback_url=https://…', collectHeader, {})
     .addOption(new Option('--max-attempts <n>', 'attempts per step').argParser((v) => Number(v)))
+    .addOption(
+      new Option('--max-steps <n>', 'step budget: the run fails rather than start step n').argParser((v) => Number(v)),
+    )
+    .option('--deadline <duration>', "time budget from now, e.g. '2h': the run fails when it passes")
+    .option('--delay <duration>', "start the run later, e.g. '10m' (status says scheduled until then)")
+    .addOption(
+      new Option('--priority <1-5>', 'task priority, 1 first … 5 last (default 3)').argParser((v) => Number(v)),
+    )
+    .option('--fairness-key <key>', 'fairness key (default: the tenant header)')
+    .addOption(
+      new Option('--fairness-weight <w>', 'share of this key relative to others (default 1)').argParser((v) =>
+        Number(v),
+      ),
+    )
     .option('--wait', 'watch the run until it closes; exit code per status')
     .option('--json', 'machine-readable output')
     .action(
@@ -273,6 +288,12 @@ export function buildProgram(): Command {
             runId?: string;
             header: Record<string, string>;
             maxAttempts?: number;
+            maxSteps?: number;
+            deadline?: string;
+            delay?: string;
+            priority?: number;
+            fairnessKey?: string;
+            fairnessWeight?: number;
             wait?: boolean;
           } & JsonFlag,
         ) => {
@@ -282,6 +303,12 @@ export function buildProgram(): Command {
             headers: opts.header,
             ...(opts.runId !== undefined ? { runId: opts.runId } : {}),
             ...(opts.maxAttempts !== undefined ? { maxAttemptsPerStep: opts.maxAttempts } : {}),
+            ...(opts.maxSteps !== undefined ? { maxSteps: opts.maxSteps } : {}),
+            ...(opts.deadline !== undefined ? { deadline: opts.deadline } : {}),
+            ...(opts.delay !== undefined ? { startDelay: opts.delay } : {}),
+            ...(opts.priority !== undefined ? { priority: opts.priority } : {}),
+            ...(opts.fairnessKey !== undefined ? { fairnessKey: opts.fairnessKey } : {}),
+            ...(opts.fairnessWeight !== undefined ? { fairnessWeight: opts.fairnessWeight } : {}),
           };
           return withClient(async (client) => {
             const submission = await client.submit(spec);

@@ -10,6 +10,8 @@ import {
   WorkflowNotFoundError,
 } from '@temporalio/client';
 import { ApplicationFailure, CancelledFailure, TerminatedFailure, TimeoutFailure } from '@temporalio/common';
+// No public API converts a proto Timestamp; the SDK's own helper (internal path) does.
+import { optionalTsToDate } from '@temporalio/common/lib/time';
 import { ulid } from 'ulid';
 import { parseCallbackUrl } from './activities/webhook/guard';
 import { connectionTarget, loadConnectionConfig } from './config';
@@ -19,7 +21,15 @@ import { OUTCOME_MEMO_KEY, WEBHOOK_WORKFLOW_TYPE, WORKFLOW_TYPE, webhookWorkflow
 import type { WebhookDeliveryInput, WebhookDeliveryStatus } from './shared/webhook';
 import { payloadConverter, toBase64 } from './shared/payload-converter';
 import type { RunOutcome, RunSpec, RunState, RunStatus, RunStatusKind } from './shared/types';
-import { type NormalizedRunSpec, ValidationError, validateRunId, validateRunSpec } from './shared/validate';
+import {
+  type NormalizedRunSpec,
+  parseDelay,
+  type RunScheduling,
+  ValidationError,
+  validatePriority,
+  validateRunId,
+  validateRunSpec,
+} from './shared/validate';
 
 export { ValidationError };
 
@@ -66,9 +76,11 @@ export interface RunsClientOptions {
   webhookUrlHeader?: string;
 }
 
-export interface SubmitOptions extends RunSpec {
+export interface SubmitOptions extends RunSpec, RunScheduling {
   /** 1–128 characters of `[A-Za-z0-9_-]`. @default a new ULID */
   runId?: string;
+  /** Start the run this much later (ms or `'10m'`): Temporal's start delay; `status()` says `scheduled` until then. */
+  startDelay?: number | string;
 }
 
 export interface Submission {
@@ -147,9 +159,11 @@ export class RunsClient {
 
   /** Starts a run, or returns the existing one for a repeated submission with the same input and headers. */
   async submit(options: SubmitOptions): Promise<Submission> {
-    const { runId: given, ...rest } = options;
+    const { runId: given, startDelay, priority, fairnessKey, fairnessWeight, ...rest } = options;
     const runId = given === undefined ? ulid() : validateRunId(given);
     const spec = validateRunSpec(rest);
+    const delayMs = startDelay === undefined ? undefined : parseDelay(startDelay, 'startDelay');
+    const taskPriority = validatePriority({ priority, fairnessKey, fairnessWeight }, spec.headers);
     const callback = spec.headers[this.webhookUrlHeader];
     if (callback !== undefined) {
       try {
@@ -165,6 +179,8 @@ export class RunsClient {
         args: [rest],
         workflowIdReusePolicy: 'REJECT_DUPLICATE',
         workflowIdConflictPolicy: 'FAIL',
+        ...(delayMs ? { startDelay: delayMs } : {}),
+        ...(taskPriority ? { priority: taskPriority } : {}),
       });
       return { runId, newlySubmitted: true };
     } catch (err) {
@@ -182,6 +198,18 @@ export class RunsClient {
     const description = await this.describe(runId);
     const closed = CLOSED_STATE[description.status.name];
     if (!closed) {
+      // A delayed start: the run exists, but its first workflow task waits for executionTime.
+      const startsAt = optionalTsToDate(description.raw.workflowExecutionInfo?.executionTime);
+      if (startsAt && startsAt.getTime() > Date.now() && (description.historyLength ?? 0) <= 2) {
+        const input = await this.firstInput(runId).catch(() => undefined);
+        return {
+          runId,
+          state: 'scheduled',
+          step: 0,
+          runner: input?.runner ?? 'default',
+          startsAt: startsAt.toISOString(),
+        };
+      }
       try {
         const status = await this.temporal.workflow.getHandle(runId).query(statusQuery);
         const progress = this.progressOf(description);

@@ -99,6 +99,13 @@ export function devServerExecutable(): EphemeralServerExecutable {
 }
 
 /**
+ * Turns on task-queue fairness (server 1.32 has it behind this flag), so that runs with
+ * different fairness keys (by default their `tenant` header) share a backlogged queue: one
+ * tenant's flood does not starve another. `durable-runs dev` and every test dev server use it.
+ */
+export const FAIRNESS_ARGS: readonly string[] = ['--dynamic-config-value', 'matching.enableFairness=true'];
+
+/**
  * `temporal server start-dev` flags used by `durable-runs dev` and `npm run bench`. The dev server's
  * history service reads its transfer queue (which hands every new workflow and activity task to
  * matching) at most 20 times a second by default: one run then waits ~35 ms per step for that
@@ -109,4 +116,5 @@ export function devServerExecutable(): EphemeralServerExecutable {
 export const DEV_SERVER_TUNING_ARGS: readonly string[] = [
   '--dynamic-config-value',
   'history.transferProcessorMaxPollRPS=1000',
+  ...FAIRNESS_ARGS,
 ];

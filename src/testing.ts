@@ -22,7 +22,7 @@ import {
 } from '@temporalio/worker';
 import { dataConverter, RunsClient } from './client';
 import type { StepRunner, TerminalHook, WebhookOptions } from './shared/types';
-import { devServerExecutable, testServerExecutable } from './temporal-binaries';
+import { devServerExecutable, FAIRNESS_ARGS, testServerExecutable } from './temporal-binaries';
 import { createWorker, payloadConverterPath, workflowsPath } from './worker';
 
 export interface TestKitOptions {
@@ -64,7 +64,7 @@ export async function createTestEnv(
   installQuietRuntime();
   return server === 'local'
     ? TestWorkflowEnvironment.createLocal({
-        server: { executable: devServerExecutable(), ip: '127.0.0.1' },
+        server: { executable: devServerExecutable(), ip: '127.0.0.1', extraArgs: [...FAIRNESS_ARGS] },
         client: { dataConverter },
       })
     : TestWorkflowEnvironment.createTimeSkipping({

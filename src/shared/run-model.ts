@@ -8,7 +8,7 @@ import type { RunStepInput } from '../activities/run-step';
 import { EventInbox, type RunEvent } from './events';
 import { ErrorType } from './names';
 import { isUndecodable } from './payload-converter';
-import type { RunOutcome, RunState, RunStatus } from './types';
+import type { CancelOrigin, RunOutcome, RunState, RunStatus } from './types';
 import { describeType, type NormalizedRunSpec, type RunCarry } from './validate';
 
 /** Failure types that end the run at once instead of being retried. */
@@ -32,8 +32,10 @@ export class RunModel {
   payload: unknown;
   attempt = 1;
   lastError: string | undefined;
-  /** A cancel that arrived (signal, Temporal's cancel, or the runner's verdict). */
-  cancel: { reason: string | null } | undefined;
+  /** A cancel that arrived (signal, Temporal's cancel, the runner's verdict, the parent run), and its origin. */
+  cancel: { reason: string | null; by?: CancelOrigin } | undefined;
+  /** The run's deadline passed: the running step is interrupted and the run fails. */
+  deadlineExceeded = false;
   /** Set when the server holds a cancel request (Temporal's own cancel, or the run's self-request). */
   serverCancelled = false;
   /** A malformed `cancel` signal: the run fails with this message. */
@@ -62,7 +64,28 @@ export class RunModel {
 
   /** A cancel or a malformed cancel signal waits to interrupt what runs. */
   get interruptPending(): boolean {
-    return this.cancel !== undefined || this.badSignal !== undefined;
+    return this.cancel !== undefined || this.badSignal !== undefined || this.deadlineExceeded;
+  }
+
+  /** Why the run must end now instead of running its next step, if it must. */
+  budgetSpent(): string | undefined {
+    if (this.deadlineExceeded) return 'deadline exceeded';
+    const { maxSteps } = this.spec;
+    if (maxSteps !== undefined && this.step >= maxSteps)
+      return `step budget of ${maxSteps} step${maxSteps === 1 ? '' : 's'} used up`;
+    return undefined;
+  }
+
+  /** The deadline passed. Returns whether what runs must be interrupted. */
+  onDeadline(): boolean {
+    if (isTerminal(this.state)) return false;
+    this.deadlineExceeded = true;
+    return true;
+  }
+
+  /** The run ends cancelled by `by` (unless a cancel with its own origin came first). */
+  cancelledBy(): CancelOrigin {
+    return this.cancel?.by ?? 'temporal';
   }
 
   status(): RunStatus {
@@ -108,7 +131,9 @@ export class RunModel {
       this.badSignal = `cancel signal reason must be a string, got ${describeType(reason)}`;
     }
     if (this.badSignal) return true;
-    this.cancel = { reason: typeof reason === 'string' ? reason : null };
+    // The parent run cancels its children with this signal and `by: "parent"`.
+    const by = (request as { by?: unknown } | null | undefined)?.by === 'parent' ? 'parent' : 'signal';
+    this.cancel = { reason: typeof reason === 'string' ? reason : null, by };
     this.state = 'cancelling';
     return true;
   }
@@ -117,7 +142,7 @@ export class RunModel {
   onServerCancel(): void {
     this.serverCancelled = true;
     if (!this.cancel && !isTerminal(this.state)) {
-      this.cancel = { reason: null };
+      this.cancel = { reason: null, by: 'temporal' };
       this.state = 'cancelling';
     }
   }

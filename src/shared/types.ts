@@ -44,11 +44,18 @@ export interface RunSpec {
    * @default 10000
    */
   maxHistoryEvents?: number;
+  /** Step budget: a run that would start step `maxSteps` ends **failed** ("step budget of N steps used up"). */
+  maxSteps?: number;
+  /**
+   * Time budget from submission (ms or a duration such as `'2h'`): when it passes, the running
+   * step is cancelled and the run ends **failed** ("deadline exceeded").
+   */
+  deadline?: number | string;
 }
 
 export type RunStatusKind = 'succeeded' | 'failed' | 'cancelled';
 
-export type RunState = 'running' | 'sleeping' | 'waiting' | 'cancelling' | RunStatusKind;
+export type RunState = 'scheduled' | 'running' | 'sleeping' | 'waiting' | 'cancelling' | RunStatusKind;
 
 /** What the `status` query (and `RunsClient.status`) returns. */
 export interface RunStatus {
@@ -67,6 +74,8 @@ export interface RunStatus {
   waitDeadline?: string;
   /** Events received and not consumed by a wait yet (shown when there are any, or while waiting). */
   pendingEvents?: number;
+  /** While `scheduled` (a delayed start): when the run starts (ISO time). */
+  startsAt?: string;
   /** The running step's latest `step.progress(…)`/`step.heartbeat(…)` details (from `RunsClient.status`). */
   progress?: unknown;
 }
@@ -82,7 +91,11 @@ export interface RunOutcome {
   headers: RunHeaders;
   /** The last step that ran (or was running when the run was cancelled). */
   finalStep: number;
+  /** Who cancelled a cancelled run: the `cancel` signal, Temporal's own cancel, the runner, or its parent run. */
+  cancelledBy?: CancelOrigin;
 }
+
+export type CancelOrigin = 'signal' | 'temporal' | 'runner' | 'parent';
 
 /** What a step runner receives. */
 export interface Step<P = RunValue> {

@@ -2,7 +2,10 @@ import { msToNumber } from '@temporalio/common/lib/time';
 import { DEFAULT_RUNNER, RESERVED_HEADER_PREFIX } from './names';
 import { type InboxCarry, type RunEvent, validateEventNames, validateInboxCarry } from './events';
 import { isUndecodable } from './payload-converter';
-import type { RunHeaders } from './types';
+import type { CancelOrigin, RunHeaders } from './types';
+
+const ORIGINS: readonly string[] = ['signal', 'temporal', 'runner', 'parent'];
+export const isOrigin = (value: unknown): value is CancelOrigin => typeof value === 'string' && ORIGINS.includes(value);
 
 /** A submission or step outcome that breaks the contract; the message names what was wrong. */
 export class ValidationError extends Error {
@@ -32,6 +35,9 @@ export interface NormalizedRunSpec {
   heartbeatTimeoutMs: number;
   stepTimeoutMs: number;
   maxHistoryEvents: number;
+  maxSteps?: number;
+  /** The time budget from submission, in ms. */
+  deadlineMs?: number;
 }
 
 export function validateRunId(runId: unknown): string {
@@ -98,6 +104,8 @@ export function validateRunSpec(spec: unknown): NormalizedRunSpec {
     'heartbeatTimeoutMs',
     'stepTimeoutMs',
     'maxHistoryEvents',
+    'maxSteps',
+    'deadline',
   ]);
   for (const key of Object.keys(spec)) {
     if (!known.has(key)) throw new ValidationError(`unknown field "${key}" in workflow input`);
@@ -127,6 +135,57 @@ export function validateRunSpec(spec: unknown): NormalizedRunSpec {
     ),
     stepTimeoutMs: positiveInt('stepTimeoutMs', spec.stepTimeoutMs, DEFAULT_STEP_TIMEOUT_MS, 30 * 24 * 3600_000),
     maxHistoryEvents: positiveInt('maxHistoryEvents', spec.maxHistoryEvents, DEFAULT_MAX_HISTORY_EVENTS, 50_000),
+    ...(spec.maxSteps !== undefined && spec.maxSteps !== null
+      ? { maxSteps: positiveInt('maxSteps', spec.maxSteps, 1, 1_000_000_000) }
+      : {}),
+    ...(spec.deadline !== undefined && spec.deadline !== null
+      ? { deadlineMs: parseDelay(spec.deadline, 'deadline') }
+      : {}),
+  };
+}
+
+/** Where a run's workflow and step tasks stand in line (Temporal task priority and fairness). */
+export interface RunScheduling {
+  /** 1 (first) … 5 (last). @default 3 */
+  priority?: number;
+  /** Runs with different keys share the task queue in proportion to their weights. @default the run's `tenant` header */
+  fairnessKey?: string;
+  /** This key's share relative to others. @default 1 */
+  fairnessWeight?: number;
+}
+
+/** Temporal's `Priority` for a run, or undefined when nothing is set. */
+export function validatePriority(
+  options: RunScheduling,
+  headers: RunHeaders,
+): { priorityKey?: number; fairnessKey?: string; fairnessWeight?: number } | undefined {
+  const { priority, fairnessWeight } = options;
+  const fairnessKey = options.fairnessKey ?? headers.tenant;
+  if (
+    priority !== undefined &&
+    (typeof priority !== 'number' || !Number.isInteger(priority) || priority < 1 || priority > 5)
+  ) {
+    throw new ValidationError(`priority must be an integer from 1 (first) to 5 (last), got ${describeType(priority)}`);
+  }
+  if (
+    fairnessKey !== undefined &&
+    (typeof fairnessKey !== 'string' || fairnessKey.length === 0 || new TextEncoder().encode(fairnessKey).length > 64)
+  ) {
+    throw new ValidationError(`fairnessKey must be a string of 1–64 bytes, got ${describeType(fairnessKey)}`);
+  }
+  if (
+    fairnessWeight !== undefined &&
+    (typeof fairnessWeight !== 'number' || !(fairnessWeight > 0) || fairnessWeight > 1000)
+  ) {
+    throw new ValidationError(
+      `fairnessWeight must be a number above 0 and at most 1000, got ${describeType(fairnessWeight)}`,
+    );
+  }
+  if (priority === undefined && fairnessKey === undefined && fairnessWeight === undefined) return undefined;
+  return {
+    ...(priority !== undefined ? { priorityKey: priority } : {}),
+    ...(fairnessKey !== undefined ? { fairnessKey } : {}),
+    ...(fairnessWeight !== undefined ? { fairnessWeight } : {}),
   };
 }
 
@@ -135,7 +194,7 @@ export interface RunCarry {
   step: number;
   payload: unknown;
   /** A cancel that arrived but was not acted on yet. */
-  cancel?: { reason: string | null };
+  cancel?: { reason: string | null; by?: CancelOrigin };
   /** Events received and not consumed, and the IDs seen. */
   events?: InboxCarry;
   /** What ended the last wait, for the step about to run. */
@@ -180,7 +239,14 @@ export function validateCarry(carry: unknown): RunCarry | undefined {
   return {
     step,
     payload: payload === undefined ? null : payload,
-    ...(cancel !== undefined && cancel !== null ? { cancel: { reason: reason ?? null } } : {}),
+    ...(cancel !== undefined && cancel !== null
+      ? {
+          cancel: {
+            reason: reason ?? null,
+            ...(isOrigin((cancel as { by?: unknown }).by) ? { by: (cancel as { by: CancelOrigin }).by } : {}),
+          },
+        }
+      : {}),
     ...(inbox ? { events: inbox } : {}),
     ...(wake ? { delivered: wake } : {}),
   };

@@ -137,6 +137,20 @@ export async function durableRun(rawSpec: RunSpec, rawCarry?: RunCarry): Promise
   setHandler(memoSignal, (record: unknown) => run.onMemo(record));
   setHandler(memosQuery, (forStep: unknown) => run.memosFor(forStep));
   CancellationScope.current().cancelRequested.catch(() => run.onServerCancel());
+  // The time budget counts from submission (the start of the continue-as-new chain).
+  if (spec.deadlineMs !== undefined) {
+    const remaining = workflowInfo().startTime.getTime() + spec.deadlineMs - Date.now();
+    if (remaining <= 0) run.onDeadline();
+    else
+      void sleep(remaining).then(
+        () => {
+          if (!run.onDeadline()) return;
+          report();
+          interrupt();
+        },
+        () => undefined,
+      );
+  }
 
   /** Records the outcome, runs the terminal hooks, and closes the workflow with the matching status. */
   const finish = async (outcome: RunOutcome): Promise<RunOutcome> => {
@@ -175,7 +189,13 @@ export async function durableRun(rawSpec: RunSpec, rawCarry?: RunCarry): Promise
   };
 
   const fail = (error: string) => finish({ ...run.outcomeBase(), status: 'failed', error });
-  const cancelled = () => finish({ ...run.outcomeBase(), status: 'cancelled', error: run.cancel?.reason ?? null });
+  const cancelled = () =>
+    finish({
+      ...run.outcomeBase(),
+      status: 'cancelled',
+      error: run.cancel?.reason ?? null,
+      cancelledBy: run.cancelledBy(),
+    });
 
   /** Runs `fn` in a scope that a cancel (signal or Temporal) interrupts. */
   const interruptible = async <T>(fn: () => Promise<T>): Promise<T> => {
@@ -194,6 +214,8 @@ export async function durableRun(rawSpec: RunSpec, rawCarry?: RunCarry): Promise
     for (;;) {
       if (run.badSignal) return await fail(run.badSignal);
       if (run.cancel) return await cancelled();
+      const spent = run.budgetSpent();
+      if (spent) return await fail(spent);
       const info = workflowInfo();
       if (info.continueAsNewSuggested || info.historyLength > spec.maxHistoryEvents) {
         await condition(() => true);
@@ -213,8 +235,9 @@ export async function durableRun(rawSpec: RunSpec, rawCarry?: RunCarry): Promise
         );
       } catch (err) {
         if (run.badSignal) return await fail(run.badSignal);
+        if (!run.cancel && run.deadlineExceeded) return await fail('deadline exceeded');
         if (run.cancel || isCancellation(err)) {
-          run.cancel ??= { reason: null };
+          run.cancel ??= { reason: null, by: 'temporal' };
           return await cancelled();
         }
         // Not a failure of the step but of scheduling it (e.g. a payload the converter cannot
@@ -237,11 +260,12 @@ export async function durableRun(rawSpec: RunSpec, rawCarry?: RunCarry): Promise
       if (isUndecodable(result)) return await fail(`step ${run.step}: step outcome: ${result.reason}`);
       // A runner's own cancel wins over an outside cancel; an outside cancel wins over anything else.
       if (result.kind === 'cancel') {
-        run.cancel = { reason: result.reason };
+        run.cancel = { reason: result.reason, by: 'runner' };
         return await cancelled();
       }
       if (run.badSignal) return await fail(run.badSignal);
       if (run.cancel) return await cancelled();
+      if (run.deadlineExceeded) return await fail('deadline exceeded');
       switch (result.kind) {
         case 'succeed':
           return await finish({ ...run.outcomeBase(), status: 'succeeded', result: result.result });

@@ -8,7 +8,7 @@ import { createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Connection } from '@temporalio/client';
-import { resolveTemporalCli } from '../../src/temporal-binaries';
+import { FAIRNESS_ARGS, resolveTemporalCli } from '../../src/temporal-binaries';
 import { freePort } from './net';
 
 export interface DevServerOptions {
@@ -81,6 +81,7 @@ export async function startDevServer(opts: DevServerOptions = {}): Promise<DevSe
     ...(namespace === 'default' ? [] : ['--namespace', namespace]),
     '--log-level',
     'error',
+    ...(opts.extraArgs?.includes(FAIRNESS_ARGS[1]!) ? [] : FAIRNESS_ARGS),
     ...(opts.extraArgs ?? []),
   ];
 

@@ -24,7 +24,8 @@ const MAX_RESPONSE_BYTES = 64 * 1024;
  * `application/json`); a failed or cancelled run's error text (`text/plain; charset=utf-8`, empty
  * for a `null` error).
  *
- * Headers: `content-type`, `user-agent`, `workflow-run-id`, `workflow-run-status`, the Standard
+ * Headers: `content-type`, `user-agent`, `workflow-run-id`, `workflow-run-status`,
+ * `workflow-run-cancelled-by` (cancelled runs: signal, temporal, runner or parent), the Standard
  * Webhooks `webhook-id` and `webhook-timestamp` (seconds), and `webhook-signature` when `secret`
  * is set, made by the `standardwebhooks` package.
  *
@@ -54,6 +55,9 @@ export function buildWebhookRequest(args: {
     'user-agent': args.userAgent,
     'workflow-run-id': outcome.runId,
     'workflow-run-status': outcome.status,
+    ...(outcome.status === 'cancelled' && outcome.cancelledBy
+      ? { 'workflow-run-cancelled-by': outcome.cancelledBy }
+      : {}),
     'webhook-id': webhookId,
     'webhook-timestamp': String(Math.floor(timestamp.getTime() / 1000)),
   };
