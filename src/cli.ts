@@ -404,28 +404,36 @@ export function buildProgram(): Command {
       new Option('--state <state>', 'only runs in this state').choices(['running', 'succeeded', 'failed', 'cancelled']),
     )
     .option('--limit <n>', 'at most this many', (v) => Number(v), 50)
+    .option('--parent <runId>', 'only the child runs of this run')
     .option('--json', 'machine-readable output')
     .action(
-      act(async (opts: { state?: 'running' | 'succeeded' | 'failed' | 'cancelled'; limit: number } & JsonFlag) =>
-        withClient(async (client) => {
-          const runs = await client.list({ ...(opts.state ? { state: opts.state } : {}), limit: opts.limit });
-          print(opts.json, runs, () => {
-            const rows = [
-              ['RUN ID', 'STATE', 'STARTED', 'CLOSED'],
-              ...runs.map((r) => [r.runId, r.state, r.startTime.toISOString(), r.closeTime?.toISOString() ?? '']),
-            ];
-            const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));
-            return rows
-              .map((row) =>
-                row
-                  .map((cell, i) => cell.padEnd(widths[i]!))
-                  .join('  ')
-                  .trimEnd(),
-              )
-              .join('\n');
-          });
-          return EXIT.ok;
-        }),
+      act(
+        async (
+          opts: { state?: 'running' | 'succeeded' | 'failed' | 'cancelled'; limit: number; parent?: string } & JsonFlag,
+        ) =>
+          withClient(async (client) => {
+            const runs = await client.list({
+              ...(opts.state ? { state: opts.state } : {}),
+              ...(opts.parent !== undefined ? { parent: opts.parent } : {}),
+              limit: opts.limit,
+            });
+            print(opts.json, runs, () => {
+              const rows = [
+                ['RUN ID', 'STATE', 'STARTED', 'CLOSED'],
+                ...runs.map((r) => [r.runId, r.state, r.startTime.toISOString(), r.closeTime?.toISOString() ?? '']),
+              ];
+              const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));
+              return rows
+                .map((row) =>
+                  row
+                    .map((cell, i) => cell.padEnd(widths[i]!))
+                    .join('  ')
+                    .trimEnd(),
+                )
+                .join('\n');
+            });
+            return EXIT.ok;
+          }),
       ),
     );
 

@@ -324,8 +324,11 @@ export class RunsClient {
   }
 
   /** Lists runs, newest first, optionally by state. */
-  async list(options: { state?: 'running' | RunStatusKind; limit?: number } = {}): Promise<RunListing[]> {
+  async list(
+    options: { state?: 'running' | RunStatusKind; limit?: number; parent?: string } = {},
+  ): Promise<RunListing[]> {
     let query = `WorkflowType = '${WORKFLOW_TYPE}'`;
+    if (options.parent !== undefined) query += ` AND ParentWorkflowId = '${validateRunId(options.parent)}'`;
     if (options.state) {
       const status = LIST_FILTER[options.state];
       if (!status)

@@ -1,12 +1,13 @@
 import { DEFAULT_WEBHOOK_OPTIONS } from '../config';
 import type { StepRunner, TerminalHook, WebhookOptions } from '../shared/types';
 import { createRunStep } from './run-step';
+import { readRunOutcome } from './read-outcome';
 import { requestCancellation } from './request-cancellation';
 import { createRunTerminalHooks } from './terminal-hooks';
 import { createDeliverWebhook } from './webhook/deliver';
 import { WebhookTerminalHook } from './webhook/hook';
 
-export type { RunStepInput, StepResult } from './run-step';
+export type { ResolvedChild, RunStepInput, StepResult } from './run-step';
 
 /** What the activities need from the worker, read and validated once at start-up. */
 export interface ActivityDeps {
@@ -19,11 +20,12 @@ export interface ActivityDeps {
 /** The activities of durable-runs, with their dependencies injected. */
 export function createActivities(deps: ActivityDeps) {
   return {
-    runStep: createRunStep(deps.runners),
+    runStep: createRunStep(deps.runners, deps.webhook?.urlHeader),
     runTerminalHooks: createRunTerminalHooks(
       deps.webhook ? [new WebhookTerminalHook(deps.webhook), ...deps.hooks] : deps.hooks,
     ),
     requestCancellation,
+    readRunOutcome,
     deliverWebhook: createDeliverWebhook(deps.webhook ?? DEFAULT_WEBHOOK_OPTIONS),
   };
 }

@@ -4,8 +4,12 @@ import { StepError } from '../shared/outcome';
 import { isUndecodable, payloadConverter } from '../shared/payload-converter';
 import { ErrorType } from '../shared/names';
 import type { RunEvent } from '../shared/events';
-import type { RunHeaders, StepRunner } from '../shared/types';
-import { describeType, validateOutcome } from '../shared/validate';
+import type { RunHeaders, RunOutcome, RunSpec, StepRunner } from '../shared/types';
+
+const DEFAULT_URL_HEADER = 'callback_url';
+import { DEFAULT_RUNNER } from '../shared/names';
+import { type CheckedChild, describeType, validateOutcome } from '../shared/validate';
+import { createHash } from 'node:crypto';
 
 /** What the workflow passes to `runStep`. */
 export interface RunStepInput {
@@ -19,8 +23,39 @@ export interface RunStepInput {
   event?: RunEvent;
   /** The previous step's wait timed out. */
   timedOut?: true;
+  /** The outcomes of the children the previous step started. */
+  children?: RunOutcome[];
   /** Values this step journaled with `step.memo` in earlier attempts. */
   memos?: Record<string, unknown>;
+}
+
+/** A child run ready to start: its run ID and its workflow input. */
+export interface ResolvedChild {
+  runId: string;
+  spec: RunSpec;
+}
+
+/** `<parent>-<step>-<index>`, or with the parent's ID shortened and hashed when that passes 128 characters. */
+export function childRunId(parentRunId: string, step: number, index: number): string {
+  const suffix = `-${step}-${index}`;
+  const id = `${parentRunId}${suffix}`;
+  if (id.length <= 128) return id;
+  const hash = createHash('sha256').update(parentRunId).digest('hex').slice(0, 12);
+  return `${parentRunId.slice(0, 128 - suffix.length - hash.length - 1)}-${hash}${suffix}`;
+}
+
+/** Children inherit the parent's headers (except the callback URL header); their runner defaults to `default`, as any run's. */
+function resolveChildren(input: RunStepInput, children: CheckedChild[], urlHeader: string): ResolvedChild[] {
+  const { [urlHeader]: _callback, ...inherited } = input.headers;
+  return children.map((child, index) => ({
+    runId: child.runId ?? childRunId(input.runId, input.stepNumber, index),
+    spec: {
+      input: child.input,
+      runner: child.runner ?? DEFAULT_RUNNER,
+      headers: { ...inherited, ...child.headers },
+      ...(child.maxAttemptsPerStep !== undefined ? { maxAttemptsPerStep: child.maxAttemptsPerStep } : {}),
+    },
+  }));
 }
 
 /** The largest value `step.memo` records (it travels in the run's history and in later step inputs). */
@@ -31,6 +66,7 @@ export type StepResult =
   | { kind: 'continue'; payload: unknown }
   | { kind: 'continueAfter'; payload: unknown; delayMs: number }
   | { kind: 'waitForEvent'; payload: unknown; events: string[]; timeoutMs?: number }
+  | { kind: 'runChildren'; payload: unknown; children: ResolvedChild[]; maxConcurrent: number }
   | { kind: 'succeed'; result: unknown }
   | { kind: 'fail'; reason: string }
   | { kind: 'cancel'; reason: string };
@@ -122,7 +158,7 @@ function createMemo(input: RunStepInput, ctx: Context) {
   };
 }
 
-export function createRunStep(runners: Readonly<Record<string, StepRunner>>) {
+export function createRunStep(runners: Readonly<Record<string, StepRunner>>, urlHeader = DEFAULT_URL_HEADER) {
   return async function runStep(input: RunStepInput): Promise<StepResult> {
     // The worker's converter hands over what it could not read (e.g. nested deeper than this
     // thread's stack) as a marker; retrying would read it the same way.
@@ -156,6 +192,7 @@ export function createRunStep(runners: Readonly<Record<string, StepRunner>>) {
           memo: journal,
           ...(input.event !== undefined ? { event: input.event } : {}),
           ...(input.timedOut ? { timedOut: true } : {}),
+          ...(input.children !== undefined ? { children: input.children } : {}),
         }),
       );
       // A cancelled step gives the runner a moment to return its own verdict, then lets go of it.
@@ -183,7 +220,9 @@ export function createRunStep(runners: Readonly<Record<string, StepRunner>>) {
       const result: StepResult =
         checked.kind === 'continueAfter'
           ? { kind: 'continueAfter', payload: checked.payload, delayMs: checked.delayMs }
-          : checked;
+          : checked.kind === 'runChildren'
+            ? { ...checked, children: resolveChildren(input, checked.children, urlHeader) }
+            : checked;
       checkSize(result);
       return result;
     } finally {

@@ -5,6 +5,8 @@ import type { RunStatus } from './types';
 /** Argument of the `cancel` signal. */
 export interface CancelRequest {
   reason?: string;
+  /** Set by a parent run cancelling its children (their outcome's `cancelledBy` is then `parent`). */
+  by?: 'parent';
 }
 
 /** Cancels a run; optional `{ reason }` ends up in `RunOutcome.error`. */

@@ -1,4 +1,4 @@
-import type { RunValue, StepOutcomeData } from './types';
+import type { ChildRunSpec, RunValue, StepOutcomeData } from './types';
 
 /** Builders for what a step runner returns. */
 export const StepOutcome = {
@@ -28,6 +28,22 @@ export const StepOutcome = {
     payload,
     events: typeof options.events === 'string' ? options.events : [...options.events],
     ...(options.timeout !== undefined ? { timeout: options.timeout } : {}),
+  }),
+  /**
+   * Start each child as a full run (a `durableRun` child workflow: its own steps, status, cancel
+   * and webhook) and run the next step with `payload` once all have closed; it gets
+   * `step.children`, their outcomes in the order given, whatever their status. At most 1,000.
+   * @param options.maxConcurrent how many children run at once. @default all
+   */
+  runChildren: (
+    payload: RunValue,
+    children: readonly ChildRunSpec[],
+    options: { maxConcurrent?: number } = {},
+  ): StepOutcomeData => ({
+    kind: 'runChildren',
+    payload,
+    children: [...children],
+    ...(options.maxConcurrent !== undefined ? { maxConcurrent: options.maxConcurrent } : {}),
   }),
   /** End the run as succeeded (workflow Completed) with `result`. */
   succeed: (result?: RunValue): StepOutcomeData => ({ kind: 'succeed', result }),

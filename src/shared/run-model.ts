@@ -9,7 +9,7 @@ import { EventInbox, type RunEvent } from './events';
 import { ErrorType } from './names';
 import { isUndecodable } from './payload-converter';
 import type { CancelOrigin, RunOutcome, RunState, RunStatus } from './types';
-import { describeType, type NormalizedRunSpec, type RunCarry } from './validate';
+import { type Delivered, describeType, type NormalizedRunSpec, type RunCarry } from './validate';
 
 /** Failure types that end the run at once instead of being retried. */
 const FATAL_STEP_ERRORS: ReadonlySet<string> = new Set([
@@ -43,7 +43,9 @@ export class RunModel {
   /** Events received and not taken by a wait yet; they survive continue-as-new. */
   readonly inbox: EventInbox;
   /** What ended the last wait, for the next step (carried over continue-as-new too). */
-  delivered: { event: RunEvent } | { timedOut: true } | undefined;
+  delivered: Delivered | undefined;
+  /** While the step's children run: how many there are and how many have closed. */
+  children: { total: number; closed: number } | undefined;
   /** What the current step journaled with `step.memo`, for its later attempts. */
   memos: Record<string, unknown> = {};
   /** The wait in progress: the names that end it and when it times out. */
@@ -100,6 +102,7 @@ export class RunModel {
       ...(waiting ? { waitingFor: waiting.names } : {}),
       ...(waiting?.deadline ? { waitDeadline: waiting.deadline } : {}),
       ...(waiting || inbox.size > 0 ? { pendingEvents: inbox.size } : {}),
+      ...(this.children ? { children: { ...this.children } } : {}),
     };
   }
 
@@ -112,6 +115,7 @@ export class RunModel {
       parts.push(`waiting for ${waiting.names.join(' or ')}${waiting.deadline ? ` until ${waiting.deadline}` : ''}`);
     }
     if (inbox.size > 0) parts.push(`${inbox.size} pending event${inbox.size === 1 ? '' : 's'}`);
+    if (this.children) parts.push(`children ${this.children.closed}/${this.children.total} closed`);
     if (this.lastError !== undefined) parts.push(`last error: ${this.lastError}`);
     return parts.join(' · ');
   }
@@ -221,13 +225,27 @@ export class RunModel {
     return event ? { event } : { timedOut: true };
   }
 
+  /** The step's children start; the run waits for them. */
+  beginChildren(total: number): void {
+    this.children = { total, closed: 0 };
+    this.state = 'waiting';
+  }
+
+  childClosed(): void {
+    if (this.children) this.children.closed += 1;
+  }
+
+  endChildren(): void {
+    this.children = undefined;
+  }
+
   /** The wait was interrupted by a cancel. */
   abandonWait(): void {
     this.waiting = undefined;
   }
 
   /** On to the next step with `payload` (and what ended a wait, if one did). */
-  advance(payload: unknown, delivered?: { event: RunEvent } | { timedOut: true }): void {
+  advance(payload: unknown, delivered?: Delivered): void {
     this.step += 1;
     this.memos = {};
     this.payload = payload;

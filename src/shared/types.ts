@@ -74,6 +74,8 @@ export interface RunStatus {
   waitDeadline?: string;
   /** Events received and not consumed by a wait yet (shown when there are any, or while waiting). */
   pendingEvents?: number;
+  /** While waiting for child runs: how many there are and how many have closed. */
+  children?: { total: number; closed: number };
   /** While `scheduled` (a delayed start): when the run starts (ISO time). */
   startsAt?: string;
   /** The running step's latest `step.progress(…)`/`step.heartbeat(…)` details (from `RunsClient.status`). */
@@ -96,6 +98,18 @@ export interface RunOutcome {
 }
 
 export type CancelOrigin = 'signal' | 'temporal' | 'runner' | 'parent';
+
+/** A child run that a step starts with `StepOutcome.runChildren`. */
+export interface ChildRunSpec {
+  input: RunValue;
+  /** @default "default", as for any run */
+  runner?: string;
+  /** Merged over the parent's headers (which the child inherits, except the callback URL header). */
+  headers?: RunHeaders;
+  /** @default `<parentRunId>-<step>-<index>` */
+  runId?: string;
+  maxAttemptsPerStep?: number;
+}
 
 /** What a step runner receives. */
 export interface Step<P = RunValue> {
@@ -125,6 +139,8 @@ export interface Step<P = RunValue> {
   event?: RunEvent;
   /** `true` when the previous step's `waitForEvent` timed out (and `event` is absent). */
   timedOut?: boolean;
+  /** The outcomes of the children the previous step started with `runChildren`, in the order given. */
+  children?: RunOutcome[];
 }
 
 /** Serializable step outcome, as built by `StepOutcome.*`. */
@@ -132,6 +148,7 @@ export type StepOutcomeData =
   | { kind: 'continue'; payload: RunValue }
   | { kind: 'continueAfter'; payload: RunValue; delay: number | string }
   | { kind: 'waitForEvent'; payload: RunValue; events: string | string[]; timeout?: number | string }
+  | { kind: 'runChildren'; payload: RunValue; children: ChildRunSpec[]; maxConcurrent?: number }
   | { kind: 'succeed'; result: RunValue }
   | { kind: 'fail'; reason: string }
   | { kind: 'cancel'; reason: string };

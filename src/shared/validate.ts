@@ -2,7 +2,10 @@ import { msToNumber } from '@temporalio/common/lib/time';
 import { DEFAULT_RUNNER, RESERVED_HEADER_PREFIX } from './names';
 import { type InboxCarry, type RunEvent, validateEventNames, validateInboxCarry } from './events';
 import { isUndecodable } from './payload-converter';
-import type { CancelOrigin, RunHeaders } from './types';
+import type { CancelOrigin, RunHeaders, RunOutcome } from './types';
+
+/** What the step after a wait gets: the event, a timeout, or the outcomes of its children. */
+export type Delivered = { event: RunEvent } | { timedOut: true } | { children: RunOutcome[] };
 
 const ORIGINS: readonly string[] = ['signal', 'temporal', 'runner', 'parent'];
 export const isOrigin = (value: unknown): value is CancelOrigin => typeof value === 'string' && ORIGINS.includes(value);
@@ -189,6 +192,64 @@ export function validatePriority(
   };
 }
 
+/** At most this many children per `runChildren`. */
+export const MAX_CHILDREN = 1000;
+
+/** A child as the runner gave it, checked: its own run ID (if given) and run spec fields. */
+export interface CheckedChild {
+  runId?: string;
+  input: unknown;
+  runner?: string;
+  headers?: RunHeaders;
+  maxAttemptsPerStep?: number;
+}
+
+function validateChildren(value: Record<string, unknown>): CheckedOutcome {
+  const { children, maxConcurrent } = value;
+  if (!Array.isArray(children) || children.length === 0) {
+    throw new ValidationError(`runChildren needs a non-empty list of children, got ${describeType(children)}`);
+  }
+  if (children.length > MAX_CHILDREN) {
+    throw new ValidationError(`runChildren: at most ${MAX_CHILDREN} children per step, got ${children.length}`);
+  }
+  const ids = new Set<string>();
+  const checked = children.map((child: unknown, i): CheckedChild => {
+    if (!isPlainObject(child))
+      throw new ValidationError(
+        `runChildren: child ${i} must be an object like {"input": …}, got ${describeType(child)}`,
+      );
+    for (const key of Object.keys(child)) {
+      if (!['input', 'runner', 'headers', 'runId', 'maxAttemptsPerStep'].includes(key)) {
+        throw new ValidationError(`runChildren: child ${i} has an unknown field "${key}"`);
+      }
+    }
+    try {
+      const { runId, ...spec } = child;
+      validateRunSpec({ ...spec, runner: spec.runner ?? DEFAULT_RUNNER });
+      if (runId !== undefined) {
+        validateRunId(runId);
+        if (ids.has(runId as string)) throw new ValidationError(`run ID ${JSON.stringify(runId)} is given twice`);
+        ids.add(runId as string);
+      }
+    } catch (err) {
+      throw new ValidationError(`runChildren: child ${i}: ${(err as Error).message}`);
+    }
+    return {
+      input: child.input,
+      ...(child.runId !== undefined ? { runId: child.runId as string } : {}),
+      ...(child.runner !== undefined ? { runner: child.runner as string } : {}),
+      ...(child.headers !== undefined ? { headers: validateHeaders(child.headers) } : {}),
+      ...(child.maxAttemptsPerStep !== undefined ? { maxAttemptsPerStep: child.maxAttemptsPerStep as number } : {}),
+    };
+  });
+  return {
+    kind: 'runChildren',
+    payload: value.payload ?? null,
+    children: checked,
+    maxConcurrent: positiveInt('runChildren maxConcurrent', maxConcurrent, checked.length, MAX_CHILDREN),
+  };
+}
+
 /** What a run hands to its next execution when it continues-as-new. */
 export interface RunCarry {
   step: number;
@@ -198,7 +259,7 @@ export interface RunCarry {
   /** Events received and not consumed, and the IDs seen. */
   events?: InboxCarry;
   /** What ended the last wait, for the step about to run. */
-  delivered?: { event: RunEvent } | { timedOut: true };
+  delivered?: Delivered;
 }
 
 /**
@@ -229,8 +290,9 @@ export function validateCarry(carry: unknown): RunCarry | undefined {
   const inbox = validateInboxCarry(events);
   let wake: RunCarry['delivered'];
   if (delivered !== undefined && delivered !== null) {
-    const d = delivered as { event?: unknown; timedOut?: unknown };
+    const d = delivered as { event?: unknown; timedOut?: unknown; children?: unknown };
     if (d.timedOut === true) wake = { timedOut: true };
+    else if (Array.isArray(d.children)) wake = { children: d.children as RunOutcome[] };
     else {
       const [event] = validateInboxCarry({ pending: [d.event], seen: [] })!.pending;
       wake = { event: event! };
@@ -278,6 +340,7 @@ export type CheckedOutcome =
   | { kind: 'continue'; payload: unknown }
   | { kind: 'continueAfter'; payload: unknown; delay: number | string; delayMs: number }
   | { kind: 'waitForEvent'; payload: unknown; events: string[]; timeoutMs?: number }
+  | { kind: 'runChildren'; payload: unknown; children: CheckedChild[]; maxConcurrent: number }
   | { kind: 'succeed'; result: unknown }
   | { kind: 'fail'; reason: string }
   | { kind: 'cancel'; reason: string };
@@ -307,6 +370,8 @@ export function validateOutcome(value: unknown): CheckedOutcome {
           ? { timeoutMs: parseDelay(value.timeout, 'waitForEvent timeout') }
           : {}),
       };
+    case 'runChildren':
+      return validateChildren(value);
     case 'succeed':
       return { kind: 'succeed', result: value.result };
     case 'fail':

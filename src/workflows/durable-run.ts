@@ -4,7 +4,13 @@ import {
   ApplicationFailure,
   CancellationScope,
   CancelledFailure,
+  ChildWorkflowCancellationType,
+  ChildWorkflowFailure,
   condition,
+  getExternalWorkflowHandle,
+  ParentClosePolicy,
+  startChild,
+  TerminatedFailure,
   ContinueAsNew,
   continueAsNew,
   patched,
@@ -21,7 +27,7 @@ import {
   uuid4,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { createActivities, StepResult } from '../activities';
+import type { createActivities, ResolvedChild, StepResult } from '../activities';
 import {
   cancelSignal,
   eventSignal,
@@ -51,7 +57,7 @@ const Patch = {
   FailUnschedulableStep: 'fail-unschedulable-step',
 } as const;
 
-const { requestCancellation } = proxyLocalActivities<Activities>({
+const { requestCancellation, readRunOutcome } = proxyLocalActivities<Activities>({
   startToCloseTimeout: '30s',
   retry: { initialInterval: '1s', maximumInterval: '10s' },
 });
@@ -185,7 +191,8 @@ export async function durableRun(rawSpec: RunSpec, rawCarry?: RunCarry): Promise
         if (!isCancellation(err)) throw err;
       }
     }
-    throw new CancelledFailure(outcome.error ?? 'cancelled');
+    // The summary rides along for a parent run that reads its child's outcome.
+    throw new CancelledFailure(outcome.error ?? 'cancelled', [summary]);
   };
 
   const fail = (error: string) => finish({ ...run.outcomeBase(), status: 'failed', error });
@@ -206,6 +213,60 @@ export async function durableRun(rawSpec: RunSpec, rawCarry?: RunCarry): Promise
       return await stepScope.run(fn);
     } finally {
       inFlight = false;
+    }
+  };
+
+  /**
+   * Starts the step's children, at most `maxConcurrent` at once, and returns their outcomes in
+   * order; undefined when a cancel, a bad signal or the deadline interrupts: then no more children
+   * start, the open ones are cancelled (`cancelledBy: 'parent'`), and it returns once they closed.
+   * Children start outside the interruptible scope so that Temporal does not cancel them itself:
+   * the run cancels them with the `cancel` signal, which tells them who did.
+   */
+  const runChildren = async (children: ResolvedChild[], maxConcurrent: number): Promise<RunOutcome[] | undefined> => {
+    run.beginChildren(children.length);
+    report();
+    const outcomes: RunOutcome[] = new Array<RunOutcome>(children.length);
+    const started = new Set<string>();
+    let next = 0;
+    let stopping = false;
+    const cancelChild = (id: string) =>
+      getExternalWorkflowHandle(id)
+        .signal(cancelSignal, { reason: 'parent run cancelled', by: 'parent' } as CancelRequest)
+        .catch(() => undefined);
+    const lane = async (): Promise<void> => {
+      while (!stopping && next < children.length) {
+        const index = next++;
+        const child = children[index]!;
+        outcomes[index] = await childOutcome(child, () => {
+          started.add(child.runId);
+          if (stopping) void cancelChild(child.runId);
+        });
+        started.delete(child.runId);
+        run.childClosed();
+        report();
+      }
+    };
+    let settled = false;
+    const lanes = CancellationScope.nonCancellable(() =>
+      Promise.all(Array.from({ length: Math.min(maxConcurrent, children.length) }, lane)),
+    ).finally(() => {
+      settled = true;
+    });
+    try {
+      await interruptible(() => condition(() => settled));
+      await lanes;
+      return outcomes;
+    } catch (err) {
+      if (!isCancellation(err)) throw err;
+      stopping = true;
+      await CancellationScope.nonCancellable(async () => {
+        await Promise.all([...started].map(cancelChild));
+        await lanes;
+      });
+      return undefined;
+    } finally {
+      run.endChildren();
     }
   };
 
@@ -271,6 +332,13 @@ export async function durableRun(rawSpec: RunSpec, rawCarry?: RunCarry): Promise
           return await finish({ ...run.outcomeBase(), status: 'succeeded', result: result.result });
         case 'fail':
           return await fail(result.reason);
+        case 'runChildren': {
+          const outcomes = await runChildren(result.children, result.maxConcurrent);
+          if (!outcomes) continue; // interrupted: the loop's top ends the run
+          run.advance(result.payload, { children: outcomes });
+          report();
+          continue;
+        }
         case 'waitForEvent': {
           const names = result.events;
           run.beginWait(names, result.timeoutMs, Date.now());
@@ -312,5 +380,42 @@ export async function durableRun(rawSpec: RunSpec, rawCarry?: RunCarry): Promise
       message: `internal error: ${messageOf(err)}`,
       nonRetryable: true,
     });
+  }
+}
+
+/** Starts one child run and waits for its outcome, whatever its close status. */
+async function childOutcome(child: ResolvedChild, onStarted: () => void): Promise<RunOutcome> {
+  const base = { runId: child.runId, headers: child.spec.headers ?? {}, finalStep: 0 };
+  let handle;
+  try {
+    handle = await startChild(durableRun, {
+      workflowId: child.runId,
+      args: [child.spec],
+      taskQueue: workflowInfo().taskQueue,
+      // Cancelled by the parent's `cancel` signal (see runChildren); a parent that is terminated
+      // or times out still has the server cancel them.
+      cancellationType: ChildWorkflowCancellationType.ABANDON,
+      parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
+    });
+  } catch (err) {
+    return { ...base, status: 'failed', error: `child run ${child.runId} could not start: ${messageOf(err)}` };
+  }
+  onStarted();
+  try {
+    return await handle.result();
+  } catch (err) {
+    const cause = err instanceof ChildWorkflowFailure ? err.cause : err;
+    const summary = (
+      cause instanceof ApplicationFailure || cause instanceof CancelledFailure ? cause.details?.[0] : undefined
+    ) as Omit<RunOutcome, 'result'> | undefined;
+    if (summary && typeof summary === 'object' && typeof summary.status === 'string') return summary;
+    if (cause instanceof CancelledFailure) {
+      // Temporal drops a cancelled child's details: read the outcome the child recorded.
+      const recorded = await CancellationScope.nonCancellable(() => readRunOutcome(child.runId)).catch(() => null);
+      return recorded ?? { ...base, status: 'cancelled', error: cause.message || null };
+    }
+    if (cause instanceof TerminatedFailure)
+      return { ...base, status: 'failed', error: `terminated${cause.message ? `: ${cause.message}` : ''}` };
+    return { ...base, status: 'failed', error: messageOf(cause) };
   }
 }
