@@ -19,6 +19,7 @@ import { cancelSignal, eventSignal, statusQuery } from './shared/definitions';
 import { MAX_PENDING_EVENTS, validateEventSignal } from './shared/events';
 import { OUTCOME_MEMO_KEY, WEBHOOK_WORKFLOW_TYPE, WORKFLOW_TYPE, webhookWorkflowId } from './shared/names';
 import type { WebhookDeliveryInput, WebhookDeliveryStatus } from './shared/webhook';
+import { RunSchedules } from './schedules';
 import { payloadConverter, toBase64 } from './shared/payload-converter';
 import type { RunOutcome, RunSpec, RunState, RunStatus, RunStatusKind } from './shared/types';
 import {
@@ -134,7 +135,12 @@ export class RunsClient {
     readonly taskQueue: string,
     private readonly ownsConnection: boolean,
     private readonly webhookUrlHeader = process.env.DURABLE_RUNS_WEBHOOK_URL_HEADER || 'callback_url',
-  ) {}
+  ) {
+    this.schedules = new RunSchedules(temporal, taskQueue);
+  }
+
+  /** Schedules of runs (Temporal Schedules): create, list, describe, pause, unpause, trigger, delete. */
+  readonly schedules: RunSchedules;
 
   /** Wraps an existing Temporal client (it must use durable-runs' payload converter). */
   static fromClient(temporal: Client, taskQueue: string): RunsClient {

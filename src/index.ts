@@ -27,5 +27,13 @@ export {
   type RunListing,
 } from './client';
 export { createWorker, type CreateWorkerOptions } from './worker';
+export {
+  RunSchedules,
+  ScheduleNotFound,
+  type ScheduleOptions,
+  type ScheduleInfo,
+  type OverlapPolicy,
+} from './schedules';
+export type { ChildRunSpec, CancelOrigin } from './shared/types';
 export { ConfigError } from './config';
 export { WORKFLOW_TYPE, DEFAULT_TASK_QUEUE } from './shared/names';

@@ -32,10 +32,13 @@ describe('RunModel', () => {
   test('cancel signal: a reason cancels once; a malformed one is kept to fail the run; none after the end', () => {
     const run = new RunModel('r1', spec);
     assert.equal(run.onCancelSignal({ reason: 'stop' }), true);
-    assert.deepEqual(run.cancel, { reason: 'stop' });
+    assert.deepEqual(run.cancel, { reason: 'stop', by: 'signal' });
     assert.equal(run.state, 'cancelling');
     assert.equal(run.onCancelSignal({ reason: 'again' }), false, 'a second cancel changes nothing');
-    assert.deepEqual(run.cancel, { reason: 'stop' });
+    assert.deepEqual(run.cancel, { reason: 'stop', by: 'signal' });
+    const byParent = new RunModel('r5', spec);
+    byParent.onCancelSignal({ reason: 'parent run cancelled', by: 'parent' });
+    assert.equal(byParent.cancelledBy(), 'parent');
 
     const bad = new RunModel('r2', spec);
     assert.equal(bad.onCancelSignal({ reason: 7 }), true);
@@ -52,11 +55,15 @@ describe('RunModel', () => {
   test("Temporal's cancel: cancelling with no reason, unless a cancel came first", () => {
     const run = new RunModel('r1', spec);
     run.onServerCancel();
-    assert.deepEqual([run.cancel, run.state, run.serverCancelled], [{ reason: null }, 'cancelling', true]);
+    assert.deepEqual(
+      [run.cancel, run.state, run.serverCancelled],
+      [{ reason: null, by: 'temporal' }, 'cancelling', true],
+    );
+    assert.equal(run.cancelledBy(), 'temporal');
     const signalled = new RunModel('r2', spec);
     signalled.onCancelSignal({ reason: 'first' });
     signalled.onServerCancel();
-    assert.deepEqual(signalled.cancel, { reason: 'first' });
+    assert.deepEqual(signalled.cancel, { reason: 'first', by: 'signal' });
   });
 
   test('step failures: fatal types fail at once; others retry until the attempt budget is spent', () => {
@@ -142,6 +149,22 @@ describe('RunModel', () => {
       false,
       'an ID seen before the hand-over is a duplicate',
     );
+  });
+});
+
+describe('budgets', () => {
+  test('maxSteps and the deadline end the run before its next step, naming which', () => {
+    const limited = new RunModel('r1', validateRunSpec({ input: 0, maxSteps: 2, deadline: '1h' }));
+    assert.equal(limited.budgetSpent(), undefined);
+    limited.advance(1);
+    limited.advance(2);
+    assert.equal(limited.budgetSpent(), 'step budget of 2 steps used up');
+    const late = new RunModel('r2', validateRunSpec({ input: 0, deadline: '1h' }));
+    assert.equal(late.interruptPending, false);
+    assert.equal(late.onDeadline(), true);
+    assert.deepEqual([late.budgetSpent(), late.interruptPending], ['deadline exceeded', true]);
+    assert.throws(() => validateRunSpec({ input: 0, deadline: 'soon' }), /deadline "soon" is not a duration/);
+    assert.throws(() => validateRunSpec({ input: 0, maxSteps: 0 }), /maxSteps must be an integer from 1/);
   });
 });
 
