@@ -73,6 +73,19 @@ const runners: Record<string, StepRunner> = {
   },
 };
 const released = new Set<string>();
+Object.assign(runners, {
+  family: async (step: Parameters<StepRunner>[0]) =>
+    step.stepNumber === 0
+      ? StepOutcome.runChildren(null, [{ input: 1 }, { input: 2, runner: 'fails' }, { input: 3 }], { maxConcurrent: 2 })
+      : StepOutcome.succeed(step.children!.map((c) => c.status)),
+  holdingFamily: async (step: Parameters<StepRunner>[0]) =>
+    StepOutcome.runChildren(null, [
+      { input: 0, runner: 'waits' },
+      { input: 1, runner: 'waits' },
+    ]),
+  default: async () => StepOutcome.succeed('child done'),
+  counts3: async (step: Parameters<StepRunner>[0]) => StepOutcome.continue(step.stepNumber),
+} satisfies Record<string, StepRunner>);
 
 async function until(check: () => boolean): Promise<void> {
   for (let i = 0; i < 600 && !check(); i++) await new Promise((r) => setTimeout(r, 50));
@@ -222,6 +235,20 @@ async function main(): Promise<void> {
     await done('events-across-continue-as-new');
     await submit('memo-retry', 'memoRetry');
     await done('memo-retry');
+
+    await submit('children', 'family');
+    await done('children');
+    await submit('children-cancelled', 'holdingFamily', { heartbeatTimeoutMs: 2000 });
+    await until(() => started.has('children-cancelled-0-0') && started.has('children-cancelled-0-1'));
+    await kit.client.cancel('children-cancelled', 'stop the family');
+    await done('children-cancelled');
+    for (const child of ['children-cancelled-0-0', 'children-cancelled-0-1']) await done(child);
+    await submit('step-budget', 'counts3', { maxSteps: 3 });
+    await done('step-budget');
+    await submit('deadline-mid-step', 'waits', { deadline: '2s', heartbeatTimeoutMs: 2000 });
+    await done('deadline-mid-step');
+    await submit('delayed-start', 'threeSteps', { startDelay: '10m' });
+    await done('delayed-start');
 
     status = 410;
     await submit('webhook-refused', 'fails', { headers: { callback_url: hookUrl } });
