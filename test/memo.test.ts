@@ -1,5 +1,5 @@
 /**
- * Journaled effects, live progress and events on a real dev server, with workers as child
+ * Journaled effects, live progress, events and child runs on a real dev server, with workers as child
  * processes: a memo survives a SIGKILL right after it returned and a transient retry (a counter on
  * a loopback HTTP observer proves the effect ran once); progress shows in status() mid-step and
  * adds no history events; an event sent with the Temporal CLI wakes a wait.
@@ -190,6 +190,30 @@ test('durable-runs send wakes a wait; status shows the wait; a closed run exits 
     assert.match(late.stdout, /not running \(unknown or already closed\)/);
   } finally {
     await stop(w, 'SIGTERM');
+  }
+});
+
+test('child run IDs are stable: SIGKILL the worker while children start, and no child runs twice', async () => {
+  const dies = await startWorker('fanout-dies');
+  const { runId } = await client.submit({ runId: 'fanout', input: null, runner: 'fanout', heartbeatTimeoutMs: 2000 });
+  await eventually(() => seen.some((o) => o.path === '/child-start' && o.runId?.startsWith('fanout-0-')), 60_000);
+  await stop(dies, 'SIGKILL');
+  const survivor = await startWorker('fanout-survivor');
+  try {
+    const outcome = await client.result(runId);
+    const ids = Array.from({ length: 5 }, (_, i) => `fanout-0-${i}`);
+    assert.deepEqual(
+      outcome.result,
+      ids.map((id) => `${id}:succeeded`),
+    );
+    for (const id of ids) {
+      const executions = [];
+      for await (const e of client.temporal.workflow.list({ query: `WorkflowId = '${id}'` })) executions.push(e.runId);
+      assert.equal(executions.length, 1, `${id} started once`);
+    }
+    await eventually(async () => (await client.list({ parent: runId })).length === 5, 30_000);
+  } finally {
+    await stop(survivor, 'SIGTERM');
   }
 });
 
