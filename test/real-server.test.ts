@@ -1,6 +1,7 @@
 /**
  * What only a real Temporal server can prove (`temporal server start-dev`): close statuses of
- * cancelled runs, cancels racing continue-as-new with fast steps, listing by status.
+ * cancelled runs (during a step, a sleep, retry backoff, before the first step), cancels racing
+ * continue-as-new with fast steps, listing by status.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -20,7 +21,24 @@ const runners: Record<string, StepRunner> = {
   },
   /** Fast steps forever: with a small history limit the run continues-as-new every few steps. */
   forever: async () => StepOutcome.continue(null),
+  /** Step 0 sleeps an hour; step 1 must never run. */
+  sleeps: async (step) => {
+    calls.set(step.runId, [...(calls.get(step.runId) ?? []), step.stepNumber]);
+    return StepOutcome.continueAfter('woke', '1h');
+  },
+  /** Always throws: the run sleeps in backoff between attempts. */
+  throws: async (step) => {
+    calls.set(step.runId, [...(calls.get(step.runId) ?? []), step.attempt]);
+    throw new Error('still broken');
+  },
+  /** Records every call: it must never be called. */
+  recorded: async (step) => {
+    calls.set(step.runId, [...(calls.get(step.runId) ?? []), step.stepNumber]);
+    return StepOutcome.succeed('ran');
+  },
 };
+/** Per run: the step numbers (or attempts) its runner was called with. */
+const calls = new Map<string, number[]>();
 
 let kit: TestKit;
 before(async () => {
@@ -55,6 +73,52 @@ describe('every cancel path closes the workflow as Canceled on a real server', (
     await kit.client.temporal.workflow.getHandle(runId).cancel();
     assert.equal((await kit.client.result(runId)).error, null);
     assert.equal(await closeStatus(runId), 'CANCELLED');
+  });
+});
+
+describe('cancels between steps close Canceled on a real server, and no step runs after them', () => {
+  const workflowTaskFailures = async (runId: string) =>
+    (await kit.client.temporal.workflow.getHandle(runId).fetchHistory()).events?.filter(
+      (e) => e.workflowTaskFailedEventAttributes,
+    ).length;
+
+  test('during a continueAfter sleep: the timer is cut short and the next step never runs', async () => {
+    const { runId } = await kit.client.submit({ input: null, runner: 'sleeps' });
+    await eventually(async () => (await kit.client.status(runId)).state === 'sleeping');
+    assert.equal(await kit.client.cancel(runId, 'stop sleeping'), true);
+    const outcome = await kit.client.result(runId);
+    assert.deepEqual([outcome.status, outcome.error, outcome.finalStep], ['cancelled', 'stop sleeping', 0]);
+    assert.equal(await closeStatus(runId), 'CANCELLED');
+    assert.deepEqual(calls.get(runId), [0], 'step 1 never ran');
+    assert.equal(await workflowTaskFailures(runId), 0);
+  });
+
+  test('during retry backoff: no further attempt', async () => {
+    const { runId } = await kit.client.submit({ input: null, runner: 'throws', maxAttemptsPerStep: 5 });
+    await eventually(async () => (await kit.client.status(runId)).state === 'sleeping');
+    const attemptsBefore = calls.get(runId)?.length;
+    assert.equal(attemptsBefore, 1);
+    assert.equal(await kit.client.cancel(runId, 'give up'), true);
+    const outcome = await kit.client.result(runId);
+    assert.deepEqual([outcome.status, outcome.error], ['cancelled', 'give up']);
+    assert.equal(await closeStatus(runId), 'CANCELLED');
+    assert.deepEqual(calls.get(runId), [1], 'attempt 2 never ran');
+    assert.equal(await workflowTaskFailures(runId), 0);
+  });
+
+  test('before the first step (signal-with-start): the runner is never called', async () => {
+    await kit.client.temporal.workflow.signalWithStart('durableRun', {
+      workflowId: 'cancel-before-start',
+      taskQueue: kit.taskQueue,
+      args: [{ input: 1, runner: 'recorded' }],
+      signal: 'cancel',
+      signalArgs: [{ reason: 'changed my mind' }],
+    });
+    const outcome = await kit.client.result('cancel-before-start');
+    assert.deepEqual([outcome.status, outcome.error], ['cancelled', 'changed my mind']);
+    assert.equal(await closeStatus('cancel-before-start'), 'CANCELLED');
+    assert.equal(calls.get('cancel-before-start'), undefined, 'the runner was never called');
+    assert.equal(await workflowTaskFailures('cancel-before-start'), 0);
   });
 });
 

