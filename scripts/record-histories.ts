@@ -78,7 +78,7 @@ Object.assign(runners, {
     step.stepNumber === 0
       ? StepOutcome.runChildren(null, [{ input: 1 }, { input: 2, runner: 'fails' }, { input: 3 }], { maxConcurrent: 2 })
       : StepOutcome.succeed(step.children!.map((c) => c.status)),
-  holdingFamily: async (step: Parameters<StepRunner>[0]) =>
+  holdingFamily: async () =>
     StepOutcome.runChildren(null, [
       { input: 0, runner: 'waits' },
       { input: 1, runner: 'waits' },

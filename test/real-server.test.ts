@@ -57,7 +57,14 @@ describe('every cancel path closes the workflow as Canceled on a real server', (
     await eventually(() => started.has(runId));
     assert.equal(await kit.client.cancel(runId, 'signal reason'), true);
     const outcome = await kit.client.result(runId);
-    assert.deepEqual(outcome, { runId, status: 'cancelled', error: 'signal reason', headers: {}, finalStep: 0 });
+    assert.deepEqual(outcome, {
+      runId,
+      status: 'cancelled',
+      error: 'signal reason',
+      headers: {},
+      finalStep: 0,
+      cancelledBy: 'signal',
+    });
     assert.equal(await closeStatus(runId), 'CANCELLED');
   });
 

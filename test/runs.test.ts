@@ -133,7 +133,14 @@ describe('outcomes map onto close statuses', () => {
   test('cancel by the runner → Canceled, reason in the outcome', async () => {
     const { runId } = await kit.client.submit({ input: null, runner: 'cancelling' });
     const outcome = await kit.client.result(runId);
-    assert.deepEqual(outcome, { runId, status: 'cancelled', error: 'user walked away', headers: {}, finalStep: 0 });
+    assert.deepEqual(outcome, {
+      runId,
+      status: 'cancelled',
+      error: 'user walked away',
+      headers: {},
+      finalStep: 0,
+      cancelledBy: 'runner',
+    });
     assert.equal(await closeStatus(runId), 'CANCELLED');
   });
 });
@@ -172,7 +179,14 @@ describe('cancellation', () => {
     await eventually(() => seen.get(runId)?.steps.length === 1);
     assert.equal(await kit.client.cancel(runId, 'operator said stop'), true);
     const outcome = await kit.client.result(runId);
-    assert.deepEqual(outcome, { runId, status: 'cancelled', error: 'operator said stop', headers: {}, finalStep: 0 });
+    assert.deepEqual(outcome, {
+      runId,
+      status: 'cancelled',
+      error: 'operator said stop',
+      headers: {},
+      finalStep: 0,
+      cancelledBy: 'signal',
+    });
     assert.equal(seen.get(runId)?.aborted, true);
     assert.equal(await closeStatus(runId), 'CANCELLED');
   });
@@ -212,7 +226,14 @@ describe('cancellation', () => {
     await eventually(async () => (await kit.client.status(runId)).state === 'sleeping');
     await kit.client.cancel(runId, 'no need to wait');
     const outcome = await kit.client.result(runId);
-    assert.deepEqual(outcome, { runId, status: 'cancelled', error: 'no need to wait', headers: {}, finalStep: 0 });
+    assert.deepEqual(outcome, {
+      runId,
+      status: 'cancelled',
+      error: 'no need to wait',
+      headers: {},
+      finalStep: 0,
+      cancelledBy: 'signal',
+    });
     assert.deepEqual(seen.get(runId)?.steps, [0]);
     const d = await kit.client.temporal.workflow.getHandle(runId).describe();
     assert.ok(d.closeTime!.getTime() - d.startTime.getTime() < 3600_000, 'closed before the timer fired');
@@ -245,6 +266,7 @@ describe('cancellation', () => {
       error: 'changed my mind',
       headers: {},
       finalStep: 0,
+      cancelledBy: 'signal',
     });
     assert.equal(seen.get('cancel-first'), undefined);
     assert.equal(await closeStatus('cancel-first'), 'CANCELLED');
@@ -255,7 +277,14 @@ describe('cancellation', () => {
     await eventually(() => seen.get(runId)?.steps.length === 1);
     await kit.client.temporal.workflow.getHandle(runId).cancel();
     const outcome = await kit.client.result(runId);
-    assert.deepEqual(outcome, { runId, status: 'cancelled', error: null, headers: {}, finalStep: 0 });
+    assert.deepEqual(outcome, {
+      runId,
+      status: 'cancelled',
+      error: null,
+      headers: {},
+      finalStep: 0,
+      cancelledBy: 'temporal',
+    });
     assert.equal(seen.get(runId)?.aborted, true);
     assert.equal(await closeStatus(runId), 'CANCELLED');
   });

@@ -9,7 +9,6 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { StepOutcome, type StepRunner } from '../src';
-import { RunsClient } from '../src/client';
 import { createTestEnv, createTestKit, type TestKit } from '../src/testing';
 import { eventually } from './helpers/wait';
 
