@@ -369,20 +369,7 @@ describe('raw Temporal CLI (dev server)', () => {
   });
 
   test('a workflow input in another encoding, or nested too deep to read, fails the run naming the payload', async () => {
-    await temporal(
-      'workflow',
-      'start',
-      '--type',
-      'durableRun',
-      '--task-queue',
-      'durable-runs',
-      '--workflow-id',
-      'cli-protobuf',
-      '--input',
-      '{"input":1}',
-      '--input-meta',
-      'encoding=json/protobuf',
-    );
+    await startRun('cli-protobuf', '{"input":1}', '--input-meta', 'encoding=json/protobuf');
     await assertFailed(
       kit,
       'cli-protobuf',

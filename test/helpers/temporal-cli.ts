@@ -15,8 +15,8 @@ export function temporalCli(address: () => string) {
     });
     return stdout;
   };
-  /** `temporal workflow start --type durableRun --task-queue durable-runs --workflow-id <id> --input <json>` */
-  const startRun = (id: string, input: string) =>
+  /** `temporal workflow start --type durableRun --task-queue durable-runs --workflow-id <id> --input <json> [flags…]` */
+  const startRun = (id: string, input: string, ...flags: string[]) =>
     temporal(
       'workflow',
       'start',
@@ -28,6 +28,7 @@ export function temporalCli(address: () => string) {
       id,
       '--input',
       input,
+      ...flags,
     );
   return { temporal, startRun };
 }
