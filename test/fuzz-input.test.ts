@@ -275,13 +275,13 @@ describe('no inbound payload wedges a run (fast-check, dev server)', () => {
     );
   });
 
-  test('unknown signals and odd query arguments leave a running run running', async () => {
+  test('event signals, unknown signals and odd query arguments leave a running run running', async () => {
     const id = nextId('live');
     await startRaw(id, [jsonPayload('{"input": null, "runner": "waits", "heartbeatTimeoutMs": 2000}')]);
     await eventually(() => started.has(id));
     const signalName = fc.oneof(
       fc.string({ minLength: 1 }),
-      fc.constantFrom('__temporal_x', '__stack_trace', 'Cancel'),
+      fc.constantFrom('event', 'event', '__temporal_x', '__stack_trace', 'Cancel', 'durableRuns.memo'),
     );
     await fc.assert(
       fc.asyncProperty(signalName, fc.array(anyPayload, { maxLength: 3 }), async (name, payloads) => {
