@@ -13,6 +13,8 @@
  *   --long [5000]                                 one long run (crosses continue-as-new)
  *   --webhooks [500]                              terminal deliveries to a receiver on 127.0.0.1
  *   --memory [10000]                              one-step runs, worker RSS sampled
+ *   --fairness [300]                              tenant A's runs, then tenant B's 10, one worker slot:
+ *                                                 with fairness keys ("ours") and without ("base")
  *   --cpu-prof                                    V8 CPU profile of both workers, summarised
  *   --out <file>                                  [bench/results/<date>.json]
  */
@@ -23,10 +25,11 @@ import { cpus, totalmem, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
-import { bundleWorkflowCode, DefaultLogger } from '@temporalio/worker';
+import { bundleWorkflowCode, DefaultLogger, NativeConnection } from '@temporalio/worker';
+import { StepOutcome } from '../src';
 import { RunsClient, dataConverter } from '../src/client';
 import { DEV_SERVER_TUNING_ARGS, resolveTemporalCli } from '../src/temporal-binaries';
-import { payloadConverterPath, workflowsPath } from '../src/worker';
+import { createWorker, payloadConverterPath, workflowsPath } from '../src/worker';
 import { startDevServer, type DevServer } from '../test/helpers/dev-server';
 import { startReceiver, type Receiver } from '../test/helpers/receiver';
 import { eventually } from '../test/helpers/wait';
@@ -51,11 +54,12 @@ const { values: flags } = parseArgs({
     long: { type: 'string', default: '5000' },
     webhooks: { type: 'string', default: '500' },
     memory: { type: 'string', default: '10000' },
+    fairness: { type: 'string', default: '300' },
     'cpu-prof': { type: 'boolean', default: false },
     out: { type: 'string' },
   },
 });
-const SIZE_FLAGS = ['runs', 'steps', 'concurrency', 'sequential', 'long', 'webhooks', 'memory'] as const;
+const SIZE_FLAGS = ['runs', 'steps', 'concurrency', 'sequential', 'long', 'webhooks', 'memory', 'fairness'] as const;
 const N = Object.fromEntries(
   SIZE_FLAGS.map((k) => {
     const n = Number(flags[k]);
@@ -175,6 +179,9 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Everything the workloads share. */
 interface Bench {
+  serverAddress: string;
+  /** Our prebuilt workflow bundle. */
+  bundle: string;
   serverPid: number | undefined;
   temporal: Client;
   runs: RunsClient;
@@ -448,6 +455,73 @@ async function memory(b: Bench, rows: Row[], results: Record<string, unknown>): 
   );
 }
 
+/**
+ * Fairness (durable-runs only): tenant A submits N runs, then tenant B 10, to one worker with a
+ * single step slot, so the queue backs up. "ours" gives the runs their tenant as fairness key (the
+ * default), "base" one key for everybody. Figures: B's mean position in the order of completions,
+ * and the share of A's runs done before B's last.
+ */
+async function fairness(b: Bench, rows: Row[], results: Record<string, unknown>): Promise<void> {
+  const figures = {} as Record<Side, { meanPositionOfB: number; aDoneBeforeLastB: number }>;
+  const connection = await NativeConnection.connect({ address: b.serverAddress });
+  try {
+    for (const side of ['base', 'ours'] as const) {
+      const taskQueue = `bench-fairness-${side}`;
+      const completions: string[] = [];
+      const worker = await createWorker({
+        runners: {
+          work: async (step) => {
+            completions.push(step.headers.tenant!);
+            return StepOutcome.succeed(null);
+          },
+        },
+        connection,
+        taskQueue,
+        webhook: false,
+        workflowBundle: { codePath: b.bundle },
+        tuning: { maxConcurrentActivityTaskExecutions: 1, maxConcurrentWorkflowTaskExecutions: 2 },
+      });
+      const running = worker.run();
+      const runs = RunsClient.fromClient(b.temporal, taskQueue);
+      const submitOne = (tenant: string, i: number) =>
+        runs.submit({
+          runId: `fair-${side}-${tenant}-${i}`,
+          input: null,
+          runner: 'work',
+          headers: { tenant },
+          ...(side === 'base' ? { fairnessKey: 'everyone' } : {}),
+        });
+      const ids = Array.from({ length: N.fairness }, (_, i) => i);
+      await pool(ids, 50, (i) => submitOne('A', i).then(() => undefined));
+      await Promise.all(Array.from({ length: 10 }, (_, i) => submitOne('B', i)));
+      await eventually(() => completions.length === N.fairness + 10, 600_000, 'fairness runs');
+      worker.shutdown();
+      await running;
+      const positions = completions.flatMap((t, i) => (t === 'B' ? [i + 1] : []));
+      const lastB = positions.at(-1)!;
+      figures[side] = {
+        meanPositionOfB: positions.reduce((a, p) => a + p, 0) / positions.length,
+        aDoneBeforeLastB: completions.slice(0, lastB).filter((t) => t === 'A').length / N.fairness,
+      };
+    }
+  } finally {
+    await connection.close();
+  }
+  results.fairness = figures;
+  rows.push(
+    {
+      figure: `fairness: B's mean completion position of ${N.fairness + 10} (ours: keys, base: one key)`,
+      ours: figures.ours.meanPositionOfB,
+      base: figures.base.meanPositionOfB,
+    },
+    {
+      figure: "fairness: share of A's runs done before B's last",
+      ours: figures.ours.aDoneBeforeLastB,
+      base: figures.base.aDoneBeforeLastB,
+    },
+  );
+}
+
 /** The issue's targets, from the workloads' figures; a workload that did not run gives NaN. */
 function targets(results: Record<string, unknown>): Target[] {
   const short = results.short as Figures | undefined;
@@ -474,6 +548,12 @@ function targets(results: Record<string, unknown>): Target[] {
       value: long ? long.ours.longStepsPerSecond! / long.ours.sequentialStepsPerSecond! : NaN,
       op: '>=',
       limit: 0.9,
+    },
+    {
+      name: "fairness: all of B's runs finish before half of A's (share of A done before B's last ≤ 0.5)",
+      value: (results.fairness as Record<Side, { aDoneBeforeLastB: number }> | undefined)?.ours.aDoneBeforeLastB ?? NaN,
+      op: '<=',
+      limit: 0.5,
     },
   ];
 }
@@ -536,6 +616,8 @@ async function main(): Promise<void> {
   const connection = await Connection.connect({ address: server.address });
   const temporal = new Client({ connection, dataConverter });
   const b: Bench = {
+    serverAddress: server.address,
+    bundle: bundles.ours,
     serverPid: server.process.pid,
     temporal,
     runs: RunsClient.fromClient(temporal, QUEUE.ours),
@@ -551,6 +633,7 @@ async function main(): Promise<void> {
     ['long', N.long > 0 || N.sequential > 0, longRun],
     ['webhooks', N.webhooks > 0, webhooks],
     ['memory', N.memory > 0, memory],
+    ['fairness', N.fairness > 0, fairness],
   ];
   const peaks = {} as Record<Side, number>;
   const profiles: Partial<Record<Side, ProfileSummary>> = {};
