@@ -1,6 +1,6 @@
 /**
- * The Temporal UI served by the dev server shows a finished run: its status and the `step N`
- * summaries of its step activities. Debian's Chromium, driven by playwright-core; the screenshot
+ * The Temporal UI served by the dev server shows a finished run (its status and the `step N`
+ * summaries of its step activities) and what a waiting run waits for (its current details). Debian's Chromium, driven by playwright-core; the screenshot
  * is kept in test-artifacts/.
  */
 import assert from 'node:assert/strict';
@@ -14,6 +14,7 @@ import { dataConverter } from '../src/client';
 import { devServerExecutable } from '../src/temporal-binaries';
 import { createTestKit, type TestKit } from '../src/testing';
 import { freePort } from './helpers/net';
+import { eventually } from './helpers/wait';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const ARTIFACTS = join(__dirname, '..', 'test-artifacts');
@@ -34,6 +35,10 @@ before(async () => {
     env,
     runners: {
       default: async (s) => (s.stepNumber < 2 ? StepOutcome.continue(null) : StepOutcome.succeed('done')),
+      approval: async (s) =>
+        s.stepNumber === 0
+          ? StepOutcome.waitForEvent(null, { events: ['approve', 'reject'] })
+          : StepOutcome.succeed(s.event?.name ?? null),
     },
   });
   browser = await chromium.launch({
@@ -69,4 +74,32 @@ test("a finished run's page shows its status and step summaries", async () => {
   assert.match(text, /Completed/i);
   for (const summary of ['step 0', 'step 1', 'step 2']) assert.ok(text.includes(summary), `${summary} visible`);
   assert.ok(text.includes(runId));
+});
+
+test("a waiting run's page says what it waits for", async () => {
+  const { runId } = await kit.client.submit({ runId: 'ui-waiting', input: null, runner: 'approval' });
+  await eventually(async () => (await kit.client.status(runId)).state === 'waiting');
+  const page = await browser.newPage({ viewport: { width: 1400, height: 1800 } });
+  // A running workflow's page keeps polling: it never goes network-idle.
+  await page.goto(`http://127.0.0.1:${uiPort}/namespaces/default/workflows/${runId}`, { waitUntil: 'load' });
+  // The run's current details are under the "User Metadata" tab.
+  await page.getByText('User Metadata').first().click({ timeout: 30_000 });
+  // The UI renders current details (markdown) in a sandboxed frame.
+  await eventually(
+    async () => {
+      for (const frame of page.frames()) {
+        const text = await frame
+          .locator('body')
+          .innerText()
+          .catch(() => '');
+        if (text.includes('waiting for approve or reject')) return true;
+      }
+      return false;
+    },
+    30_000,
+    'the current details say what the run waits for',
+  );
+  await page.screenshot({ path: join(ARTIFACTS, 'ui-waiting-run.png'), fullPage: true });
+  assert.equal(await kit.client.sendEvent(runId, 'approve'), true);
+  assert.equal((await kit.client.result(runId)).result, 'approve');
 });
