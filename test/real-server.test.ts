@@ -84,33 +84,70 @@ describe('every cancel path closes the workflow as Canceled on a real server', (
 });
 
 describe('cancels between steps close Canceled on a real server, and no step runs after them', () => {
-  const workflowTaskFailures = async (runId: string) =>
-    (await kit.client.temporal.workflow.getHandle(runId).fetchHistory()).events?.filter(
-      (e) => e.workflowTaskFailedEventAttributes,
-    ).length;
+  /** What the run's history holds: failed workflow tasks, steps scheduled, timers started and fired. */
+  const historyCounts = async (runId: string) => {
+    const events = (await kit.client.temporal.workflow.getHandle(runId).fetchHistory()).events ?? [];
+    const count = (attributes: string) =>
+      events.filter((e) => (e as Record<string, unknown>)[`${attributes}EventAttributes`] != null).length;
+    return {
+      workflowTaskFailed: count('workflowTaskFailed'),
+      /** Steps scheduled (the terminal hooks and the cancel request are activities too). */
+      stepsScheduled: events.filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'runStep')
+        .length,
+      timerStarted: count('timerStarted'),
+      timerFired: count('timerFired'),
+    };
+  };
+  /** The run's outcome; fails the test (rather than hang it) if the run is still open after `ms`. */
+  const resultWithin = async (runId: string, ms: number) => {
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      return await Promise.race([
+        kit.client.result(runId),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new Error(`${runId} still open ${ms} ms after the cancel`)), ms);
+        }),
+      ]);
+    } finally {
+      clearTimeout(timer);
+    }
+  };
 
   test('during a continueAfter sleep: the timer is cut short and the next step never runs', async () => {
     const { runId } = await kit.client.submit({ input: null, runner: 'sleeps' });
     await eventually(async () => (await kit.client.status(runId)).state === 'sleeping');
+    assert.deepEqual(calls.get(runId), [0]);
     assert.equal(await kit.client.cancel(runId, 'stop sleeping'), true);
-    const outcome = await kit.client.result(runId);
+    // The timer is an hour: a run that closes at all within a minute had it cut short.
+    const outcome = await resultWithin(runId, 60_000);
     assert.deepEqual([outcome.status, outcome.error, outcome.finalStep], ['cancelled', 'stop sleeping', 0]);
     assert.equal(await closeStatus(runId), 'CANCELLED');
     assert.deepEqual(calls.get(runId), [0], 'step 1 never ran');
-    assert.equal(await workflowTaskFailures(runId), 0);
+    assert.deepEqual(
+      await historyCounts(runId),
+      { workflowTaskFailed: 0, stepsScheduled: 1, timerStarted: 1, timerFired: 0 },
+      'one step scheduled; the timer started and never fired; no workflow task failed',
+    );
   });
 
   test('during retry backoff: no further attempt', async () => {
-    const { runId } = await kit.client.submit({ input: null, runner: 'throws', maxAttemptsPerStep: 5 });
-    await eventually(async () => (await kit.client.status(runId)).state === 'sleeping');
-    const attemptsBefore = calls.get(runId)?.length;
-    assert.equal(attemptsBefore, 1);
+    // Attempts 1–4 fail at once, 1 + 2 + 4 s apart; after the 4th the run backs off for 8 s,
+    // long enough on a busy machine for the cancel to land inside that backoff.
+    const { runId } = await kit.client.submit({ input: null, runner: 'throws', maxAttemptsPerStep: 6 });
+    await eventually(
+      async () => calls.get(runId)?.length === 4 && (await kit.client.status(runId)).state === 'sleeping',
+      60_000,
+      'attempt 4 failed and the run backs off',
+    );
     assert.equal(await kit.client.cancel(runId, 'give up'), true);
-    const outcome = await kit.client.result(runId);
-    assert.deepEqual([outcome.status, outcome.error], ['cancelled', 'give up']);
+    const outcome = await resultWithin(runId, 60_000);
+    assert.deepEqual([outcome.status, outcome.error, outcome.finalStep], ['cancelled', 'give up', 0]);
     assert.equal(await closeStatus(runId), 'CANCELLED');
-    assert.deepEqual(calls.get(runId), [1], 'attempt 2 never ran');
-    assert.equal(await workflowTaskFailures(runId), 0);
+    assert.deepEqual(calls.get(runId), [1, 2, 3, 4], 'attempt 5 never ran');
+    const counts = await historyCounts(runId);
+    assert.equal(counts.stepsScheduled, 4, 'no attempt scheduled after the cancel');
+    assert.equal(counts.timerFired, 3, 'the backoff after attempt 4 never ran out');
+    assert.equal(counts.workflowTaskFailed, 0);
   });
 
   test('before the first step (signal-with-start): the runner is never called', async () => {
@@ -121,11 +158,13 @@ describe('cancels between steps close Canceled on a real server, and no step run
       signal: 'cancel',
       signalArgs: [{ reason: 'changed my mind' }],
     });
-    const outcome = await kit.client.result('cancel-before-start');
+    const outcome = await resultWithin('cancel-before-start', 60_000);
     assert.deepEqual([outcome.status, outcome.error], ['cancelled', 'changed my mind']);
     assert.equal(await closeStatus('cancel-before-start'), 'CANCELLED');
     assert.equal(calls.get('cancel-before-start'), undefined, 'the runner was never called');
-    assert.equal(await workflowTaskFailures('cancel-before-start'), 0);
+    const counts = await historyCounts('cancel-before-start');
+    assert.equal(counts.stepsScheduled, 0, 'no step was scheduled');
+    assert.equal(counts.workflowTaskFailed, 0);
   });
 });
 

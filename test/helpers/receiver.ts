@@ -9,6 +9,8 @@ export interface Received {
   body: Buffer;
   /** Server-clock time (ms) when it arrived, when a clock was given. */
   at?: number;
+  /** Wall-clock time (`Date.now()`, ms) when its body had arrived. */
+  receivedAt: number;
 }
 
 /** A scripted reply: status, headers, body; `'hang'` never answers. */
@@ -40,7 +42,13 @@ export async function startReceiver(
     req.on('end', () => {
       void (async () => {
         const path = req.url ?? '/';
-        const entry: Received = { path, method: req.method ?? '', headers: req.headers, body: Buffer.concat(chunks) };
+        const entry: Received = {
+          path,
+          method: req.method ?? '',
+          headers: req.headers,
+          body: Buffer.concat(chunks),
+          receivedAt: Date.now(),
+        };
         if (clock) entry.at = await clock();
         requests.push(entry);
         const n = (counts.get(path) ?? 0) + 1;
