@@ -28,7 +28,7 @@ import { Client, Connection } from '@temporalio/client';
 import { bundleWorkflowCode, DefaultLogger, NativeConnection } from '@temporalio/worker';
 import { StepOutcome } from '../src';
 import { RunsClient, dataConverter } from '../src/client';
-import { DEV_SERVER_TUNING_ARGS, resolveTemporalCli } from '../src/temporal-binaries';
+import { DEV_SERVER_TUNING_ARGS, FAIRNESS_ARGS, resolveTemporalCli } from '../src/temporal-binaries';
 import { createWorker, payloadConverterPath, workflowsPath } from '../src/worker';
 import { startDevServer, type DevServer } from '../test/helpers/dev-server';
 import { startReceiver, type Receiver } from '../test/helpers/receiver';
@@ -667,7 +667,7 @@ async function main(): Promise<void> {
     memoryGb: Math.round(totalmem() / 2 ** 30),
     node: process.version,
     temporalCli: cli ? execFileSync(cli, ['--version']).toString().trim() : 'unknown',
-    server: `temporal server start-dev, in-memory SQLite, ${DEV_SERVER_TUNING_ARGS.join(' ')}`,
+    server: `temporal server start-dev, in-memory SQLite, ${[...DEV_SERVER_TUNING_ARGS, ...FAIRNESS_ARGS].join(' ')}`,
     workerTuning: TUNING,
   };
   const checked = targets(results).map((t) => ({ ...t, met: meets(t) }));

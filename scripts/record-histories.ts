@@ -16,6 +16,7 @@ import { StepError, StepOutcome, type StepRunner } from '../src';
 import { webhookWorkflowId } from '../src/shared/names';
 import { resolveTemporalCli } from '../src/temporal-binaries';
 import { createTestKit, type TestKit } from '../src/testing';
+import { eventually } from '../test/helpers/wait';
 
 const ROOT = join(__dirname, '..');
 const version = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
@@ -26,6 +27,9 @@ const waitForAbort = (signal: AbortSignal) =>
 
 const started = new Set<string>();
 const attempts = new Map<string, number>();
+/** Runs whose first step may go on (`waitsLong` holds it until the script has sent its events). */
+const released = new Set<string>();
+const until = (check: () => boolean) => eventually(check, 30_000);
 const runners: Record<string, StepRunner> = {
   threeSteps: async (step) =>
     step.stepNumber < 2
@@ -71,10 +75,7 @@ const runners: Record<string, StepRunner> = {
     if (step.attempt === 1) throw StepError.transient('the network blinked');
     return StepOutcome.succeed(charge);
   },
-};
-const released = new Set<string>();
-Object.assign(runners, {
-  family: async (step: Parameters<StepRunner>[0]) =>
+  family: async (step) =>
     step.stepNumber === 0
       ? StepOutcome.runChildren(null, [{ input: 1 }, { input: 2, runner: 'fails' }, { input: 3 }], { maxConcurrent: 2 })
       : StepOutcome.succeed(step.children!.map((c) => c.status)),
@@ -84,13 +85,8 @@ Object.assign(runners, {
       { input: 1, runner: 'waits' },
     ]),
   default: async () => StepOutcome.succeed('child done'),
-  counts3: async (step: Parameters<StepRunner>[0]) => StepOutcome.continue(step.stepNumber),
-} satisfies Record<string, StepRunner>);
-
-async function until(check: () => boolean): Promise<void> {
-  for (let i = 0; i < 600 && !check(); i++) await new Promise((r) => setTimeout(r, 50));
-  if (!check()) throw new Error(`timed out waiting for ${check.toString()}`);
-}
+  counts3: async (step) => StepOutcome.continue(step.stepNumber),
+};
 
 /** Writes every execution of `workflowId`, oldest first (walking a continue-as-new chain back). */
 async function record(kit: TestKit, workflowId: string): Promise<string[]> {
@@ -265,13 +261,8 @@ async function main(): Promise<void> {
   process.stdout.write(`record-histories: ${files.length} histories in ${outDir}\n  ${files.join('\n  ')}\n`);
 }
 
-async function waitForState(kit: TestKit, runId: string, state: string): Promise<void> {
-  for (let i = 0; i < 600; i++) {
-    if ((await kit.client.status(runId)).state === state) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`${runId} never reached ${state}`);
-}
+const waitForState = (kit: TestKit, runId: string, state: string) =>
+  eventually(async () => (await kit.client.status(runId)).state === state, 30_000, `${runId} ${state}`);
 
 main().catch((err: unknown) => {
   process.stderr.write(`record-histories: ${(err as Error).stack ?? String(err)}\n`);

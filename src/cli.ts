@@ -22,7 +22,7 @@ import {
 } from './schedules';
 import { loadConnectionConfig } from './config';
 import type { RunOutcome, RunStatus, StepRunner } from './shared/types';
-import { DEV_SERVER_TUNING_ARGS, resolveTemporalCli } from './temporal-binaries';
+import { DEV_SERVER_TUNING_ARGS, FAIRNESS_ARGS, resolveTemporalCli } from './temporal-binaries';
 import { createWorker } from './worker';
 
 const EXIT = { ok: 0, failed: 1, usage: 2, cancelled: 3, notFound: 4 } as const;
@@ -155,6 +155,7 @@ async function startDevServer(dataDir: string, port: number, uiPort: number): Pr
       '--log-level',
       'error',
       ...DEV_SERVER_TUNING_ARGS,
+      ...FAIRNESS_ARGS,
     ],
     { stdio: ['ignore', 'ignore', 'pipe'] },
   );

@@ -106,7 +106,7 @@ export function devServerExecutable(): EphemeralServerExecutable {
 export const FAIRNESS_ARGS: readonly string[] = ['--dynamic-config-value', 'matching.enableFairness=true'];
 
 /**
- * `temporal server start-dev` flags used by `durable-runs dev` and `npm run bench`. The dev server's
+ * `temporal server start-dev` throughput flags used by `durable-runs dev` and `npm run bench`. The dev server's
  * history service reads its transfer queue (which hands every new workflow and activity task to
  * matching) at most 20 times a second by default: one run then waits ~35 ms per step for that
  * read and can never go past 20 steps/s, with the server's CPU mostly idle. Measured with
@@ -116,5 +116,4 @@ export const FAIRNESS_ARGS: readonly string[] = ['--dynamic-config-value', 'matc
 export const DEV_SERVER_TUNING_ARGS: readonly string[] = [
   '--dynamic-config-value',
   'history.transferProcessorMaxPollRPS=1000',
-  ...FAIRNESS_ARGS,
 ];

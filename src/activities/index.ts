@@ -20,7 +20,7 @@ export interface ActivityDeps {
 /** The activities of durable-runs, with their dependencies injected. */
 export function createActivities(deps: ActivityDeps) {
   return {
-    runStep: createRunStep(deps.runners, deps.webhook?.urlHeader),
+    runStep: createRunStep(deps.runners, (deps.webhook ?? DEFAULT_WEBHOOK_OPTIONS).urlHeader),
     runTerminalHooks: createRunTerminalHooks(
       deps.webhook ? [new WebhookTerminalHook(deps.webhook), ...deps.hooks] : deps.hooks,
     ),

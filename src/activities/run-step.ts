@@ -2,12 +2,9 @@ import { ApplicationFailure, Context } from '@temporalio/activity';
 import { memoSignal, memosQuery } from '../shared/definitions';
 import { StepError } from '../shared/outcome';
 import { isUndecodable, payloadConverter } from '../shared/payload-converter';
-import { ErrorType } from '../shared/names';
+import { DEFAULT_RUNNER, ErrorType } from '../shared/names';
 import type { RunEvent } from '../shared/events';
 import type { RunHeaders, RunOutcome, RunSpec, StepRunner } from '../shared/types';
-
-const DEFAULT_URL_HEADER = 'callback_url';
-import { DEFAULT_RUNNER } from '../shared/names';
 import { type CheckedChild, describeType, validateOutcome } from '../shared/validate';
 import { createHash } from 'node:crypto';
 
@@ -158,7 +155,8 @@ function createMemo(input: RunStepInput, ctx: Context) {
   };
 }
 
-export function createRunStep(runners: Readonly<Record<string, StepRunner>>, urlHeader = DEFAULT_URL_HEADER) {
+/** @param urlHeader the header that holds a run's callback URL: children do not inherit it. */
+export function createRunStep(runners: Readonly<Record<string, StepRunner>>, urlHeader: string) {
   return async function runStep(input: RunStepInput): Promise<StepResult> {
     // The worker's converter hands over what it could not read (e.g. nested deeper than this
     // thread's stack) as a marker; retrying would read it the same way.

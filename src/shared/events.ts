@@ -133,24 +133,27 @@ export class EventInbox {
   }
 }
 
-/** Checks an inbox carried over continue-as-new; anything unreadable starts an empty inbox. */
+/** Checks one received event carried over continue-as-new (`what` names it in the error). */
+export function validateCarriedEvent(raw: unknown, what: string): RunEvent {
+  const event = raw as Partial<RunEvent> | null;
+  if (
+    !event ||
+    typeof event.name !== 'string' ||
+    typeof event.id !== 'string' ||
+    typeof event.receivedAt !== 'string'
+  ) {
+    throw new ValidationError(`continue-as-new carry: ${what} is malformed`);
+  }
+  return { name: event.name, data: event.data ?? null, id: event.id, receivedAt: event.receivedAt };
+}
+
+/** Checks an inbox carried over continue-as-new; a malformed one is a `ValidationError`. */
 export function validateInboxCarry(raw: unknown): InboxCarry | undefined {
   if (raw === undefined || raw === null) return undefined;
   const carry = raw as Partial<InboxCarry>;
   if (!Array.isArray(carry.pending) || !Array.isArray(carry.seen)) {
     throw new ValidationError('continue-as-new carry: events must be {"pending": [...], "seen": [...]}');
   }
-  const pending = carry.pending.map((e: unknown, i) => {
-    const event = e as Partial<RunEvent> | null;
-    if (
-      !event ||
-      typeof event.name !== 'string' ||
-      typeof event.id !== 'string' ||
-      typeof event.receivedAt !== 'string'
-    ) {
-      throw new ValidationError(`continue-as-new carry: pending event ${i} is malformed`);
-    }
-    return { name: event.name, data: event.data ?? null, id: event.id, receivedAt: event.receivedAt };
-  });
+  const pending = carry.pending.map((e: unknown, i) => validateCarriedEvent(e, `pending event ${i}`));
   return { pending, seen: carry.seen.filter((id): id is string => typeof id === 'string') };
 }

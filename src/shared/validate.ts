@@ -1,6 +1,6 @@
 import { msToNumber } from '@temporalio/common/lib/time';
 import { DEFAULT_RUNNER, RESERVED_HEADER_PREFIX } from './names';
-import { type InboxCarry, type RunEvent, validateEventNames, validateInboxCarry } from './events';
+import { type InboxCarry, type RunEvent, validateCarriedEvent, validateEventNames, validateInboxCarry } from './events';
 import { isUndecodable } from './payload-converter';
 import type { CancelOrigin, RunHeaders, RunOutcome } from './types';
 
@@ -225,7 +225,7 @@ function validateChildren(value: Record<string, unknown>): CheckedOutcome {
     }
     try {
       const { runId, ...spec } = child;
-      validateRunSpec({ ...spec, runner: spec.runner ?? DEFAULT_RUNNER });
+      validateRunSpec(spec);
       if (runId !== undefined) {
         validateRunId(runId);
         if (ids.has(runId as string)) throw new ValidationError(`run ID ${JSON.stringify(runId)} is given twice`);
@@ -293,10 +293,7 @@ export function validateCarry(carry: unknown): RunCarry | undefined {
     const d = delivered as { event?: unknown; timedOut?: unknown; children?: unknown };
     if (d.timedOut === true) wake = { timedOut: true };
     else if (Array.isArray(d.children)) wake = { children: d.children as RunOutcome[] };
-    else {
-      const [event] = validateInboxCarry({ pending: [d.event], seen: [] })!.pending;
-      wake = { event: event! };
-    }
+    else wake = { event: validateCarriedEvent(d.event, 'the event that ended the last wait') };
   }
   return {
     step,

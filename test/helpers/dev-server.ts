@@ -81,7 +81,7 @@ export async function startDevServer(opts: DevServerOptions = {}): Promise<DevSe
     ...(namespace === 'default' ? [] : ['--namespace', namespace]),
     '--log-level',
     'error',
-    ...(opts.extraArgs?.includes(FAIRNESS_ARGS[1]!) ? [] : FAIRNESS_ARGS),
+    ...FAIRNESS_ARGS,
     ...(opts.extraArgs ?? []),
   ];
 
