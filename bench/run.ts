@@ -462,7 +462,7 @@ async function memory(b: Bench, rows: Row[], results: Record<string, unknown>): 
  * and the share of A's runs done before B's last.
  */
 async function fairness(b: Bench, rows: Row[], results: Record<string, unknown>): Promise<void> {
-  const figures = {} as Record<Side, { meanPositionOfB: number; aDoneBeforeLastB: number }>;
+  const figures = {} as Record<Side, { meanPositionOfB: number; aDoneBeforeLastB: number; aDoneWhenBArrived: number }>;
   const connection = await NativeConnection.connect({ address: b.serverAddress });
   try {
     for (const side of ['base', 'ours'] as const) {
@@ -493,6 +493,7 @@ async function fairness(b: Bench, rows: Row[], results: Record<string, unknown>)
         });
       const ids = Array.from({ length: N.fairness }, (_, i) => i);
       await pool(ids, 50, (i) => submitOne('A', i).then(() => undefined));
+      const aDoneWhenBArrived = completions.length;
       await Promise.all(Array.from({ length: 10 }, (_, i) => submitOne('B', i)));
       await eventually(() => completions.length === N.fairness + 10, 600_000, 'fairness runs');
       worker.shutdown();
@@ -502,6 +503,7 @@ async function fairness(b: Bench, rows: Row[], results: Record<string, unknown>)
       figures[side] = {
         meanPositionOfB: positions.reduce((a, p) => a + p, 0) / positions.length,
         aDoneBeforeLastB: completions.slice(0, lastB).filter((t) => t === 'A').length / N.fairness,
+        aDoneWhenBArrived: aDoneWhenBArrived / N.fairness,
       };
     }
   } finally {
@@ -513,6 +515,11 @@ async function fairness(b: Bench, rows: Row[], results: Record<string, unknown>)
       figure: `fairness: B's mean completion position of ${N.fairness + 10} (ours: keys, base: one key)`,
       ours: figures.ours.meanPositionOfB,
       base: figures.base.meanPositionOfB,
+    },
+    {
+      figure: "fairness: share of A's runs done when B submitted",
+      ours: figures.ours.aDoneWhenBArrived,
+      base: figures.base.aDoneWhenBArrived,
     },
     {
       figure: "fairness: share of A's runs done before B's last",
