@@ -1,7 +1,8 @@
 /**
  * The Temporal UI served by the dev server shows a finished run (its status and the `step N`
- * summaries of its step activities) and what a waiting run waits for (its current details). Debian's Chromium, driven by playwright-core; the screenshot
- * is kept in test-artifacts/.
+ * summaries of its step activities), what a waiting run waits for (its current details) and a
+ * parent run's children (its Relationships tab). Debian's Chromium, driven by playwright-core; the
+ * screenshots are kept in test-artifacts/.
  */
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync } from 'node:fs';
@@ -39,6 +40,10 @@ before(async () => {
         s.stepNumber === 0
           ? StepOutcome.waitForEvent(null, { events: ['approve', 'reject'] })
           : StepOutcome.succeed(s.event?.name ?? null),
+      parent: async (s) =>
+        s.stepNumber === 0
+          ? StepOutcome.runChildren(null, [{ input: 1 }, { input: 2 }])
+          : StepOutcome.succeed(s.children?.map((c) => c.status) ?? null),
     },
   });
   browser = await chromium.launch({
@@ -102,4 +107,16 @@ test("a waiting run's page says what it waits for", async () => {
   await page.screenshot({ path: join(ARTIFACTS, 'ui-waiting-run.png'), fullPage: true });
   assert.equal(await kit.client.sendEvent(runId, 'approve'), true);
   assert.equal((await kit.client.result(runId)).result, 'approve');
+});
+
+test("a parent run's Relationships tab lists its child runs", async () => {
+  const { runId } = await kit.client.submit({ runId: 'ui-parent', input: null, runner: 'parent' });
+  assert.deepEqual((await kit.client.result(runId)).result, ['succeeded', 'succeeded']);
+  const page = await browser.newPage({ viewport: { width: 1400, height: 1800 } });
+  await page.goto(`http://127.0.0.1:${uiPort}/namespaces/default/workflows/${runId}`, { waitUntil: 'networkidle' });
+  await page.getByText('Relationships').first().click({ timeout: 30_000 });
+  await page.getByText('ui-parent-0-1').first().waitFor({ timeout: 30_000 });
+  const text = await page.locator('body').innerText();
+  await page.screenshot({ path: join(ARTIFACTS, 'ui-parent-run.png'), fullPage: true });
+  for (const child of ['ui-parent-0-0', 'ui-parent-0-1']) assert.ok(text.includes(child), `${child} listed`);
 });
