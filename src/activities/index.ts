@@ -22,7 +22,8 @@ export function createActivities(deps: ActivityDeps) {
   return {
     runStep: createRunStep(deps.runners, (deps.webhook ?? DEFAULT_WEBHOOK_OPTIONS).urlHeader),
     runTerminalHooks: createRunTerminalHooks(
-      deps.webhook ? [new WebhookTerminalHook(deps.webhook), ...deps.hooks] : deps.hooks,
+      deps.hooks,
+      deps.webhook ? new WebhookTerminalHook(deps.webhook) : undefined,
     ),
     requestCancellation,
     readRunOutcome,

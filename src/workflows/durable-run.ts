@@ -63,10 +63,13 @@ const { requestCancellation, readRunOutcome } = proxyLocalActivities<Activities>
 });
 
 // A local activity: one marker event per run instead of an activity's six, and still at-least-once
-// (a worker lost mid-hook means the workflow task is retried and the hooks run again).
+// (a worker lost mid-hook means the workflow task is retried and the hooks run again). No attempt
+// limit: starting the webhook delivery is retried for as long as the frontend refuses it (user
+// hooks get USER_HOOK_ATTEMPTS; the activity counts them). Earlier versions gave up after three
+// attempts; the retry policy is not part of any command, so runs in flight replay either way.
 const { runTerminalHooks } = proxyLocalActivities<Activities>({
   startToCloseTimeout: '5m',
-  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumAttempts: 3 },
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s' },
 });
 
 function messageOf(err: unknown): string {
