@@ -136,6 +136,50 @@ export function loadWebhookOptions(env: Env = process.env): Readonly<WebhookOpti
   });
 }
 
+const versioningSchema = z.object({
+  DURABLE_RUNS_DEPLOYMENT: nonEmpty.regex(/^[^.\s]+$/, 'must be a name without dots or spaces').optional(),
+  DURABLE_RUNS_BUILD_ID: nonEmpty.regex(/^[^.\s]+$/, 'must be an ID without dots or spaces').optional(),
+  DURABLE_RUNS_VERSIONING_BEHAVIOR: z
+    .string()
+    .trim()
+    .toLowerCase()
+    .pipe(z.enum(['auto-upgrade', 'pinned'], 'must be auto-upgrade or pinned'))
+    .default('auto-upgrade'),
+});
+
+/** Worker Deployment Versioning: which deployment version a worker is, and what runs do on a new one. */
+export interface VersioningConfig {
+  deploymentName: string;
+  buildId: string;
+  /**
+   * `auto-upgrade` (default): a run moves to the current version at its next workflow task.
+   * `pinned`: a run stays on the version it started on until it closes.
+   */
+  behavior: 'auto-upgrade' | 'pinned';
+}
+
+/** `DURABLE_RUNS_DEPLOYMENT` with `DURABLE_RUNS_BUILD_ID` (both or neither); undefined when unversioned. */
+export function loadVersioningConfig(env: Env = process.env): Readonly<VersioningConfig> | undefined {
+  const v = parse(versioningSchema, env);
+  if (!v.DURABLE_RUNS_DEPLOYMENT && !v.DURABLE_RUNS_BUILD_ID) {
+    if (env.DURABLE_RUNS_VERSIONING_BEHAVIOR) {
+      throw new ConfigError(
+        'DURABLE_RUNS_VERSIONING_BEHAVIOR: needs DURABLE_RUNS_DEPLOYMENT and DURABLE_RUNS_BUILD_ID',
+      );
+    }
+    return undefined;
+  }
+  if (!v.DURABLE_RUNS_DEPLOYMENT || !v.DURABLE_RUNS_BUILD_ID) {
+    const missing = v.DURABLE_RUNS_DEPLOYMENT ? 'DURABLE_RUNS_BUILD_ID' : 'DURABLE_RUNS_DEPLOYMENT';
+    throw new ConfigError(`${missing}: versioned workers need both DURABLE_RUNS_DEPLOYMENT and DURABLE_RUNS_BUILD_ID`);
+  }
+  return Object.freeze({
+    deploymentName: v.DURABLE_RUNS_DEPLOYMENT,
+    buildId: v.DURABLE_RUNS_BUILD_ID,
+    behavior: v.DURABLE_RUNS_VERSIONING_BEHAVIOR,
+  });
+}
+
 /** Default webhook settings, as the environment would give with nothing set. */
 export const DEFAULT_WEBHOOK_OPTIONS: Readonly<WebhookOptions> = loadWebhookOptions({});
 

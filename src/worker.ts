@@ -5,7 +5,14 @@
 import { type Duration } from '@temporalio/common';
 import { NativeConnection, Runtime, Worker, type WorkerOptions as TemporalWorkerOptions } from '@temporalio/worker';
 import { createActivities } from './activities';
-import { type ConnectionConfig, connectionTarget, loadConnectionConfig, loadWebhookOptions } from './config';
+import {
+  type ConnectionConfig,
+  connectionTarget,
+  loadConnectionConfig,
+  loadVersioningConfig,
+  loadWebhookOptions,
+  type VersioningConfig,
+} from './config';
 import type { StepRunner, TerminalHook, WebhookOptions } from './shared/types';
 
 export interface CreateWorkerOptions {
@@ -21,6 +28,12 @@ export interface CreateWorkerOptions {
   hooks?: readonly TerminalHook[];
   /** Terminal webhook settings; `false` turns the webhook hook off. @default from DURABLE_RUNS_WEBHOOK_* */
   webhook?: Partial<WebhookOptions> | false;
+  /**
+   * Worker Deployment Versioning: this worker is `buildId` of `deploymentName`; `false` turns it
+   * off. See README, "Upgrading". @default from DURABLE_RUNS_DEPLOYMENT, DURABLE_RUNS_BUILD_ID and
+   * DURABLE_RUNS_VERSIONING_BEHAVIOR (unversioned when unset)
+   */
+  versioning?: VersioningConfig | false;
   /** A prebuilt workflow bundle (tests, fast start); by default the workflows are bundled at start-up. */
   workflowBundle?: TemporalWorkerOptions['workflowBundle'];
   /**
@@ -55,6 +68,7 @@ export async function createWorker(options: CreateWorkerOptions): Promise<Worker
   // All configuration is checked before anything connects.
   const env = loadConnectionConfig();
   const webhook = options.webhook === false ? undefined : { ...loadWebhookOptions(), ...options.webhook };
+  const versioning = options.versioning === false ? undefined : (options.versioning ?? loadVersioningConfig());
   const connection = options.connection ?? (await connect(env));
   const taskQueue = options.taskQueue ?? env.taskQueue;
   const activities = createActivities({
@@ -70,6 +84,15 @@ export async function createWorker(options: CreateWorkerOptions): Promise<Worker
     ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath }),
     dataConverter: { payloadConverterPath },
     shutdownGraceTime: options.shutdownGraceTime ?? '30s',
+    ...(versioning
+      ? {
+          workerDeploymentOptions: {
+            version: { deploymentName: versioning.deploymentName, buildId: versioning.buildId },
+            useWorkerVersioning: true,
+            defaultVersioningBehavior: versioning.behavior === 'pinned' ? 'PINNED' : 'AUTO_UPGRADE',
+          },
+        }
+      : {}),
     ...options.tuning,
   });
 }

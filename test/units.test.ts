@@ -4,7 +4,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { ConfigError, loadConnectionConfig, loadWebhookOptions } from '../src/config';
+import { ConfigError, loadConnectionConfig, loadVersioningConfig, loadWebhookOptions } from '../src/config';
 import {
   fromBase64,
   isUndecodable,
@@ -248,6 +248,38 @@ describe('configuration', () => {
     assert.ok(tls && tls !== true);
     assert.equal(tls.clientCertPair?.crt.toString(), 'CERT');
     assert.equal(tls.clientCertPair?.key.toString(), 'KEY');
+  });
+
+  test('versioned workers: deployment and build ID together, auto-upgrade by default', () => {
+    assert.equal(loadVersioningConfig({}), undefined);
+    assert.deepEqual(
+      { ...loadVersioningConfig({ DURABLE_RUNS_DEPLOYMENT: 'runs', DURABLE_RUNS_BUILD_ID: 'b7' }) },
+      { deploymentName: 'runs', buildId: 'b7', behavior: 'auto-upgrade' },
+    );
+    assert.equal(
+      loadVersioningConfig({
+        DURABLE_RUNS_DEPLOYMENT: 'runs',
+        DURABLE_RUNS_BUILD_ID: 'b7',
+        DURABLE_RUNS_VERSIONING_BEHAVIOR: 'Pinned',
+      })?.behavior,
+      'pinned',
+    );
+    for (const [env, name] of [
+      [{ DURABLE_RUNS_DEPLOYMENT: 'runs' }, 'DURABLE_RUNS_BUILD_ID'],
+      [{ DURABLE_RUNS_BUILD_ID: 'b7' }, 'DURABLE_RUNS_DEPLOYMENT'],
+      [{ DURABLE_RUNS_DEPLOYMENT: 'a.b', DURABLE_RUNS_BUILD_ID: 'b7' }, 'DURABLE_RUNS_DEPLOYMENT'],
+      [
+        { DURABLE_RUNS_DEPLOYMENT: 'runs', DURABLE_RUNS_BUILD_ID: 'b7', DURABLE_RUNS_VERSIONING_BEHAVIOR: 'sticky' },
+        'DURABLE_RUNS_VERSIONING_BEHAVIOR',
+      ],
+      [{ DURABLE_RUNS_VERSIONING_BEHAVIOR: 'pinned' }, 'DURABLE_RUNS_VERSIONING_BEHAVIOR'],
+    ] as const) {
+      assert.throws(
+        () => loadVersioningConfig(env),
+        (e: unknown) => e instanceof ConfigError && e.message.startsWith(`${name}: `),
+        JSON.stringify(env),
+      );
+    }
   });
 });
 
