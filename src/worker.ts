@@ -6,6 +6,7 @@ import { type Duration } from '@temporalio/common';
 import { NativeConnection, Runtime, Worker, type WorkerOptions as TemporalWorkerOptions } from '@temporalio/worker';
 import { createActivities } from './activities';
 import { type ConnectionConfig, connectionTarget, loadConnectionConfig, loadWebhookOptions } from './config';
+import { type EncryptionOption, encryptionDataConverter, resolveEncryptionKeys } from './encryption';
 import type { StepRunner, TerminalHook, WebhookOptions } from './shared/types';
 
 export interface CreateWorkerOptions {
@@ -21,8 +22,17 @@ export interface CreateWorkerOptions {
   hooks?: readonly TerminalHook[];
   /** Terminal webhook settings; `false` turns the webhook hook off. @default from DURABLE_RUNS_WEBHOOK_* */
   webhook?: Partial<WebhookOptions> | false;
-  /** A prebuilt workflow bundle (tests, fast start); by default the workflows are bundled at start-up. */
+  /**
+   * A prebuilt workflow bundle (tests, fast start); by default the workflows are bundled at start-up.
+   * With encryption on, build it with the encrypting failure converter: `workflowBundle({ encrypted: true })`
+   * from `durable-runs/testing`.
+   */
   workflowBundle?: TemporalWorkerOptions['workflowBundle'];
+  /**
+   * Payload encryption keys (`id:base64key[,…]`, the first encrypts) or `false` for none.
+   * @default DURABLE_RUNS_ENCRYPTION_KEYS; unset, payloads are plain JSON
+   */
+  encryptionKeys?: EncryptionOption;
   /**
    * How long in-flight steps may run on after shutdown begins before they are cancelled
    * (they are then retried on another worker).
@@ -55,6 +65,7 @@ export async function createWorker(options: CreateWorkerOptions): Promise<Worker
   // All configuration is checked before anything connects.
   const env = loadConnectionConfig();
   const webhook = options.webhook === false ? undefined : { ...loadWebhookOptions(), ...options.webhook };
+  const encryptionKeys = resolveEncryptionKeys(options.encryptionKeys);
   const connection = options.connection ?? (await connect(env));
   const taskQueue = options.taskQueue ?? env.taskQueue;
   const activities = createActivities({
@@ -68,7 +79,7 @@ export async function createWorker(options: CreateWorkerOptions): Promise<Worker
     taskQueue,
     activities,
     ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath }),
-    dataConverter: { payloadConverterPath },
+    dataConverter: { payloadConverterPath, ...encryptionDataConverter(encryptionKeys) },
     shutdownGraceTime: options.shutdownGraceTime ?? '30s',
     ...options.tuning,
   });
