@@ -27,7 +27,7 @@ import { optionalTsToDate } from '@temporalio/common/lib/time';
 import { ulid } from 'ulid';
 import { parseCallbackUrl } from './activities/webhook/guard';
 import { connectionTarget, loadConnectionConfig } from './config';
-import { type EncryptionOption, encryptionDataConverter, resolveEncryptionKeys } from './encryption';
+import { EncryptionCodec, type EncryptionOption, encryptionDataConverter, resolveEncryptionKeys } from './encryption';
 import { cancelSignal, eventSignal, statusQuery } from './shared/definitions';
 import { MAX_PENDING_EVENTS, validateEventSignal } from './shared/events';
 import { OUTCOME_MEMO_KEY, WEBHOOK_WORKFLOW_TYPE, WORKFLOW_TYPE, webhookWorkflowId } from './shared/names';
@@ -193,7 +193,10 @@ export class RunsClient {
     const runId = given === undefined ? ulid() : validateRunId(given);
     const spec = validateRunSpec(rest);
     const delayMs = startDelay === undefined ? undefined : parseDelay(startDelay, 'startDelay');
-    const taskPriority = validatePriority({ priority, fairnessKey, fairnessWeight }, spec.headers);
+    const taskPriority = validatePriority(
+      { priority, fairnessKey: fairnessKey ?? this.tenantFairnessKey(spec.headers.tenant), fairnessWeight },
+      spec.headers,
+    );
     const callback = spec.headers[this.webhookUrlHeader];
     if (callback !== undefined) {
       try {
@@ -445,6 +448,15 @@ export class RunsClient {
   /** Closes the connection if this client opened it. */
   async close(): Promise<void> {
     if (this.ownsConnection) await this.temporal.connection.close();
+  }
+
+  /**
+   * With encryption, the default fairness key (the `tenant` header) goes to Temporal as a keyed
+   * hash: Temporal keeps fairness keys in plain text, and header values are not for it to read.
+   */
+  private tenantFairnessKey(tenant: string | undefined): string | undefined {
+    const codec = this.temporal.options.loadedDataConverter.payloadCodecs.find((c) => c instanceof EncryptionCodec);
+    return tenant !== undefined && codec ? codec.pseudonym(tenant) : undefined;
   }
 
   /** A payload read from a raw history or description: decrypted when it is encrypted, then converted. */

@@ -4,7 +4,7 @@
  * stored in Temporal as AES-256-GCM ciphertext. Runs outside the workflow sandbox: the SDK applies
  * codecs in the worker's main thread, before payloads reach the workflow and after they leave it.
  */
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHmac, randomBytes } from 'node:crypto';
 import type { DataConverter, Payload, PayloadCodec } from '@temporalio/common';
 import { ConfigError } from './config';
 import { payloadFromBytes, payloadToBytes } from './payload-wire';
@@ -168,6 +168,15 @@ export class EncryptionCodec implements PayloadCodec {
         `${named} decrypted to bytes that are not a payload (${(err as Error).message})`,
       );
     }
+  }
+
+  /**
+   * A stand-in for `text` where Temporal keeps plain text (fairness keys): the same for the same
+   * text and encrypting key, and says nothing about the text without the key.
+   */
+  pseudonym(text: string): string {
+    const hmac = createHmac('sha256', this.keys.key(this.keys.encryptingKeyId)!);
+    return `h-${hmac.update(`durable-runs pseudonym\0${text}`).digest('base64url').slice(0, 22)}`;
   }
 
   private undecryptable(payload: Payload, reason: string): Payload {
