@@ -186,10 +186,13 @@ export async function startCodecServer(options: CodecServerOptions): Promise<Cod
       if (status === 413) req.destroy();
     });
   });
+  const requestedPort = options.port ?? DEFAULT_CODEC_PORT;
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? DEFAULT_CODEC_PORT, host, () => {
-      server.off('error', reject);
+    const fail = (err: Error) =>
+      reject(new Error(`codec server cannot listen on ${host}:${requestedPort}: ${err.message}`));
+    server.once('error', fail);
+    server.listen(requestedPort, host, () => {
+      server.off('error', fail);
       resolve();
     });
   });

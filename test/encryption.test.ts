@@ -45,12 +45,15 @@ const SECRET = {
   transient: 'transient-error-secret-77c2',
   result: 'result-secret-e810',
   failure: 'failure-secret-4c6d',
+  memo: 'memo-secret-0f3a',
 };
 
 const runners: Record<string, StepRunner<{ order: string; fail?: boolean; note?: string }>> = {
   default: async (step) => {
     if (step.stepNumber === 0) {
       if (step.attempt === 1) throw StepError.transient(`upstream said ${SECRET.transient}`);
+      // Recorded by a signal the worker's own client sends.
+      await step.memo('receipt', async () => ({ receipt: SECRET.memo }));
       return StepOutcome.continue({ ...step.payload, note: SECRET.stepPayload });
     }
     if (step.payload.fail) return StepOutcome.fail(`declined: ${SECRET.failure}`);
