@@ -11,6 +11,7 @@ import { resolve } from 'node:path';
 import { Connection } from '@temporalio/client';
 import { Command, CommanderError, Option } from 'commander';
 import { RunNotFound, RunsClient, type SubmitOptions } from './client';
+import { addCodecServerCommand, type DevCodecServer, startDevCodecServer } from './codec-command';
 import { loadRunnersModule, RunnersModuleError } from './runners-module';
 import {
   DEFAULT_CATCHUP_WINDOW,
@@ -135,7 +136,12 @@ function collectHeader(value: string, previous: Record<string, string>): Record<
 }
 
 /** Starts `temporal server start-dev` with a persistent SQLite file and its UI; resolves once it listens. */
-async function startDevServer(dataDir: string, port: number, uiPort: number): Promise<() => Promise<void>> {
+async function startDevServer(
+  dataDir: string,
+  port: number,
+  uiPort: number,
+  extraArgs: readonly string[] = [],
+): Promise<() => Promise<void>> {
   const cli = resolveTemporalCli();
   if (!cli) throw new CliError('Temporal CLI not found: run `npm run temporal:install` or set TEMPORAL_CLI_PATH');
   mkdirSync(dataDir, { recursive: true });
@@ -156,6 +162,7 @@ async function startDevServer(dataDir: string, port: number, uiPort: number): Pr
       'error',
       ...DEV_SERVER_TUNING_ARGS,
       ...FAIRNESS_ARGS,
+      ...extraArgs,
     ],
     { stdio: ['ignore', 'ignore', 'pipe'] },
   );
@@ -196,6 +203,8 @@ async function startDevServer(dataDir: string, port: number, uiPort: number): Pr
 
 let lastCode: number = EXIT.ok;
 
+type DevOptions = { runners: string; dataDir: string; port: string; uiPort: string; codecPort: string } & JsonFlag;
+
 /** Wraps an action so that the exit code it returns becomes the process's. */
 function act<A extends unknown[]>(fn: (...args: A) => Promise<number | void>): (...args: A) => Promise<void> {
   return async (...args: A) => {
@@ -222,12 +231,16 @@ export function buildProgram(): Command {
     .option('--data-dir <dir>', 'where the dev server keeps its SQLite file', '.data')
     .option('--port <port>', 'dev server gRPC port', '7233')
     .option('--ui-port <port>', 'dev server UI port', '8233')
+    .option('--codec-port <port>', 'codec server port for the UI, when DURABLE_RUNS_ENCRYPTION_KEYS is set', '8081')
     .option('--json', 'machine-readable output')
     .action(
-      act(async (opts: { runners: string; dataDir: string; port: string; uiPort: string } & JsonFlag) => {
+      act(async (opts: DevOptions) => {
         let stop: (() => Promise<void>) | undefined;
+        let codec: DevCodecServer | undefined;
         if (!process.env.TEMPORAL_ADDRESS) {
-          stop = await startDevServer(opts.dataDir, Number(opts.port), Number(opts.uiPort));
+          // With encryption keys, the UI decrypts through a codec server of its own.
+          codec = await startDevCodecServer(opts.uiPort, opts.codecPort);
+          stop = await startDevServer(opts.dataDir, Number(opts.port), Number(opts.uiPort), codec?.devServerArgs);
           process.env.TEMPORAL_ADDRESS = `127.0.0.1:${opts.port}`;
           print(opts.json, { ui: `http://localhost:${opts.uiPort}`, address: process.env.TEMPORAL_ADDRESS }, () =>
             [
@@ -239,11 +252,13 @@ export function buildProgram(): Command {
               `          then: npx durable-runs send <runId> approve   (or in the UI: Send Signal, name "event", input {"name":"approve"})`,
             ].join('\n'),
           );
+          if (codec) print(opts.json, codec.info, () => codec!.lines.join('\n'));
         }
         try {
           await runWorker(opts.runners);
         } finally {
           await stop?.();
+          await codec?.close();
         }
       }),
     );
@@ -477,6 +492,7 @@ export function buildProgram(): Command {
     );
 
   addScheduleCommands(program);
+  addCodecServerCommand(program);
   return program;
 }
 

@@ -9,18 +9,31 @@ import {
   WorkflowFailedError,
   WorkflowNotFoundError,
 } from '@temporalio/client';
-import { ApplicationFailure, CancelledFailure, TerminatedFailure, TimeoutFailure } from '@temporalio/common';
+import {
+  ApplicationFailure,
+  CancelledFailure,
+  type Payload,
+  type ProtoFailure,
+  TerminatedFailure,
+  TimeoutFailure,
+} from '@temporalio/common';
+// Decoding payloads and failures read from raw histories and descriptions through the codecs.
+import {
+  decodeOptionalFailureToOptionalError,
+  decodeOptionalSinglePayload,
+} from '@temporalio/common/lib/internal-non-workflow';
 // No public API converts a proto Timestamp; the SDK's own helper (internal path) does.
 import { optionalTsToDate } from '@temporalio/common/lib/time';
 import { ulid } from 'ulid';
 import { parseCallbackUrl } from './activities/webhook/guard';
 import { connectionTarget, loadConnectionConfig } from './config';
+import { EncryptionCodec, type EncryptionOption, encryptionDataConverter, resolveEncryptionKeys } from './encryption';
 import { cancelSignal, eventSignal, statusQuery } from './shared/definitions';
 import { MAX_PENDING_EVENTS, validateEventSignal } from './shared/events';
 import { OUTCOME_MEMO_KEY, WEBHOOK_WORKFLOW_TYPE, WORKFLOW_TYPE, webhookWorkflowId } from './shared/names';
 import type { WebhookDeliveryInput, WebhookDeliveryStatus } from './shared/webhook';
 import { RunSchedules } from './schedules';
-import { payloadConverter, toBase64 } from './shared/payload-converter';
+import { toBase64 } from './shared/payload-converter';
 import type { RunOutcome, RunSpec, RunState, RunStatus, RunStatusKind } from './shared/types';
 import {
   type NormalizedRunSpec,
@@ -75,6 +88,12 @@ export interface RunsClientOptions {
    * @default DURABLE_RUNS_WEBHOOK_URL_HEADER or "callback_url"
    */
   webhookUrlHeader?: string;
+  /**
+   * Payload encryption keys (`id:base64key[,…]`, the first encrypts) or `false` for none; they must
+   * decrypt what the workers encrypt and the other way round.
+   * @default DURABLE_RUNS_ENCRYPTION_KEYS; unset, payloads are plain JSON
+   */
+  encryptionKeys?: EncryptionOption;
 }
 
 export interface SubmitOptions extends RunSpec, RunScheduling {
@@ -142,7 +161,11 @@ export class RunsClient {
   /** Schedules of runs (Temporal Schedules): create, list, describe, pause, unpause, trigger, delete. */
   readonly schedules: RunSchedules;
 
-  /** Wraps an existing Temporal client (it must use durable-runs' payload converter). */
+  /**
+   * Wraps an existing Temporal client. It must use durable-runs' payload converter and, with
+   * encryption, its codec and failure converter: `dataConverter: { ...dataConverter,
+   * ...encryptionDataConverter(keys) }`.
+   */
   static fromClient(temporal: Client, taskQueue: string): RunsClient {
     return new RunsClient(temporal, taskQueue, false);
   }
@@ -150,6 +173,7 @@ export class RunsClient {
   /** Connects to Temporal (options first, then the `TEMPORAL_*` environment). */
   static async connect(options: RunsClientOptions = {}): Promise<RunsClient> {
     const env = loadConnectionConfig();
+    const encryptionKeys = resolveEncryptionKeys(options.encryptionKeys);
     const connection =
       options.connection ??
       (await Connection.connect(
@@ -158,7 +182,7 @@ export class RunsClient {
     const temporal = new Client({
       connection,
       namespace: options.namespace ?? env.namespace,
-      dataConverter,
+      dataConverter: { ...dataConverter, ...encryptionDataConverter(encryptionKeys) },
     });
     return new RunsClient(temporal, options.taskQueue ?? env.taskQueue, !options.connection, options.webhookUrlHeader);
   }
@@ -169,7 +193,10 @@ export class RunsClient {
     const runId = given === undefined ? ulid() : validateRunId(given);
     const spec = validateRunSpec(rest);
     const delayMs = startDelay === undefined ? undefined : parseDelay(startDelay, 'startDelay');
-    const taskPriority = validatePriority({ priority, fairnessKey, fairnessWeight }, spec.headers);
+    const taskPriority = validatePriority(
+      { priority, fairnessKey: fairnessKey ?? this.tenantFairnessKey(spec.headers.tenant), fairnessWeight },
+      spec.headers,
+    );
     const callback = spec.headers[this.webhookUrlHeader];
     if (callback !== undefined) {
       try {
@@ -218,7 +245,7 @@ export class RunsClient {
       }
       try {
         const status = await this.temporal.workflow.getHandle(runId).query(statusQuery);
-        const progress = this.progressOf(description);
+        const progress = await this.progressOf(description);
         return progress === undefined ? status : { ...status, progress };
       } catch (err) {
         if (err instanceof WorkflowNotFoundError) throw new RunNotFound(runId);
@@ -393,7 +420,7 @@ export class RunsClient {
     }
     if (description.status.name === 'RUNNING') {
       const pending = description.raw.pendingActivities?.[0];
-      const lastError = pending?.lastFailure?.message;
+      const lastError = await this.failureMessage(pending?.lastFailure);
       return { runId, state: 'pending', attempts: pending?.attempt ?? 1, ...(lastError ? { lastError } : {}) };
     }
     try {
@@ -423,13 +450,37 @@ export class RunsClient {
     if (this.ownsConnection) await this.temporal.connection.close();
   }
 
+  /**
+   * With encryption, the default fairness key (the `tenant` header) goes to Temporal as a keyed
+   * hash: Temporal keeps fairness keys in plain text, and header values are not for it to read.
+   */
+  private tenantFairnessKey(tenant: string | undefined): string | undefined {
+    const codec = this.temporal.options.loadedDataConverter.payloadCodecs.find((c) => c instanceof EncryptionCodec);
+    return tenant !== undefined && codec ? codec.pseudonym(tenant) : undefined;
+  }
+
+  /** A payload read from a raw history or description: decrypted when it is encrypted, then converted. */
+  private async fromRawPayload<T>(payload: Payload): Promise<T> {
+    return (await decodeOptionalSinglePayload<T>(this.temporal.options.loadedDataConverter, payload)) as T;
+  }
+
+  /** A raw failure's message, decrypted when it is encrypted. */
+  private async failureMessage(failure: ProtoFailure | null | undefined): Promise<string | undefined> {
+    if (!failure) return undefined;
+    try {
+      return (await decodeOptionalFailureToOptionalError(this.temporal.options.loadedDataConverter, failure))?.message;
+    } catch (err) {
+      return `${failure.message ?? 'failure'} (${(err as Error).message})`;
+    }
+  }
+
   /** The running step's latest heartbeat details: its progress. */
-  private progressOf(description: WorkflowExecutionDescription): unknown {
+  private async progressOf(description: WorkflowExecutionDescription): Promise<unknown> {
     const pending = description.raw.pendingActivities?.find((a) => a.activityType?.name === 'runStep');
     const payload = pending?.heartbeatDetails?.payloads?.[0];
     if (!payload) return undefined;
     try {
-      return payloadConverter.fromPayload(payload);
+      return await this.fromRawPayload(payload);
     } catch {
       return undefined;
     }
@@ -456,12 +507,12 @@ export class RunsClient {
       const scheduled = event.activityTaskScheduledEventAttributes;
       const payload = scheduled?.input?.payloads?.[0];
       if (scheduled?.activityType?.name === 'runStep' && payload) {
-        step = payloadConverter.fromPayload(payload);
+        step = await this.fromRawPayload(payload);
         break;
       }
     }
     const pending = description.raw.pendingActivities?.find((a) => a.activityType?.name === 'runStep');
-    const lastError = pending?.lastFailure?.message;
+    const lastError = await this.failureMessage(pending?.lastFailure);
     return {
       runId,
       state: 'running',
@@ -492,6 +543,6 @@ export class RunsClient {
     }
     const payload = history?.events?.[0]?.workflowExecutionStartedEventAttributes?.input?.payloads?.[0];
     if (!payload) throw new RunNotFound(workflowId);
-    return payloadConverter.fromPayload<T>(payload);
+    return this.fromRawPayload<T>(payload);
   }
 }

@@ -25,8 +25,11 @@ export {
   type SubmitOptions,
   type Submission,
   type RunListing,
+  dataConverter,
 } from './client';
 export { createWorker, type CreateWorkerOptions } from './worker';
+export { EncryptionKeys, EncryptionCodec, encryptionDataConverter, type EncryptionOption } from './encryption';
+export { startCodecServer, type CodecServer, type CodecServerOptions } from './codec-server';
 export {
   RunSchedules,
   ScheduleNotFound,

@@ -11,7 +11,10 @@
  * }
  * ```
  */
+import { Client } from '@temporalio/client';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
+// Not re-exported by the package's index: a client of the environment's kind, with another data converter.
+import { TimeSkippingClient } from '@temporalio/testing/lib/client';
 import {
   bundleWorkflowCode,
   DefaultLogger,
@@ -21,6 +24,12 @@ import {
   type WorkflowBundle,
 } from '@temporalio/worker';
 import { dataConverter, RunsClient } from './client';
+import {
+  encryptedFailureConverterPath,
+  encryptionDataConverter,
+  type EncryptionOption,
+  resolveEncryptionKeys,
+} from './encryption';
 import type { StepRunner, TerminalHook, WebhookOptions } from './shared/types';
 import { devServerExecutable, FAIRNESS_ARGS, testServerExecutable } from './temporal-binaries';
 import { createWorker, payloadConverterPath, workflowsPath } from './worker';
@@ -38,6 +47,12 @@ export interface TestKitOptions {
   tuning?: Parameters<typeof createWorker>[0]['tuning'];
   /** Reuse an environment (one server for several kits); the kit then does not tear it down. */
   env?: TestWorkflowEnvironment;
+  /**
+   * Payload encryption keys for the worker and client (`id:base64key[,…]`) or `false` for none.
+   * Given with an `env`, the kit makes its own client with them instead of using `env.client`.
+   * @default DURABLE_RUNS_ENCRYPTION_KEYS
+   */
+  encryptionKeys?: EncryptionOption;
 }
 
 export interface TestKit {
@@ -49,28 +64,44 @@ export interface TestKit {
   teardown(): Promise<void>;
 }
 
-let bundle: Promise<WorkflowBundle> | undefined;
+const bundles = new Map<boolean, Promise<WorkflowBundle>>();
 
-/** The workflow bundle, built once per process. */
-export function workflowBundle(): Promise<WorkflowBundle> {
-  bundle ??= bundleWorkflowCode({ workflowsPath, payloadConverterPath, logger: Runtime.instance().logger });
+/**
+ * The workflow bundle, built once per process; `encrypted` bundles the failure converter that
+ * encryption needs (error messages in encrypted payloads).
+ */
+export function workflowBundle(options: { encrypted?: boolean } = {}): Promise<WorkflowBundle> {
+  const encrypted = options.encrypted ?? false;
+  let bundle = bundles.get(encrypted);
+  if (!bundle) {
+    bundle = bundleWorkflowCode({
+      workflowsPath,
+      payloadConverterPath,
+      ...(encrypted ? { failureConverterPath: encryptedFailureConverterPath } : {}),
+      logger: Runtime.instance().logger,
+    });
+    bundles.set(encrypted, bundle);
+  }
   return bundle;
 }
 
 /** Starts a Temporal test server with the resolved binary (env, PATH, project `.temporal/`, SDK download). */
 export async function createTestEnv(
   server: 'time-skipping' | 'local' = 'time-skipping',
+  options: { encryptionKeys?: EncryptionOption } = {},
 ): Promise<TestWorkflowEnvironment> {
   installQuietRuntime();
+  const client = { dataConverter: clientDataConverter(options.encryptionKeys) };
   return server === 'local'
     ? TestWorkflowEnvironment.createLocal({
         server: { executable: devServerExecutable(), ip: '127.0.0.1', extraArgs: [...FAIRNESS_ARGS] },
-        client: { dataConverter },
+        client,
       })
-    : TestWorkflowEnvironment.createTimeSkipping({
-        server: { executable: testServerExecutable() },
-        client: { dataConverter },
-      });
+    : TestWorkflowEnvironment.createTimeSkipping({ server: { executable: testServerExecutable() }, client });
+}
+
+function clientDataConverter(encryptionKeys: EncryptionOption) {
+  return { ...dataConverter, ...encryptionDataConverter(resolveEncryptionKeys(encryptionKeys)) };
 }
 
 let runtimeInstalled = false;
@@ -94,7 +125,8 @@ let counter = 0;
 
 /** Starts a server (unless given), a worker with your runners, and a `RunsClient`. */
 export async function createTestKit(options: TestKitOptions): Promise<TestKit> {
-  const env = options.env ?? (await createTestEnv(options.server));
+  const encryptionKeys = resolveEncryptionKeys(options.encryptionKeys) ?? false;
+  const env = options.env ?? (await createTestEnv(options.server, { encryptionKeys }));
   const taskQueue = options.taskQueue ?? `test-${process.pid}-${++counter}`;
   const worker = await createWorker({
     runners: options.runners,
@@ -103,13 +135,23 @@ export async function createTestKit(options: TestKitOptions): Promise<TestKit> {
     taskQueue,
     ...(options.hooks ? { hooks: options.hooks } : {}),
     ...(options.webhook !== undefined ? { webhook: options.webhook } : {}),
-    workflowBundle: await workflowBundle(),
+    workflowBundle: await workflowBundle({ encrypted: encryptionKeys !== false }),
+    encryptionKeys,
     shutdownGraceTime: '1s',
     ...(options.tuning ? { tuning: options.tuning } : {}),
   });
   const running = worker.run();
-  // The environment's own client lets time skip while a test waits on a result.
-  const client = RunsClient.fromClient(env.client, taskQueue);
+  // The environment's own client lets time skip while a test waits on a result; a client of the
+  // same kind with the kit's keys when the environment was made for other keys.
+  const temporal =
+    options.env && options.encryptionKeys !== undefined
+      ? new (env.supportsTimeSkipping ? TimeSkippingClient : Client)({
+          connection: env.connection,
+          namespace: env.namespace ?? 'default',
+          dataConverter: clientDataConverter(encryptionKeys),
+        })
+      : env.client;
+  const client = RunsClient.fromClient(temporal, taskQueue);
   return {
     env,
     client,

@@ -13,6 +13,7 @@ import {
   loadWebhookOptions,
   type VersioningConfig,
 } from './config';
+import { type EncryptionOption, encryptionDataConverter, resolveEncryptionKeys } from './encryption';
 import type { StepRunner, TerminalHook, WebhookOptions } from './shared/types';
 
 export interface CreateWorkerOptions {
@@ -34,8 +35,17 @@ export interface CreateWorkerOptions {
    * DURABLE_RUNS_VERSIONING_BEHAVIOR (unversioned when unset)
    */
   versioning?: VersioningConfig | false;
-  /** A prebuilt workflow bundle (tests, fast start); by default the workflows are bundled at start-up. */
+  /**
+   * A prebuilt workflow bundle (tests, fast start); by default the workflows are bundled at start-up.
+   * With encryption on, build it with the encrypting failure converter: `workflowBundle({ encrypted: true })`
+   * from `durable-runs/testing`.
+   */
   workflowBundle?: TemporalWorkerOptions['workflowBundle'];
+  /**
+   * Payload encryption keys (`id:base64key[,…]`, the first encrypts) or `false` for none.
+   * @default DURABLE_RUNS_ENCRYPTION_KEYS; unset, payloads are plain JSON
+   */
+  encryptionKeys?: EncryptionOption;
   /**
    * How long in-flight steps may run on after shutdown begins before they are cancelled
    * (they are then retried on another worker).
@@ -69,6 +79,7 @@ export async function createWorker(options: CreateWorkerOptions): Promise<Worker
   const env = loadConnectionConfig();
   const webhook = options.webhook === false ? undefined : { ...loadWebhookOptions(), ...options.webhook };
   const versioning = options.versioning === false ? undefined : (options.versioning ?? loadVersioningConfig());
+  const encryptionKeys = resolveEncryptionKeys(options.encryptionKeys);
   const connection = options.connection ?? (await connect(env));
   const taskQueue = options.taskQueue ?? env.taskQueue;
   const activities = createActivities({
@@ -82,7 +93,7 @@ export async function createWorker(options: CreateWorkerOptions): Promise<Worker
     taskQueue,
     activities,
     ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath }),
-    dataConverter: { payloadConverterPath },
+    dataConverter: { payloadConverterPath, ...encryptionDataConverter(encryptionKeys) },
     shutdownGraceTime: options.shutdownGraceTime ?? '30s',
     ...(versioning
       ? {

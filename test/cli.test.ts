@@ -2,7 +2,8 @@
  * The `durable-runs` command without a server: start-up validation, usage errors, help.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -28,6 +29,14 @@ test('a bad configuration variable stops the worker at start-up, naming the vari
       /^durable-runs: DURABLE_RUNS_WEBHOOK_SECRET: must be a Standard Webhooks secret/m,
     ],
     [{ TEMPORAL_TLS_CERT: '/no/such/cert.pem' }, /^durable-runs: TEMPORAL_TLS_KEY: mTLS needs both/m],
+    [
+      { DURABLE_RUNS_ENCRYPTION_KEYS: 'hunter2' },
+      /^durable-runs: DURABLE_RUNS_ENCRYPTION_KEYS: entry 1 is not id:base64key$/m,
+    ],
+    [
+      { DURABLE_RUNS_ENCRYPTION_KEYS: `k1:${Buffer.from('hunter2').toString('base64')}` },
+      /^durable-runs: DURABLE_RUNS_ENCRYPTION_KEYS: key "k1" is 7 bytes; AES-256 needs 32/m,
+    ],
   ];
   for (const [env, message] of cases) {
     const { code, stderr } = cli(['worker', '--runners', 'examples/runners.ts'], env);
@@ -70,10 +79,96 @@ test('usage errors exit 2 with one line; --help exits 0', () => {
     'list',
     'watch',
     'redeliver',
+    'codec-server',
   ]) {
     const help = cli([command, '--help']);
     assert.equal(help.code, 0, command);
     assert.match(help.stdout, new RegExp(`Usage: durable-runs ${command}`));
     assert.match(help.stdout, /--json/);
   }
+});
+
+test('client commands refuse a bad DURABLE_RUNS_ENCRYPTION_KEYS before connecting', () => {
+  const key = randomBytes(32).toString('base64');
+  const { code, stderr } = cli(['status', 'run-1'], { DURABLE_RUNS_ENCRYPTION_KEYS: `k1:${key},k1:${key}` });
+  assert.equal(code, 2);
+  assert.equal(stderr, 'durable-runs: DURABLE_RUNS_ENCRYPTION_KEYS: key id "k1" appears twice\n');
+});
+
+test('codec-server: keys, token and origins are checked at start-up, naming the variable or flag', () => {
+  const keys = { DURABLE_RUNS_ENCRYPTION_KEYS: `k1:${randomBytes(32).toString('base64')}` };
+  const token = randomBytes(24).toString('base64url');
+  const cases: Array<[string[], Record<string, string>, RegExp]> = [
+    [
+      [],
+      { DURABLE_RUNS_CODEC_TOKEN: token },
+      /^durable-runs: DURABLE_RUNS_ENCRYPTION_KEYS: the codec server needs the keys/,
+    ],
+    [[], keys, /^durable-runs: DURABLE_RUNS_CODEC_TOKEN: a codec server needs a token/],
+    [['--token', 'short'], keys, /^durable-runs: --token: the token must be 16–512 characters/],
+    [
+      [],
+      { ...keys, DURABLE_RUNS_CODEC_TOKEN: 'has spaces in it, sixteen+' },
+      /^durable-runs: DURABLE_RUNS_CODEC_TOKEN: the token/,
+    ],
+    [
+      ['--token', token, '--cors-origin', 'localhost:8233'],
+      keys,
+      /^durable-runs: --cors-origin: "localhost:8233" is not an origin/,
+    ],
+    [
+      [],
+      { ...keys, DURABLE_RUNS_CODEC_TOKEN: token, DURABLE_RUNS_CODEC_CORS_ORIGINS: 'http://a.example/path' },
+      /^durable-runs: DURABLE_RUNS_CODEC_CORS_ORIGINS: "http:\/\/a.example\/path" is not an origin/,
+    ],
+    [['--token', token, '--port', 'x'], keys, /^durable-runs: --port: "x" is not a port/],
+  ];
+  for (const [args, env, message] of cases) {
+    const { code, stderr } = cli(['codec-server', ...args], env);
+    assert.equal(code, 2, `${args.join(' ')} ${JSON.stringify(env)}`);
+    assert.match(stderr, message);
+    assert.ok(!stderr.includes(token), 'the token is not echoed');
+  }
+});
+
+test('codec-server serves until SIGTERM: with the token it decodes, without it 401', async () => {
+  const token = randomBytes(24).toString('base64url');
+  const child = spawn(process.execPath, [BIN, 'codec-server', '--port', '0', '--json'], {
+    env: {
+      PATH: process.env.PATH ?? '',
+      HOME: process.env.HOME ?? '',
+      DURABLE_RUNS_ENCRYPTION_KEYS: `k1:${randomBytes(32).toString('base64')}`,
+      DURABLE_RUNS_CODEC_TOKEN: token,
+    },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+  try {
+    const line = await new Promise<string>((resolve, reject) => {
+      let out = '';
+      child.stdout.on('data', (d: Buffer) => {
+        out += d.toString();
+        if (out.includes('\n')) resolve(out.split('\n')[0]!);
+      });
+      child.once('exit', (code) => reject(new Error(`codec-server exited with ${code}`)));
+    });
+    const info = JSON.parse(line) as { url: string; corsOrigins: string[]; keyIds: string[] };
+    assert.match(info.url, /^http:\/\/127\.0\.0\.1:\d+$/);
+    assert.deepEqual([info.corsOrigins, info.keyIds], [['http://localhost:8233'], ['k1']]);
+    const payload = { metadata: { encoding: Buffer.from('json/plain').toString('base64') }, data: 'MQ==' };
+    const post = (path: string, headers: Record<string, string>) =>
+      fetch(`${info.url}${path}`, { method: 'POST', headers, body: JSON.stringify({ payloads: [payload] }) });
+    const encoded = await post('/encode', { Authorization: `Bearer ${token}` });
+    assert.equal(encoded.status, 200);
+    const decoded = await fetch(`${info.url}/decode`, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${token}` },
+      body: await encoded.text(),
+    });
+    assert.deepEqual(await decoded.json(), { payloads: [payload] });
+    assert.equal((await post('/decode', {})).status, 401);
+  } finally {
+    child.kill('SIGTERM');
+  }
+  assert.equal(await exited, 0);
 });

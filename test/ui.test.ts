@@ -1,10 +1,12 @@
 /**
  * The Temporal UI served by the dev server shows a finished run (its status and the `step N`
- * summaries of its step activities), what a waiting run waits for (its current details) and a
- * parent run's children (its Relationships tab). Debian's Chromium, driven by playwright-core; the
- * screenshots are kept in test-artifacts/.
+ * summaries of its step activities), what a waiting run waits for (its current details), a parent
+ * run's children (its Relationships tab) and, through the codec server, an encrypted run's input
+ * decrypted. Debian's Chromium, driven by playwright-core; the screenshots are kept in
+ * test-artifacts/.
  */
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -12,6 +14,8 @@ import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { chromium, type Browser } from 'playwright-core';
 import { StepOutcome } from '../src';
 import { dataConverter } from '../src/client';
+import { type CodecServer, startCodecServer } from '../src/codec-server';
+import { EncryptionKeys } from '../src/encryption';
 import { devServerExecutable } from '../src/temporal-binaries';
 import { createTestKit, type TestKit } from '../src/testing';
 import { freePort } from './helpers/net';
@@ -24,13 +28,34 @@ let env: TestWorkflowEnvironment;
 let kit: TestKit;
 let browser: Browser;
 let uiPort: number;
+let codec: CodecServer;
+let encrypted: TestKit;
+const KEYS = `ui:${randomBytes(32).toString('base64')}`;
 
 before(async () => {
   assert.ok(existsSync(CHROMIUM), `Chromium not found at ${CHROMIUM}: run scripts/install-chromium.sh`);
   uiPort = await freePort();
+  // As `durable-runs dev` does: the UI calls the codec server from the browser, token in the path.
+  codec = await startCodecServer({
+    keys: EncryptionKeys.parse(KEYS),
+    token: randomBytes(24).toString('base64url'),
+    port: 0,
+    corsOrigins: [`http://127.0.0.1:${uiPort}`],
+  });
   env = await TestWorkflowEnvironment.createLocal({
-    server: { executable: devServerExecutable(), ip: '127.0.0.1', ui: true, uiPort },
+    server: {
+      executable: devServerExecutable(),
+      ip: '127.0.0.1',
+      ui: true,
+      uiPort,
+      extraArgs: ['--ui-codec-endpoint', codec.uiEndpoint],
+    },
     client: { dataConverter },
+  });
+  encrypted = await createTestKit({
+    env,
+    encryptionKeys: KEYS,
+    runners: { default: async (s) => StepOutcome.succeed({ shipped: (s.payload as { order: string }).order }) },
   });
   kit = await createTestKit({
     env,
@@ -64,7 +89,9 @@ before(async () => {
 after(async () => {
   await browser?.close();
   await kit?.teardown();
+  await encrypted?.teardown();
   await env?.teardown();
+  await codec?.close();
 });
 
 test("a finished run's page shows its status and step summaries", async () => {
@@ -119,4 +146,29 @@ test("a parent run's Relationships tab lists its child runs", async () => {
   const text = await page.locator('body').innerText();
   await page.screenshot({ path: join(ARTIFACTS, 'ui-parent-run.png'), fullPage: true });
   for (const child of ['ui-parent-0-0', 'ui-parent-0-1']) assert.ok(text.includes(child), `${child} listed`);
+});
+
+test("an encrypted run's page shows its input and result decrypted, through the codec server", async () => {
+  const order = `ui-order-${randomBytes(4).toString('hex')}`;
+  const { runId } = await encrypted.client.submit({ runId: 'ui-encrypted', input: { order } });
+  assert.deepEqual((await encrypted.client.result(runId)).result, { shipped: order });
+  // The server holds ciphertext only: whatever shows the order decrypted it.
+  const { history } = await env.client.workflowService.getWorkflowExecutionHistory({
+    namespace: 'default',
+    execution: { workflowId: runId },
+  });
+  const input = history!.events![0]!.workflowExecutionStartedEventAttributes!.input!.payloads![0]!;
+  assert.equal(Buffer.from(input.metadata!.encoding!).toString(), 'binary/encrypted');
+  assert.ok(!JSON.stringify(history).includes(order) && !Buffer.from(input.data!).includes(order));
+
+  const page = await browser.newPage({ viewport: { width: 1400, height: 1800 } });
+  await page.goto(`http://127.0.0.1:${uiPort}/namespaces/default/workflows/${runId}`, { waitUntil: 'networkidle' });
+  await eventually(
+    async () => (await page.locator('body').innerText()).includes(order),
+    30_000,
+    'the page shows the decrypted order',
+  );
+  await page.screenshot({ path: join(ARTIFACTS, 'ui-encrypted-run.png'), fullPage: true });
+  const text = await page.locator('body').innerText();
+  assert.ok(text.includes(`"shipped": "${order}"`) || text.includes(`"shipped":"${order}"`), 'the result too');
 });

@@ -93,10 +93,49 @@ export class BytesAwareJsonPayloadConverter implements PayloadConverterWithEncod
   }
 }
 
+/** Metadata of a payload the encryption codec wrote (see src/encryption.ts). */
+export const ENCRYPTED_ENCODING = 'binary/encrypted';
+export const ENCRYPTION_KEY_ID = 'encryption-key-id';
+/** Set by the codec on an encrypted payload it could not decrypt, saying why. */
+export const DECRYPTION_ERROR = 'decryption-error';
+
+/** A metadata value as text for a message, without trusting its bytes. */
+function metadataText(payload: Payload, key: string): string | undefined {
+  const raw = payload.metadata?.[key];
+  if (!raw) return undefined;
+  try {
+    return decode(raw).slice(0, 300);
+  } catch {
+    return '(unreadable)';
+  }
+}
+
+/**
+ * Reads nothing: an encrypted payload reaches a converter only when it was not decrypted, so this
+ * throws the reason (the codec's, or "no keys"), naming the key ID, instead of "Unknown encoding".
+ */
+export class EncryptedPayloadConverter implements PayloadConverterWithEncoding {
+  readonly encodingType = ENCRYPTED_ENCODING;
+
+  toPayload(): undefined {
+    return undefined;
+  }
+
+  fromPayload<T>(payload: Payload): T {
+    const reason = metadataText(payload, DECRYPTION_ERROR);
+    if (reason) throw new ValueError(reason);
+    const keyId = metadataText(payload, ENCRYPTION_KEY_ID) ?? '(none)';
+    throw new ValueError(
+      `payload encrypted with key ${JSON.stringify(keyId)}, and this process has no DURABLE_RUNS_ENCRYPTION_KEYS to decrypt it`,
+    );
+  }
+}
+
 export const payloadConverter = new CompositePayloadConverter(
   new UndefinedPayloadConverter(),
   new BinaryPayloadConverter(),
   new BytesAwareJsonPayloadConverter(),
+  new EncryptedPayloadConverter(),
 );
 
 const UNDECODABLE = Symbol.for('durable-runs.undecodable-payload');
