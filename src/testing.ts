@@ -11,28 +11,18 @@
  * }
  * ```
  */
+import { readFileSync } from 'node:fs';
 import { Client } from '@temporalio/client';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 // Not re-exported by the package's index: a client of the environment's kind, with another data converter.
 import { TimeSkippingClient } from '@temporalio/testing/lib/client';
-import {
-  bundleWorkflowCode,
-  DefaultLogger,
-  type LogLevel,
-  Runtime,
-  type Worker,
-  type WorkflowBundle,
-} from '@temporalio/worker';
+import { DefaultLogger, type LogLevel, Runtime, type Worker, type WorkflowBundle } from '@temporalio/worker';
 import { dataConverter, RunsClient } from './client';
-import {
-  encryptedFailureConverterPath,
-  encryptionDataConverter,
-  type EncryptionOption,
-  resolveEncryptionKeys,
-} from './encryption';
+import { encryptionDataConverter, type EncryptionOption, resolveEncryptionKeys } from './encryption';
 import type { StepRunner, TerminalHook, WebhookOptions } from './shared/types';
 import { devServerExecutable, FAIRNESS_ARGS, testServerExecutable } from './temporal-binaries';
-import { createWorker, payloadConverterPath, workflowsPath } from './worker';
+import { createWorker } from './worker';
+import { buildWorkflowBundle, prebuiltBundle } from './workflow-bundle';
 
 export interface TestKitOptions {
   runners: Readonly<Record<string, StepRunner>>;
@@ -74,12 +64,10 @@ export function workflowBundle(options: { encrypted?: boolean } = {}): Promise<W
   const encrypted = options.encrypted ?? false;
   let bundle = bundles.get(encrypted);
   if (!bundle) {
-    bundle = bundleWorkflowCode({
-      workflowsPath,
-      payloadConverterPath,
-      ...(encrypted ? { failureConverterPath: encryptedFailureConverterPath } : {}),
-      logger: Runtime.instance().logger,
-    });
+    const prebuilt = prebuiltBundle(encrypted);
+    bundle = prebuilt
+      ? Promise.resolve({ code: readFileSync(prebuilt.codePath, 'utf8') })
+      : buildWorkflowBundle(encrypted);
     bundles.set(encrypted, bundle);
   }
   return bundle;

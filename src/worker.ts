@@ -15,6 +15,7 @@ import {
 } from './config';
 import { type EncryptionOption, encryptionDataConverter, resolveEncryptionKeys } from './encryption';
 import type { StepRunner, TerminalHook, WebhookOptions } from './shared/types';
+import { buildWorkflowBundle, payloadConverterPath, prebuiltBundle, workflowsPath } from './workflow-bundle';
 
 export interface CreateWorkerOptions {
   /** Step runners by name; a run picks one with `runner` (default `"default"`). */
@@ -36,7 +37,8 @@ export interface CreateWorkerOptions {
    */
   versioning?: VersioningConfig | false;
   /**
-   * A prebuilt workflow bundle (tests, fast start); by default the workflows are bundled at start-up.
+   * A prebuilt workflow bundle (tests, fast start); by default the one `npm run build` wrote
+   * (`lib/bundles/`), else the workflows are bundled at start-up.
    * With encryption on, build it with the encrypting failure converter: `workflowBundle({ encrypted: true })`
    * from `durable-runs/testing`.
    */
@@ -61,8 +63,7 @@ export interface CreateWorkerOptions {
   >;
 }
 
-export const workflowsPath = require.resolve('./workflows');
-export const payloadConverterPath = require.resolve('./shared/worker-payload-converter');
+export { payloadConverterPath, workflowsPath };
 
 async function connect(config: ConnectionConfig): Promise<NativeConnection> {
   const options = connectionTarget(config);
@@ -92,7 +93,11 @@ export async function createWorker(options: CreateWorkerOptions): Promise<Worker
     namespace: options.namespace ?? env.namespace,
     taskQueue,
     activities,
-    ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath }),
+    // `npm run build`'s prebuilt bundle when there is one: no webpack at start.
+    workflowBundle:
+      options.workflowBundle ??
+      prebuiltBundle(encryptionKeys !== undefined) ??
+      (await buildWorkflowBundle(encryptionKeys !== undefined)),
     dataConverter: { payloadConverterPath, ...encryptionDataConverter(encryptionKeys) },
     shutdownGraceTime: options.shutdownGraceTime ?? '30s',
     ...(versioning
