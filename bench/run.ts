@@ -28,11 +28,11 @@ import { Client, Connection } from '@temporalio/client';
 import { bundleWorkflowCode, DefaultLogger, NativeConnection } from '@temporalio/worker';
 import { StepOutcome } from '../src';
 import { RunsClient, dataConverter } from '../src/client';
-import { DEV_SERVER_TUNING_ARGS, FAIRNESS_ARGS, resolveTemporalCli } from '../src/temporal-binaries';
+import { resolveTemporalCli } from '../src/temporal-binaries';
 import { createWorker, payloadConverterPath, workflowsPath } from '../src/worker';
-import { startDevServer, type DevServer } from '../test/helpers/dev-server';
-import { startReceiver, type Receiver } from '../test/helpers/receiver';
-import { eventually } from '../test/helpers/wait';
+import { DEV_SERVER_ARGS, startDevServer, type DevServer } from '../src/dev-server';
+import { startReceiver, type Receiver } from '../support/receiver';
+import { eventually } from '../support/wait';
 import { NOTES } from './notes';
 import { type Memory, type Reply, type Request, type Side, TUNING, now } from './protocol';
 import {
@@ -596,7 +596,7 @@ function printProfile(side: Side, p: ProfileSummary): void {
 
 async function main(): Promise<void> {
   const started = now();
-  const server: DevServer = await startDevServer({ dbFile: false, extraArgs: [...DEV_SERVER_TUNING_ARGS] });
+  const server: DevServer = await startDevServer({ dbFile: false });
   const scratch = mkdtempSync(join(tmpdir(), 'durable-runs-bench-'));
   // Prebuilt bundles: workers start in a second, and webpack stays out of their CPU profiles.
   const bundles = {} as Record<Side, string>;
@@ -674,7 +674,7 @@ async function main(): Promise<void> {
     memoryGb: Math.round(totalmem() / 2 ** 30),
     node: process.version,
     temporalCli: cli ? execFileSync(cli, ['--version']).toString().trim() : 'unknown',
-    server: `temporal server start-dev, in-memory SQLite, ${[...DEV_SERVER_TUNING_ARGS, ...FAIRNESS_ARGS].join(' ')}`,
+    server: `temporal server start-dev, in-memory SQLite, ${DEV_SERVER_ARGS.join(' ')}`,
     workerTuning: TUNING,
   };
   const checked = targets(results).map((t) => ({ ...t, met: meets(t) }));

@@ -16,7 +16,7 @@ import { StepError, StepOutcome, type StepRunner } from '../src';
 import { webhookWorkflowId } from '../src/shared/names';
 import { resolveTemporalCli } from '../src/temporal-binaries';
 import { createTestKit, type TestKit } from '../src/testing';
-import { eventually } from '../test/helpers/wait';
+import { eventually } from '../support/wait';
 
 const ROOT = join(__dirname, '..');
 const version = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;

@@ -5,10 +5,8 @@
  * Exit codes: 0 ok / run succeeded, 1 run failed, 2 usage, configuration or connection error,
  * 3 run cancelled, 4 run not found.
  */
-import { spawn } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { Connection } from '@temporalio/client';
 import { Command, CommanderError, Option } from 'commander';
 import { RunNotFound, RunsClient, type SubmitOptions } from './client';
 import { addCodecServerCommand, type DevCodecServer, startDevCodecServer } from './codec-command';
@@ -23,7 +21,7 @@ import {
 } from './schedules';
 import { loadConnectionConfig } from './config';
 import type { RunOutcome, RunStatus, StepRunner } from './shared/types';
-import { DEV_SERVER_TUNING_ARGS, FAIRNESS_ARGS, resolveTemporalCli } from './temporal-binaries';
+import { startDevServer } from './dev-server';
 import { createWorker } from './worker';
 
 const EXIT = { ok: 0, failed: 1, usage: 2, cancelled: 3, notFound: 4 } as const;
@@ -135,72 +133,6 @@ function collectHeader(value: string, previous: Record<string, string>): Record<
   return { ...previous, [value.slice(0, at)]: value.slice(at + 1) };
 }
 
-/** Starts `temporal server start-dev` with a persistent SQLite file and its UI; resolves once it listens. */
-async function startDevServer(
-  dataDir: string,
-  port: number,
-  uiPort: number,
-  extraArgs: readonly string[] = [],
-): Promise<() => Promise<void>> {
-  const cli = resolveTemporalCli();
-  if (!cli) throw new CliError('Temporal CLI not found: run `npm run temporal:install` or set TEMPORAL_CLI_PATH');
-  mkdirSync(dataDir, { recursive: true });
-  const child = spawn(
-    cli,
-    [
-      'server',
-      'start-dev',
-      '--db-filename',
-      resolve(dataDir, 'temporal.sqlite'),
-      '--ip',
-      '127.0.0.1',
-      '--port',
-      String(port),
-      '--ui-port',
-      String(uiPort),
-      '--log-level',
-      'error',
-      ...DEV_SERVER_TUNING_ARGS,
-      ...FAIRNESS_ARGS,
-      ...extraArgs,
-    ],
-    { stdio: ['ignore', 'ignore', 'pipe'] },
-  );
-  // Kept for the error message if the server fails to start; its shutdown chatter is not shown.
-  let stderrTail = '';
-  child.stderr!.on('data', (d: Buffer) => {
-    stderrTail = (stderrTail + d.toString()).slice(-2000);
-  });
-  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    const early = await Promise.race([exited, new Promise((r) => setTimeout(() => r('wait'), 250))]);
-    if (early !== 'wait') {
-      throw new CliError(
-        `temporal server start-dev exited with code ${String(early)}: ${stderrTail.trim().split('\n').at(-1) ?? ''}`,
-      );
-    }
-    try {
-      const connection = await Connection.connect({ address: `127.0.0.1:${port}`, connectTimeout: 1000 });
-      await connection.workflowService.getSystemInfo({});
-      await connection.close();
-      break;
-    } catch {
-      if (Date.now() > deadline) {
-        child.kill('SIGKILL');
-        throw new CliError(`Temporal dev server did not come up on 127.0.0.1:${port} within 60 s`);
-      }
-    }
-  }
-  return async () => {
-    if (child.exitCode !== null) return;
-    child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-    await exited;
-    clearTimeout(timer);
-  };
-}
-
 let lastCode: number = EXIT.ok;
 
 type DevOptions = { runners: string; dataDir: string; port: string; uiPort: string; codecPort: string } & JsonFlag;
@@ -240,7 +172,16 @@ export function buildProgram(): Command {
         if (!process.env.TEMPORAL_ADDRESS) {
           // With encryption keys, the UI decrypts through a codec server of its own.
           codec = await startDevCodecServer(opts.uiPort, opts.codecPort);
-          stop = await startDevServer(opts.dataDir, Number(opts.port), Number(opts.uiPort), codec?.devServerArgs);
+          mkdirSync(opts.dataDir, { recursive: true });
+          const server = await startDevServer({
+            dbFile: resolve(opts.dataDir, 'temporal.sqlite'),
+            port: Number(opts.port),
+            uiPort: Number(opts.uiPort),
+            ...(codec ? { extraArgs: codec.devServerArgs } : {}),
+          }).catch((err: Error) => {
+            throw new CliError(err.message);
+          });
+          stop = () => server.stop();
           process.env.TEMPORAL_ADDRESS = `127.0.0.1:${opts.port}`;
           print(opts.json, { ui: `http://localhost:${opts.uiPort}`, address: process.env.TEMPORAL_ADDRESS }, () =>
             [

@@ -20,7 +20,8 @@ import { DefaultLogger, type LogLevel, Runtime, type Worker, type WorkflowBundle
 import { dataConverter, RunsClient } from './client';
 import { encryptionDataConverter, type EncryptionOption, resolveEncryptionKeys } from './encryption';
 import type { StepRunner, TerminalHook, WebhookOptions } from './shared/types';
-import { devServerExecutable, FAIRNESS_ARGS, testServerExecutable } from './temporal-binaries';
+import { DEV_SERVER_ARGS } from './dev-server';
+import { devServerExecutable, testServerExecutable } from './temporal-binaries';
 import { createWorker } from './worker';
 import { buildWorkflowBundle, prebuiltBundle } from './workflow-bundle';
 
@@ -82,7 +83,7 @@ export async function createTestEnv(
   const client = { dataConverter: clientDataConverter(options.encryptionKeys) };
   return server === 'local'
     ? TestWorkflowEnvironment.createLocal({
-        server: { executable: devServerExecutable(), ip: '127.0.0.1', extraArgs: [...FAIRNESS_ARGS] },
+        server: { executable: devServerExecutable(), ip: '127.0.0.1', extraArgs: [...DEV_SERVER_ARGS] },
         client,
       })
     : TestWorkflowEnvironment.createTimeSkipping({ server: { executable: testServerExecutable() }, client });

@@ -10,7 +10,7 @@ import { StepOutcome, type RunOutcome, type StepRunner, type SubmitOptions } fro
 import { ValidationError } from '../src/shared/validate';
 import { createTestKit, type TestKit } from '../src/testing';
 import { temporalCli } from './helpers/temporal-cli';
-import { eventually } from './helpers/wait';
+import { eventually } from '../support/wait';
 
 const THREE_MB = 'x'.repeat(3 * 1024 * 1024);
 

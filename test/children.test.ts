@@ -9,8 +9,8 @@ import { after, before, describe, test } from 'node:test';
 import { StepOutcome, type RunOutcome, type StepRunner } from '../src';
 import { childRunId } from '../src/activities/run-step';
 import { createTestKit, type TestKit } from '../src/testing';
-import { startReceiver, type Receiver } from './helpers/receiver';
-import { eventually } from './helpers/wait';
+import { startReceiver, type Receiver } from '../support/receiver';
+import { eventually } from '../support/wait';
 
 const wallSleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const untilAborted = (signal: AbortSignal) =>

@@ -12,10 +12,10 @@ import { createWorker, RunsClient, StepOutcome } from '../src';
 import { dataConverter } from '../src/client';
 import { webhookWorkflowId } from '../src/shared/names';
 import { workflowBundle } from '../src/testing';
-import { startDevServer, type DevServer } from './helpers/dev-server';
+import { startDevServer, type DevServer } from '../src/dev-server';
 import { startGrpcFaultProxy, type GrpcFaultProxy } from './helpers/grpc-fault-proxy';
-import { startReceiver, type Receiver } from './helpers/receiver';
-import { eventually } from './helpers/wait';
+import { startReceiver, type Receiver } from '../support/receiver';
+import { eventually } from '../support/wait';
 
 /** Earlier versions gave up after three attempts, 29 s into such an outage. */
 const OUTAGE_MS = Number(process.env.OUTAGE_MS ?? 45_000);

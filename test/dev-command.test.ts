@@ -10,8 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
-import { freePort } from './helpers/net';
-import { eventually } from './helpers/wait';
+import { freePort } from '../src/dev-server';
+import { eventually } from '../support/wait';
 
 const BIN = join(__dirname, '..', 'bin', 'durable-runs.js');
 const exec = promisify(execFile);

@@ -6,8 +6,8 @@ import assert from 'node:assert/strict';
 import { existsSync, statSync } from 'node:fs';
 import { test } from 'node:test';
 import { Client, Connection } from '@temporalio/client';
-import { type DevServer, startDevServer } from './helpers/dev-server';
-import { eventually } from './helpers/wait';
+import { type DevServer, startDevServer } from '../src/dev-server';
+import { eventually } from '../support/wait';
 
 async function connect(server: DevServer): Promise<{ client: Client; connection: Connection }> {
   const connection = await Connection.connect({ address: server.address });

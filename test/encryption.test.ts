@@ -22,10 +22,10 @@ import { dataConverter } from '../src/client';
 import { type CodecServer, startCodecServer } from '../src/codec-server';
 import { EncryptionCodec, EncryptionKeys } from '../src/encryption';
 import { createTestEnv, createTestKit, type TestKit } from '../src/testing';
-import { freePort } from './helpers/net';
-import { startReceiver, type Receiver } from './helpers/receiver';
+import { freePort } from '../src/dev-server';
+import { startReceiver, type Receiver } from '../support/receiver';
 import { temporalCli } from './helpers/temporal-cli';
-import { eventually } from './helpers/wait';
+import { eventually } from '../support/wait';
 
 const BIN = join(__dirname, '..', 'bin', 'durable-runs.js');
 const exec = promisify(execFile);

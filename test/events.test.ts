@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { EventRefused, MAX_PENDING_EVENTS, StepOutcome, type RunEvent, type StepRunner } from '../src';
 import { createTestKit, type TestKit } from '../src/testing';
-import { eventually } from './helpers/wait';
+import { eventually } from '../support/wait';
 
 /** Per run: a gate its step 0 waits on, so a test can send events while a step runs. */
 const gates = new Map<string, { open: () => void; opened: Promise<void>; entered: boolean }>();

@@ -10,8 +10,8 @@ import { agentRunner, openAiModel, scriptedModel, type Model } from '../examples
 import { approvalRunner, demoServices, type ApprovalServices } from '../examples/approval';
 import runners from '../examples/runners';
 import { createTestKit, type TestKit } from '../src/testing';
-import { startReceiver, type Receiver } from './helpers/receiver';
-import { eventually } from './helpers/wait';
+import { startReceiver, type Receiver } from '../support/receiver';
+import { eventually } from '../support/wait';
 
 let kit: TestKit;
 let receiver: Receiver;

@@ -13,10 +13,10 @@ import { after, before, test } from 'node:test';
 import { Connection } from '@temporalio/client';
 import { RunsClient } from '../src';
 import { workflowBundle } from '../src/testing';
-import { freePort } from './helpers/net';
-import { startReceiver, type Receiver } from './helpers/receiver';
-import { startDevServer, type DevServer } from './helpers/dev-server';
-import { eventually } from './helpers/wait';
+import { freePort } from '../src/dev-server';
+import { startReceiver, type Receiver } from '../support/receiver';
+import { startDevServer, type DevServer } from '../src/dev-server';
+import { eventually } from '../support/wait';
 
 interface Observation {
   kind: 'start' | 'end' | 'ready';

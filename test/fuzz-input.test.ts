@@ -16,7 +16,7 @@ import fc from 'fast-check';
 import { StepOutcome, type StepRunner } from '../src';
 import { payloadConverter } from '../src/shared/payload-converter';
 import { createTestKit, type TestKit } from '../src/testing';
-import { eventually } from './helpers/wait';
+import { eventually } from '../support/wait';
 
 type Payload = temporal.api.common.v1.IPayload;
 type HistoryEvent = temporal.api.history.v1.IHistoryEvent;

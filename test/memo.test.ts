@@ -14,9 +14,9 @@ import { promisify } from 'node:util';
 import { after, before, test } from 'node:test';
 import { RunsClient } from '../src/client';
 import { workflowBundle } from '../src/testing';
-import { type DevServer, startDevServer } from './helpers/dev-server';
+import { type DevServer, startDevServer } from '../src/dev-server';
 import { temporalCli } from './helpers/temporal-cli';
-import { eventually } from './helpers/wait';
+import { eventually } from '../support/wait';
 
 const exec = promisify(execFile);
 const FIXTURE = join(__dirname, 'fixtures', 'memo-worker.ts');

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { StepOutcome, type StepRunner } from '../src';
 import { createTestKit, type TestKit } from '../src/testing';
-import { eventually } from './helpers/wait';
+import { eventually } from '../support/wait';
 
 const started = new Set<string>();
 const runners: Record<string, StepRunner> = {

@@ -14,9 +14,9 @@ import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { RunsClient } from '../src/client';
 import { resolveTemporalCli } from '../src/temporal-binaries';
-import { type DevServer, startDevServer } from './helpers/dev-server';
-import { freePort } from './helpers/net';
-import { eventually } from './helpers/wait';
+import { type DevServer, startDevServer } from '../src/dev-server';
+import { freePort } from '../src/dev-server';
+import { eventually } from '../support/wait';
 
 const exec = promisify(execFile);
 const ROOT = join(__dirname, '..');

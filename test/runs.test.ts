@@ -9,7 +9,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { InputMismatch, StepError, StepOutcome, type RunOutcome, type Step, type StepRunner } from '../src';
 import { ValidationError } from '../src/shared/validate';
 import { createTestKit, type TestKit } from '../src/testing';
-import { eventually } from './helpers/wait';
+import { eventually } from '../support/wait';
 
 /** What runners saw, by run ID. */
 const seen = new Map<string, { attempts: number[]; steps: number[]; aborted: boolean; late?: unknown }>();

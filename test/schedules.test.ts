@@ -10,7 +10,7 @@ import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { StepOutcome, type StepRunner } from '../src';
 import { createTestEnv, createTestKit, type TestKit } from '../src/testing';
-import { eventually } from './helpers/wait';
+import { eventually } from '../support/wait';
 
 const exec = promisify(execFile);
 const BIN = join(__dirname, '..', 'bin', 'durable-runs.js');

@@ -7,7 +7,7 @@ import { after, before, test } from 'node:test';
 import { StepOutcome, type StepRunner } from '../src';
 import { createTestKit, type TestKit } from '../src/testing';
 import { temporalCli } from './helpers/temporal-cli';
-import { eventually } from './helpers/wait';
+import { eventually } from '../support/wait';
 
 const runners: Record<string, StepRunner> = {
   default: async (step) =>

@@ -18,8 +18,8 @@ import { type CodecServer, startCodecServer } from '../src/codec-server';
 import { EncryptionKeys } from '../src/encryption';
 import { devServerExecutable } from '../src/temporal-binaries';
 import { createTestKit, type TestKit } from '../src/testing';
-import { freePort } from './helpers/net';
-import { eventually } from './helpers/wait';
+import { freePort } from '../src/dev-server';
+import { eventually } from '../support/wait';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const ARTIFACTS = join(__dirname, '..', 'test-artifacts');

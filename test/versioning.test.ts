@@ -14,9 +14,9 @@ import { dataConverter } from '../src/client';
 import type { VersioningConfig } from '../src/config';
 import { payloadConverterPath } from '../src/worker';
 import { workflowBundle } from '../src/testing';
-import { startDevServer, type DevServer } from './helpers/dev-server';
+import { startDevServer, type DevServer } from '../src/dev-server';
 import { temporalCli } from './helpers/temporal-cli';
-import { eventually } from './helpers/wait';
+import { eventually } from '../support/wait';
 
 const runners: Record<string, StepRunner> = {
   default: async (s) =>

@@ -10,8 +10,8 @@ import { Webhook } from 'standardwebhooks';
 import { StepOutcome, type StepRunner } from '../src';
 import { createTestEnv, createTestKit, type TestKit } from '../src/testing';
 import type { WebhookDeliveryStatus } from '../src/shared/webhook';
-import { startReceiver, type Receiver, type Reply } from './helpers/receiver';
-import { eventually } from './helpers/wait';
+import { startReceiver, type Receiver, type Reply } from '../support/receiver';
+import { eventually } from '../support/wait';
 
 const SECRET = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
 const VERSION = (require('../package.json') as { version: string }).version;

@@ -1,6 +1,8 @@
 /**
- * A real `temporal server start-dev` as a child process, for tests of process-level faults: the
- * server can be stopped and restarted on the same port and SQLite file, which keeps its state.
+ * The one place that starts, tunes and stops a local Temporal dev server (`temporal server
+ * start-dev`, the Temporal CLI {@link resolveTemporalCli} finds): `durable-runs dev`, the tests and
+ * the bench all use it. The server can be stopped and restarted on the same port and SQLite file,
+ * which keeps its state.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -8,8 +10,19 @@ import { createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Connection } from '@temporalio/client';
-import { FAIRNESS_ARGS, resolveTemporalCli } from '../../src/temporal-binaries';
-import { freePort } from './net';
+import { DEV_SERVER_TUNING_ARGS, FAIRNESS_ARGS, resolveTemporalCli } from './temporal-binaries';
+
+/** The tuning every dev server we start gets (see {@link DevServerOptions.tuning}). */
+export const DEV_SERVER_ARGS: readonly string[] = [...FAIRNESS_ARGS, ...DEV_SERVER_TUNING_ARGS];
+
+/** A TCP port free on 127.0.0.1 right now. */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
 
 export interface DevServerOptions {
   /**
@@ -23,8 +36,14 @@ export interface DevServerOptions {
   uiPort?: number | false;
   /** Namespace to create at launch and wait for (`default` always exists). @default 'default' */
   namespace?: string;
+  /**
+   * Fairness on (one partition per task queue) and the transfer-queue read cap raised: see
+   * `FAIRNESS_ARGS` and `DEV_SERVER_TUNING_ARGS`. `false` runs the server as shipped.
+   * @default true
+   */
+  tuning?: boolean;
   /** Further `start-dev` flags, such as `--dynamic-config-value KEY=VALUE`. */
-  extraArgs?: string[];
+  extraArgs?: readonly string[];
 }
 
 export interface DevServer {
@@ -81,7 +100,7 @@ export async function startDevServer(opts: DevServerOptions = {}): Promise<DevSe
     ...(namespace === 'default' ? [] : ['--namespace', namespace]),
     '--log-level',
     'error',
-    ...FAIRNESS_ARGS,
+    ...(opts.tuning === false ? [] : DEV_SERVER_ARGS),
     ...(opts.extraArgs ?? []),
   ];
 
