@@ -21,6 +21,7 @@ import {
   type ScheduleInfo,
 } from './schedules';
 import { loadConnectionConfig } from './config';
+import { loadMetricsConfig, loadTracingConfig, metricsAddress } from './observability';
 import type { RunOutcome, RunStatus, StepRunner } from './shared/types';
 import { DEV_SERVER_TUNING_ARGS, FAIRNESS_ARGS, resolveTemporalCli } from './temporal-binaries';
 import { createWorker } from './worker';
@@ -116,6 +117,10 @@ async function runWorker(runnersModule: string): Promise<void> {
   process.stderr.write(
     `durable-runs worker: ${Object.keys(runners).length} runner(s) [${Object.keys(runners).join(', ')}] on task queue "${taskQueue}" at ${address} (namespace ${namespace})\n`,
   );
+  const metrics = metricsAddress();
+  const tracing = loadTracingConfig();
+  if (metrics) process.stderr.write(`durable-runs worker: Prometheus metrics on http://${metrics}/metrics\n`);
+  if (tracing) process.stderr.write(`durable-runs worker: spans to ${tracing.url}\n`);
   // The SDK shuts the worker down on SIGINT/SIGTERM, letting in-flight steps finish within the grace time.
   await worker.run();
 }
@@ -225,6 +230,9 @@ export function buildProgram(): Command {
     .option('--json', 'machine-readable output')
     .action(
       act(async (opts: { runners: string; dataDir: string; port: string; uiPort: string } & JsonFlag) => {
+        // A bad DURABLE_RUNS_METRICS or OTEL_* stops `dev` before it starts a server.
+        loadMetricsConfig();
+        loadTracingConfig();
         let stop: (() => Promise<void>) | undefined;
         if (!process.env.TEMPORAL_ADDRESS) {
           stop = await startDevServer(opts.dataDir, Number(opts.port), Number(opts.uiPort));

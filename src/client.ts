@@ -15,6 +15,7 @@ import { optionalTsToDate } from '@temporalio/common/lib/time';
 import { ulid } from 'ulid';
 import { parseCallbackUrl } from './activities/webhook/guard';
 import { connectionTarget, loadConnectionConfig } from './config';
+import { flushTracing, startTracing, tracingClientInterceptors } from './observability/tracing';
 import { cancelSignal, eventSignal, statusQuery } from './shared/definitions';
 import { MAX_PENDING_EVENTS, validateEventSignal } from './shared/events';
 import { OUTCOME_MEMO_KEY, WEBHOOK_WORKFLOW_TYPE, WORKFLOW_TYPE, webhookWorkflowId } from './shared/names';
@@ -150,6 +151,8 @@ export class RunsClient {
   /** Connects to Temporal (options first, then the `TEMPORAL_*` environment). */
   static async connect(options: RunsClientOptions = {}): Promise<RunsClient> {
     const env = loadConnectionConfig();
+    // With OTEL_EXPORTER_OTLP_ENDPOINT set, a submit starts the run's trace.
+    const tracing = startTracing();
     const connection =
       options.connection ??
       (await Connection.connect(
@@ -159,6 +162,7 @@ export class RunsClient {
       connection,
       namespace: options.namespace ?? env.namespace,
       dataConverter,
+      ...(tracing ? { interceptors: { workflow: tracingClientInterceptors(tracing) } } : {}),
     });
     return new RunsClient(temporal, options.taskQueue ?? env.taskQueue, !options.connection, options.webhookUrlHeader);
   }
@@ -421,6 +425,7 @@ export class RunsClient {
   /** Closes the connection if this client opened it. */
   async close(): Promise<void> {
     if (this.ownsConnection) await this.temporal.connection.close();
+    await flushTracing();
   }
 
   /** The running step's latest heartbeat details: its progress. */

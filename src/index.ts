@@ -36,4 +36,13 @@ export {
 } from './schedules';
 export type { ChildRunSpec, CancelOrigin } from './shared/types';
 export { ConfigError } from './config';
+export {
+  installMetrics,
+  setUpObservability,
+  ObservabilityPlugin,
+  flushTracing,
+  TRACING_WORKFLOW_MODULE,
+  type InstallMetricsOptions,
+} from './observability';
+export { MetricName } from './shared/metrics';
 export { WORKFLOW_TYPE, DEFAULT_TASK_QUEUE } from './shared/names';

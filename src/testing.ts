@@ -21,6 +21,7 @@ import {
   type WorkflowBundle,
 } from '@temporalio/worker';
 import { dataConverter, RunsClient } from './client';
+import { TRACING_WORKFLOW_MODULE } from './observability/tracing';
 import type { StepRunner, TerminalHook, WebhookOptions } from './shared/types';
 import { devServerExecutable, FAIRNESS_ARGS, testServerExecutable } from './temporal-binaries';
 import { createWorker, payloadConverterPath, workflowsPath } from './worker';
@@ -49,11 +50,24 @@ export interface TestKit {
   teardown(): Promise<void>;
 }
 
-let bundle: Promise<WorkflowBundle> | undefined;
+const bundles = new Map<boolean, Promise<WorkflowBundle>>();
 
-/** The workflow bundle, built once per process. */
-export function workflowBundle(): Promise<WorkflowBundle> {
-  bundle ??= bundleWorkflowCode({ workflowsPath, payloadConverterPath, logger: Runtime.instance().logger });
+/**
+ * The workflow bundle, built once per process. `tracing: true` builds in the tracing workflow
+ * interceptors (for workers with `OTEL_EXPORTER_OTLP_ENDPOINT`; workers without it run it too).
+ */
+export function workflowBundle(options: { tracing?: boolean } = {}): Promise<WorkflowBundle> {
+  const tracing = options.tracing ?? false;
+  let bundle = bundles.get(tracing);
+  if (!bundle) {
+    bundle = bundleWorkflowCode({
+      workflowsPath,
+      payloadConverterPath,
+      logger: Runtime.instance().logger,
+      ...(tracing ? { workflowInterceptorModules: [TRACING_WORKFLOW_MODULE] } : {}),
+    });
+    bundles.set(tracing, bundle);
+  }
   return bundle;
 }
 

@@ -6,6 +6,7 @@ import { type Duration } from '@temporalio/common';
 import { NativeConnection, Runtime, Worker, type WorkerOptions as TemporalWorkerOptions } from '@temporalio/worker';
 import { createActivities } from './activities';
 import { type ConnectionConfig, connectionTarget, loadConnectionConfig, loadWebhookOptions } from './config';
+import { setUpObservability } from './observability';
 import type { StepRunner, TerminalHook, WebhookOptions } from './shared/types';
 
 export interface CreateWorkerOptions {
@@ -55,6 +56,8 @@ export async function createWorker(options: CreateWorkerOptions): Promise<Worker
   // All configuration is checked before anything connects.
   const env = loadConnectionConfig();
   const webhook = options.webhook === false ? undefined : { ...loadWebhookOptions(), ...options.webhook };
+  // DURABLE_RUNS_METRICS and OTEL_*: the metrics runtime must exist before the connection.
+  const observability = setUpObservability();
   const connection = options.connection ?? (await connect(env));
   const taskQueue = options.taskQueue ?? env.taskQueue;
   const activities = createActivities({
@@ -71,6 +74,7 @@ export async function createWorker(options: CreateWorkerOptions): Promise<Worker
     dataConverter: { payloadConverterPath },
     shutdownGraceTime: options.shutdownGraceTime ?? '30s',
     ...options.tuning,
+    plugins: [...(options.tuning?.plugins ?? []), observability],
   });
 }
 
