@@ -21,7 +21,8 @@ import {
   type ScheduleInfo,
 } from './schedules';
 import { loadConnectionConfig } from './config';
-import { loadMetricsConfig, loadTracingConfig, metricsAddress } from './observability';
+import { loadMetricsConfig, loadTracingConfig } from './observability';
+import { metricsAddress } from './observability/metrics';
 import type { RunOutcome, RunStatus, StepRunner } from './shared/types';
 import { DEV_SERVER_TUNING_ARGS, FAIRNESS_ARGS, resolveTemporalCli } from './temporal-binaries';
 import { createWorker } from './worker';

@@ -15,7 +15,7 @@ import { optionalTsToDate } from '@temporalio/common/lib/time';
 import { ulid } from 'ulid';
 import { parseCallbackUrl } from './activities/webhook/guard';
 import { connectionTarget, loadConnectionConfig } from './config';
-import { flushTracing, startTracing, tracingClientInterceptors } from './observability/tracing';
+import { flushTracing, startTracing, tracingClientInterceptors } from './observability';
 import { cancelSignal, eventSignal, statusQuery } from './shared/definitions';
 import { MAX_PENDING_EVENTS, validateEventSignal } from './shared/events';
 import { OUTCOME_MEMO_KEY, WEBHOOK_WORKFLOW_TYPE, WORKFLOW_TYPE, webhookWorkflowId } from './shared/names';

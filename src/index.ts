@@ -36,13 +36,8 @@ export {
 } from './schedules';
 export type { ChildRunSpec, CancelOrigin } from './shared/types';
 export { ConfigError } from './config';
-export {
-  installMetrics,
-  setUpObservability,
-  ObservabilityPlugin,
-  flushTracing,
-  TRACING_WORKFLOW_MODULE,
-  type InstallMetricsOptions,
-} from './observability';
+export { flushTracing, TRACING_WORKFLOW_MODULE } from './observability';
+export { installMetrics, type InstallMetricsOptions } from './observability/metrics';
+export { ObservabilityPlugin, setUpObservability } from './observability/plugin';
 export { MetricName } from './shared/metrics';
 export { WORKFLOW_TYPE, DEFAULT_TASK_QUEUE } from './shared/names';

@@ -21,7 +21,7 @@ import {
   type WorkflowBundle,
 } from '@temporalio/worker';
 import { dataConverter, RunsClient } from './client';
-import { TRACING_WORKFLOW_MODULE } from './observability/tracing';
+import { TRACING_WORKFLOW_MODULE } from './observability';
 import type { StepRunner, TerminalHook, WebhookOptions } from './shared/types';
 import { devServerExecutable, FAIRNESS_ARGS, testServerExecutable } from './temporal-binaries';
 import { createWorker, payloadConverterPath, workflowsPath } from './worker';

@@ -6,7 +6,7 @@ import { type Duration } from '@temporalio/common';
 import { NativeConnection, Runtime, Worker, type WorkerOptions as TemporalWorkerOptions } from '@temporalio/worker';
 import { createActivities } from './activities';
 import { type ConnectionConfig, connectionTarget, loadConnectionConfig, loadWebhookOptions } from './config';
-import { setUpObservability } from './observability';
+import { setUpObservability } from './observability/plugin';
 import type { StepRunner, TerminalHook, WebhookOptions } from './shared/types';
 
 export interface CreateWorkerOptions {

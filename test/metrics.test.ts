@@ -114,10 +114,22 @@ test('DURABLE_RUNS_METRICS is checked: host:port with an IP address (or localhos
   }
 });
 
-test('the worker refuses a bad DURABLE_RUNS_METRICS or a taken port at start-up, exit code 2', async () => {
+test('worker and dev refuse a bad DURABLE_RUNS_METRICS or a taken port at start-up, exit code 2', async () => {
   const bad = cli(['worker', '--runners', 'examples/runners.ts'], { DURABLE_RUNS_METRICS: 'localhost:99999' });
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /^durable-runs: DURABLE_RUNS_METRICS: port must be 1–65535 \(got "99999"\)$/m);
+
+  // `dev` checks it before it starts a dev server.
+  const devPort = await freePort();
+  const dev = cli(['dev', '--runners', 'examples/runners.ts', '--port', String(devPort), '--data-dir', dir], {
+    DURABLE_RUNS_METRICS: '127.0.0.1',
+  });
+  assert.equal(dev.code, 2);
+  assert.match(
+    dev.stderr,
+    /^durable-runs: DURABLE_RUNS_METRICS: must be host:port, e.g. 127\.0\.0\.1:9464 \(got "127\.0\.0\.1"\)$/m,
+  );
+  assert.doesNotMatch(dev.stderr, /Temporal dev server/);
 
   const taken = createServer();
   await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));

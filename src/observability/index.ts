@@ -1,87 +1,51 @@
 /**
- * Metrics and tracing for a durable-runs worker, as one Temporal worker plugin: `createWorker`
- * adds it; a user's own `Worker.create` can add `setUpObservability()` to its `plugins`.
+ * Metrics and tracing: what clients and the CLI need, kept light. The OpenTelemetry SDK
+ * (`./tracing`) loads only once tracing is on; the worker side is `./plugin` and `./metrics`.
  */
-import type { Worker, WorkerOptions, WorkerPlugin, ReplayWorkerOptions } from '@temporalio/worker';
-import { Runtime } from '@temporalio/worker';
-import { installMetrics, loadMetricsConfig, metricsActivityInterceptor } from './metrics';
-import {
-  bundleHasTracing,
-  flushTracing,
-  loadTracingConfig,
-  startTracing,
-  TRACING_WORKFLOW_MODULE,
-  type Tracing,
-  tracingActivityInterceptors,
-  tracingClientInterceptors,
-  tracingSinks,
-} from './tracing';
+import type { WorkflowClientInterceptor } from '@temporalio/client';
+import { loadTracingConfig, type TracingConfig } from './config';
+import type { Tracing } from './tracing';
 
-export { installMetrics, loadMetricsConfig, metricsAddress, type InstallMetricsOptions } from './metrics';
-export { flushTracing, loadTracingConfig, startTracing, TRACING_WORKFLOW_MODULE, type Tracing } from './tracing';
+export {
+  loadMetricsConfig,
+  loadTracingConfig,
+  METRICS_VARIABLE,
+  type MetricsConfig,
+  type TracingConfig,
+} from './config';
+export type { Tracing };
 
 /**
- * Adds the step and delivery metrics (to whatever metrics the process's Temporal runtime exports;
- * nothing without an exporter) and, when tracing is on, the tracing interceptors and the workflow
- * span sink; flushes spans when the worker stops.
+ * The workflow interceptor module that makes the run's spans inside the workflow sandbox. A worker
+ * with tracing adds it to `interceptors.workflowModules`; a prebuilt bundle must be built with it
+ * (`bundleWorkflowCode({ workflowInterceptorModules: [TRACING_WORKFLOW_MODULE] })`).
  */
-export class ObservabilityPlugin implements WorkerPlugin {
-  readonly name = 'durable-runs.observability';
+export const TRACING_WORKFLOW_MODULE =
+  require.resolve('@temporalio/interceptors-opentelemetry/lib/workflow-interceptors');
 
-  constructor(readonly tracing: Tracing | undefined) {}
+let sdk: typeof import('./tracing') | undefined;
 
-  configureWorker(options: WorkerOptions): WorkerOptions {
-    const { tracing } = this;
-    const interceptors = options.interceptors ?? {};
-    const clientWorkflow = interceptors.client?.workflow;
-    if (tracing && options.workflowBundle && !bundleHasTracing(options.workflowBundle)) {
-      Runtime.instance().logger.warn(
-        'Tracing is on, but the workflow bundle was built without the tracing workflow interceptors: there will be no run spans. Bundle with workflowInterceptorModules: [TRACING_WORKFLOW_MODULE] (or workflowBundle({ tracing: true }) from durable-runs/testing).',
-      );
-    }
-    return {
-      ...options,
-      interceptors: {
-        ...interceptors,
-        client:
-          tracing && (clientWorkflow === undefined || Array.isArray(clientWorkflow))
-            ? { ...interceptors.client, workflow: [...(clientWorkflow ?? []), ...tracingClientInterceptors(tracing)] }
-            : interceptors.client,
-        activity: [
-          ...(interceptors.activity ?? []),
-          ...(tracing ? tracingActivityInterceptors(tracing) : []),
-          metricsActivityInterceptor,
-        ],
-        // A prebuilt bundle has its interceptor modules built in.
-        workflowModules:
-          tracing && !options.workflowBundle
-            ? [...(interceptors.workflowModules ?? []), TRACING_WORKFLOW_MODULE]
-            : interceptors.workflowModules,
-      },
-      sinks: { ...options.sinks, ...tracingSinks(tracing) },
-    };
-  }
-
-  configureReplayWorker(options: ReplayWorkerOptions): ReplayWorkerOptions {
-    return { ...options, sinks: { ...options.sinks, ...tracingSinks(undefined) } };
-  }
-
-  async runWorker(worker: Worker, next: (w: Worker) => Promise<void>): Promise<void> {
-    try {
-      await next(worker);
-    } finally {
-      await flushTracing();
-    }
-  }
+/** The tracing SDK, loaded the first time tracing is on (it is not small). */
+function tracingSdk(): typeof import('./tracing') {
+  sdk ??= require('./tracing') as typeof import('./tracing');
+  return sdk;
 }
 
 /**
- * Reads and checks `DURABLE_RUNS_METRICS` and the `OTEL_*` variables, serves metrics (installing
- * the Core runtime: call it before any connection is made) and starts tracing as they say.
+ * Starts this process's tracer provider (once; later calls get the same one), registered as
+ * OpenTelemetry's global with a context manager and the W3C propagators, so that spans a runner
+ * makes with `trace.getTracer(…)` nest under its step's span. `undefined` when tracing is off.
  */
-export function setUpObservability(env: Record<string, string | undefined> = process.env): ObservabilityPlugin {
-  const metrics = loadMetricsConfig(env);
-  const tracing = loadTracingConfig(env);
-  if (metrics) installMetrics({ bindAddress: metrics.bindAddress });
-  return new ObservabilityPlugin(startTracing(tracing));
+export function startTracing(config: TracingConfig | undefined = loadTracingConfig()): Tracing | undefined {
+  return config ? tracingSdk().startTracing(config) : undefined;
+}
+
+/** Exports the spans this process still buffers (waiting at most 10 s); nothing when tracing is off. */
+export async function flushTracing(): Promise<void> {
+  await sdk?.flushTracing();
+}
+
+/** Client interceptors that make the submit span and carry its context into the run. */
+export function tracingClientInterceptors(tracing: Tracing): WorkflowClientInterceptor[] {
+  return tracingSdk().tracingClientInterceptors(tracing);
 }

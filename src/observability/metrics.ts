@@ -4,7 +4,6 @@
  * durable-runs metrics, emitted through Temporal's metric meter (this activity interceptor for
  * steps and webhook deliveries, the workflow's replay-safe `metricMeter` for closed runs).
  */
-import { isIPv4, isIPv6 } from 'node:net';
 import type { Context } from '@temporalio/activity';
 import { ApplicationFailure, CancelledFailure, type MetricMeter } from '@temporalio/common';
 import {
@@ -16,44 +15,9 @@ import {
   type RuntimeOptions,
 } from '@temporalio/worker';
 import { ConfigError } from '../config';
+import { loadMetricsConfig, METRICS_VARIABLE } from './config';
 import { MetricName, STEP_DURATION_BUCKETS, type StepMetricOutcome, type WebhookMetricResult } from '../shared/metrics';
 import { ErrorType } from '../shared/names';
-
-export const METRICS_VARIABLE = 'DURABLE_RUNS_METRICS';
-
-export interface MetricsConfig {
-  /** `ip:port` for the Prometheus endpoint (`localhost` becomes `127.0.0.1`). */
-  bindAddress: string;
-}
-
-/**
- * Reads `DURABLE_RUNS_METRICS` (`host:port`; unset or empty = no metrics endpoint). The host is an
- * IP address (`[::1]` for IPv6) or `localhost`: Core binds the socket itself and resolves no names.
- */
-export function loadMetricsConfig(env: Record<string, string | undefined> = process.env): MetricsConfig | undefined {
-  const raw = env[METRICS_VARIABLE]?.trim();
-  if (!raw) return undefined;
-  const match = /^(?:\[([^\]]*)\]|([^:[\]]*)):(\d*)$/.exec(raw);
-  if (!match) {
-    throw new ConfigError(`${METRICS_VARIABLE}: must be host:port, e.g. 127.0.0.1:9464 (got ${JSON.stringify(raw)})`);
-  }
-  const [, v6, plain, portText] = match;
-  const port = Number(portText);
-  if (!portText || !Number.isInteger(port) || port < 1 || port > 65535) {
-    throw new ConfigError(`${METRICS_VARIABLE}: port must be 1–65535 (got ${JSON.stringify(portText)})`);
-  }
-  if (v6 !== undefined) {
-    if (!isIPv6(v6)) throw new ConfigError(`${METRICS_VARIABLE}: [${v6}] is not an IPv6 address`);
-    return { bindAddress: `[${v6}]:${port}` };
-  }
-  const host = plain === 'localhost' ? '127.0.0.1' : (plain ?? '');
-  if (!isIPv4(host)) {
-    throw new ConfigError(
-      `${METRICS_VARIABLE}: host must be an IP address or localhost, e.g. 127.0.0.1:9464 or 0.0.0.0:9464 (got ${JSON.stringify(plain)})`,
-    );
-  }
-  return { bindAddress: `${host}:${port}` };
-}
 
 /** Where this process serves metrics, once {@link installMetrics} did it. */
 let installed: string | undefined;

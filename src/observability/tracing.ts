@@ -25,71 +25,13 @@ import type {
   ActivityInterceptorsFactory,
   InjectedSinks,
   Next,
-  WorkflowBundleOption,
 } from '@temporalio/worker';
 import { ConfigError } from '../config';
+import type { TracingConfig } from './config';
 import { AsyncLocalStorageContextManager } from './context-manager';
 
 /** `service.name` of every span, unless `OTEL_SERVICE_NAME` or `OTEL_RESOURCE_ATTRIBUTES` say otherwise. */
 export const SERVICE_NAME = 'durable-runs';
-
-/** The workflow interceptor module that makes workflow spans; a workflow bundle must include it. */
-export const TRACING_WORKFLOW_MODULE =
-  require.resolve('@temporalio/interceptors-opentelemetry/lib/workflow-interceptors');
-
-export interface TracingConfig {
-  /** Where spans are POSTed (OTLP/HTTP, JSON). */
-  url: string;
-}
-
-type Env = Record<string, string | undefined>;
-
-function set(env: Env, name: string): string | undefined {
-  const value = env[name]?.trim();
-  return value ? value : undefined;
-}
-
-/**
- * Reads the standard OpenTelemetry variables: tracing is on when `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`
- * (used as is) or `OTEL_EXPORTER_OTLP_ENDPOINT` (`/v1/traces` appended) is set, unless
- * `OTEL_SDK_DISABLED=true` or `OTEL_TRACES_EXPORTER=none`. Spans are sent as OTLP/HTTP JSON, which
- * a collector's HTTP port takes whatever `OTEL_EXPORTER_OTLP_PROTOCOL` says, except `grpc`.
- * (The exporter itself reads `OTEL_EXPORTER_OTLP_HEADERS` and `..._TIMEOUT`, the batch processor
- * `OTEL_BSP_*`, the sampler `OTEL_TRACES_SAMPLER`.)
- */
-export function loadTracingConfig(env: Env = process.env): TracingConfig | undefined {
-  if (set(env, 'OTEL_SDK_DISABLED')?.toLowerCase() === 'true') return undefined;
-  const exporter = set(env, 'OTEL_TRACES_EXPORTER')?.toLowerCase();
-  if (exporter === 'none') return undefined;
-  if (exporter !== undefined && exporter !== 'otlp') {
-    throw new ConfigError(`OTEL_TRACES_EXPORTER: durable-runs exports spans with otlp (or none), not ${exporter}`);
-  }
-  const tracesEndpoint = set(env, 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT');
-  const endpoint = set(env, 'OTEL_EXPORTER_OTLP_ENDPOINT');
-  if (tracesEndpoint === undefined && endpoint === undefined) return undefined;
-  for (const name of ['OTEL_EXPORTER_OTLP_TRACES_PROTOCOL', 'OTEL_EXPORTER_OTLP_PROTOCOL']) {
-    const protocol = set(env, name);
-    if (protocol === undefined) continue;
-    if (protocol === 'grpc') {
-      throw new ConfigError(
-        `${name}: durable-runs sends spans over OTLP/HTTP (JSON), not grpc: point the endpoint at the collector's HTTP port (usually 4318)`,
-      );
-    }
-    break;
-  }
-  const name = tracesEndpoint !== undefined ? 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT' : 'OTEL_EXPORTER_OTLP_ENDPOINT';
-  const given = (tracesEndpoint ?? endpoint)!;
-  let url: URL;
-  try {
-    url = new URL(given);
-  } catch {
-    throw new ConfigError(`${name}: must be an http(s) URL, e.g. http://localhost:4318 (got ${JSON.stringify(given)})`);
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw new ConfigError(`${name}: must be an http(s) URL, e.g. http://localhost:4318 (got ${JSON.stringify(given)})`);
-  }
-  return { url: tracesEndpoint !== undefined ? url.href : `${url.href.replace(/\/+$/, '')}/v1/traces` };
-}
 
 /** The process's tracer provider and what the interceptors need from it. */
 export interface Tracing {
@@ -112,8 +54,7 @@ function packageVersion(): string {
  * a context manager and the W3C propagators, as OpenTelemetry's global: spans a runner makes with
  * `trace.getTracer(…)` then nest under its step's span. `undefined` when tracing is off.
  */
-export function startTracing(config: TracingConfig | undefined = loadTracingConfig()): Tracing | undefined {
-  if (config === undefined) return undefined;
+export function startTracing(config: TracingConfig): Tracing {
   if (current) {
     if (current.config.url !== config.url) {
       throw new ConfigError(`OTEL_EXPORTER_OTLP_ENDPOINT: this process already sends spans to ${current.config.url}`);
@@ -199,20 +140,7 @@ export function tracingActivityInterceptors(tracing: Tracing): ActivityIntercept
   ];
 }
 
-/**
- * The sink through which workflow spans leave the sandbox. Without tracing it drops them: a worker
- * then runs a bundle built with the tracing interceptors without logging an unknown sink per span.
- */
-export function tracingSinks(tracing: Tracing | undefined): InjectedSinks<OpenTelemetrySinks> {
-  return {
-    exporter: tracing
-      ? makeWorkflowExporter(tracing.spanProcessor, tracing.resource)
-      : { export: { fn: () => undefined } },
-  };
-}
-
-/** Whether a prebuilt workflow bundle includes the tracing workflow interceptors. */
-export function bundleHasTracing(bundle: WorkflowBundleOption): boolean {
-  const code = 'code' in bundle ? bundle.code : readFileSync(bundle.codePath, 'utf8');
-  return code.includes('interceptors-opentelemetry/lib/workflow-interceptors');
+/** The sink through which workflow spans leave the sandbox, to the span processor. */
+export function tracingSinks(tracing: Tracing): InjectedSinks<OpenTelemetrySinks> {
+  return { exporter: makeWorkflowExporter(tracing.spanProcessor, tracing.resource) };
 }
