@@ -39,5 +39,5 @@ export { ConfigError } from './config';
 export { flushTracing, TRACING_WORKFLOW_MODULE } from './observability';
 export { installMetrics, type InstallMetricsOptions } from './observability/metrics';
 export { ObservabilityPlugin, setUpObservability } from './observability/plugin';
-export { MetricName } from './shared/metrics';
+export { MetricName, STEP_DURATION_BUCKETS } from './shared/metrics';
 export { WORKFLOW_TYPE, DEFAULT_TASK_QUEUE } from './shared/names';
