@@ -52,9 +52,13 @@ let metricsUrl: string;
 
 before(async () => {
   server = await startDevServer();
-  // Webhooks: /ok answers 200, /flaky 503 once then 200, /gone 410 (given up at once).
+  // Webhooks: /ok answers 200, /flaky 503 once then 200, /gone 410 (given up at once), /down 503 always.
   receiver = await startReceiver((path, n) =>
-    path === '/gone' ? { status: 410 } : path === '/flaky' && n === 1 ? { status: 503 } : { status: 200 },
+    path === '/gone'
+      ? { status: 410 }
+      : path === '/down' || (path === '/flaky' && n === 1)
+        ? { status: 503 }
+        : { status: 200 },
   );
   client = await RunsClient.connect({
     connection: await Connection.connect({ address: server.address }),
@@ -160,6 +164,7 @@ test('a worker process serves Temporal metrics and counts steps, closed runs and
       DURABLE_RUNS_METRICS: `127.0.0.1:${port}`,
       DURABLE_RUNS_WEBHOOK_ALLOW_PRIVATE: '1',
       DURABLE_RUNS_WEBHOOK_BASE_DELAY_MS: '50',
+      DURABLE_RUNS_WEBHOOK_MAX_RETRIES: '2',
     },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
@@ -176,7 +181,7 @@ test('a worker process serves Temporal metrics and counts steps, closed runs and
   await client.submit({ runId: 'two-steps', runner: 'twoSteps', input: 1, headers: hook('/ok') });
   await client.submit({ runId: 'flaky', runner: 'flaky', input: 1, headers: hook('/flaky') });
   await client.submit({ runId: 'fails', runner: 'fails', input: 1, headers: hook('/gone') });
-  await client.submit({ runId: 'permanent', runner: 'permanent', input: 1 });
+  await client.submit({ runId: 'permanent', runner: 'permanent', input: 1, headers: hook('/down') });
   await client.submit({ runId: 'cancels', runner: 'cancels', input: 1 });
   await client.submit({ runId: 'waits', runner: 'waits', input: 1 });
   await eventually(async () => (await client.status('waits')).state === 'waiting');
@@ -200,13 +205,18 @@ test('a worker process serves Temporal metrics and counts steps, closed runs and
   await eventually(async () => (await client.webhookStatus('two-steps'))?.state === 'delivered');
   await eventually(async () => (await client.webhookStatus('flaky'))?.state === 'delivered');
   await eventually(async () => (await client.webhookStatus('fails'))?.state === 'failed');
-  assert.deepEqual([receiver.to('/ok').length, receiver.to('/flaky').length, receiver.to('/gone').length], [1, 2, 1]);
+  await eventually(async () => (await client.webhookStatus('permanent'))?.state === 'failed');
+  // Two retries allowed: /down gets three attempts, the last one counted as failed.
+  assert.deepEqual(
+    ['/ok', '/flaky', '/gone', '/down'].map((path) => receiver.to(path).length),
+    [1, 2, 1, 3],
+  );
 
   // Workflow metrics leave the sandbox after the activation that made them: wait for the totals.
   let series: Series[] = [];
   await eventually(async () => {
     series = await scrape();
-    return sum(series, MetricName.RunsClosedTotal) >= 6 && sum(series, MetricName.WebhookDeliveriesTotal) >= 4;
+    return sum(series, MetricName.RunsClosedTotal) >= 6 && sum(series, MetricName.WebhookDeliveriesTotal) >= 7;
   }, 30_000).catch((err: Error) => {
     throw new Error(
       `${err.message}\n--- last scrape ---\n${JSON.stringify(
@@ -218,7 +228,7 @@ test('a worker process serves Temporal metrics and counts steps, closed runs and
   });
 
   assert.deepEqual(byLabel(series, MetricName.RunsClosedTotal, 'status'), { succeeded: 2, failed: 2, cancelled: 2 });
-  assert.deepEqual(byLabel(series, MetricName.WebhookDeliveriesTotal, 'result'), { delivered: 2, retry: 1, failed: 1 });
+  assert.deepEqual(byLabel(series, MetricName.WebhookDeliveriesTotal, 'result'), { delivered: 2, retry: 3, failed: 2 });
   const steps = Object.fromEntries(
     series
       .filter((s) => s.name === MetricName.StepsTotal)
