@@ -20,6 +20,8 @@ import {
   type ScheduleInfo,
 } from './schedules';
 import { loadConnectionConfig } from './config';
+import { loadMetricsConfig, loadTracingConfig } from './observability';
+import { metricsAddress } from './observability/metrics';
 import type { RunOutcome, RunStatus, StepRunner } from './shared/types';
 import { startDevServer } from './dev-server';
 import { createWorker } from './worker';
@@ -115,6 +117,10 @@ async function runWorker(runnersModule: string): Promise<void> {
   process.stderr.write(
     `durable-runs worker: ${Object.keys(runners).length} runner(s) [${Object.keys(runners).join(', ')}] on task queue "${taskQueue}" at ${address} (namespace ${namespace})\n`,
   );
+  const metrics = metricsAddress();
+  const tracing = loadTracingConfig();
+  if (metrics) process.stderr.write(`durable-runs worker: Prometheus metrics on http://${metrics}/metrics\n`);
+  if (tracing) process.stderr.write(`durable-runs worker: spans to ${tracing.url}\n`);
   // The SDK shuts the worker down on SIGINT/SIGTERM, letting in-flight steps finish within the grace time.
   await worker.run();
 }
@@ -167,6 +173,9 @@ export function buildProgram(): Command {
     .option('--json', 'machine-readable output')
     .action(
       act(async (opts: DevOptions) => {
+        // A bad DURABLE_RUNS_METRICS or OTEL_* stops `dev` before it starts a server.
+        loadMetricsConfig();
+        loadTracingConfig();
         let stop: (() => Promise<void>) | undefined;
         let codec: DevCodecServer | undefined;
         if (!process.env.TEMPORAL_ADDRESS) {

@@ -28,6 +28,7 @@ import { ulid } from 'ulid';
 import { parseCallbackUrl } from './activities/webhook/guard';
 import { connectionTarget, loadConnectionConfig } from './config';
 import { EncryptionCodec, type EncryptionOption, encryptionDataConverter, resolveEncryptionKeys } from './encryption';
+import { flushTracing, startTracing, tracingClientInterceptors } from './observability';
 import { cancelSignal, eventSignal, statusQuery } from './shared/definitions';
 import { MAX_PENDING_EVENTS, validateEventSignal } from './shared/events';
 import { OUTCOME_MEMO_KEY, WEBHOOK_WORKFLOW_TYPE, WORKFLOW_TYPE, webhookWorkflowId } from './shared/names';
@@ -174,6 +175,8 @@ export class RunsClient {
   static async connect(options: RunsClientOptions = {}): Promise<RunsClient> {
     const env = loadConnectionConfig();
     const encryptionKeys = resolveEncryptionKeys(options.encryptionKeys);
+    // With OTEL_EXPORTER_OTLP_ENDPOINT set, a submit starts the run's trace.
+    const tracing = startTracing();
     const connection =
       options.connection ??
       (await Connection.connect(
@@ -183,6 +186,7 @@ export class RunsClient {
       connection,
       namespace: options.namespace ?? env.namespace,
       dataConverter: { ...dataConverter, ...encryptionDataConverter(encryptionKeys) },
+      ...(tracing ? { interceptors: { workflow: tracingClientInterceptors(tracing) } } : {}),
     });
     return new RunsClient(temporal, options.taskQueue ?? env.taskQueue, !options.connection, options.webhookUrlHeader);
   }
@@ -448,6 +452,7 @@ export class RunsClient {
   /** Closes the connection if this client opened it. */
   async close(): Promise<void> {
     if (this.ownsConnection) await this.temporal.connection.close();
+    await flushTracing();
   }
 
   /**

@@ -39,4 +39,8 @@ export {
 } from './schedules';
 export type { ChildRunSpec, CancelOrigin } from './shared/types';
 export { ConfigError } from './config';
+export { flushTracing, TRACING_WORKFLOW_MODULE } from './observability';
+export { installMetrics, type InstallMetricsOptions } from './observability/metrics';
+export { ObservabilityPlugin, setUpObservability } from './observability/plugin';
+export { MetricName, STEP_DURATION_BUCKETS } from './shared/metrics';
 export { WORKFLOW_TYPE, DEFAULT_TASK_QUEUE } from './shared/names';

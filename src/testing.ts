@@ -23,7 +23,7 @@ import type { StepRunner, TerminalHook, WebhookOptions } from './shared/types';
 import { DEV_SERVER_ARGS } from './dev-server';
 import { devServerExecutable, testServerExecutable } from './temporal-binaries';
 import { createWorker } from './worker';
-import { buildWorkflowBundle, prebuiltBundle } from './workflow-bundle';
+import { type BundleKind, bundleFileName, buildWorkflowBundle, prebuiltBundle } from './workflow-bundle';
 
 export interface TestKitOptions {
   runners: Readonly<Record<string, StepRunner>>;
@@ -55,21 +55,23 @@ export interface TestKit {
   teardown(): Promise<void>;
 }
 
-const bundles = new Map<boolean, Promise<WorkflowBundle>>();
+const bundles = new Map<string, Promise<WorkflowBundle>>();
 
 /**
- * The workflow bundle, built once per process; `encrypted` bundles the failure converter that
- * encryption needs (error messages in encrypted payloads).
+ * The workflow bundle, built once per process (or `npm run build`'s): `encrypted` bundles the
+ * failure converter that encryption needs (error messages in encrypted payloads), `tracing` the
+ * tracing workflow interceptors (for workers with `OTEL_EXPORTER_OTLP_ENDPOINT`; workers without
+ * it run such a bundle too).
  */
-export function workflowBundle(options: { encrypted?: boolean } = {}): Promise<WorkflowBundle> {
-  const encrypted = options.encrypted ?? false;
-  let bundle = bundles.get(encrypted);
+export function workflowBundle(options: BundleKind = {}): Promise<WorkflowBundle> {
+  const key = bundleFileName(options);
+  let bundle = bundles.get(key);
   if (!bundle) {
-    const prebuilt = prebuiltBundle(encrypted);
+    const prebuilt = prebuiltBundle(options);
     bundle = prebuilt
       ? Promise.resolve({ code: readFileSync(prebuilt.codePath, 'utf8') })
-      : buildWorkflowBundle(encrypted);
-    bundles.set(encrypted, bundle);
+      : buildWorkflowBundle(options);
+    bundles.set(key, bundle);
   }
   return bundle;
 }

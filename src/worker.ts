@@ -14,6 +14,7 @@ import {
   type VersioningConfig,
 } from './config';
 import { type EncryptionOption, encryptionDataConverter, resolveEncryptionKeys } from './encryption';
+import { setUpObservability } from './observability/plugin';
 import type { StepRunner, TerminalHook, WebhookOptions } from './shared/types';
 import { buildWorkflowBundle, payloadConverterPath, prebuiltBundle, workflowsPath } from './workflow-bundle';
 
@@ -81,6 +82,9 @@ export async function createWorker(options: CreateWorkerOptions): Promise<Worker
   const webhook = options.webhook === false ? undefined : { ...loadWebhookOptions(), ...options.webhook };
   const versioning = options.versioning === false ? undefined : (options.versioning ?? loadVersioningConfig());
   const encryptionKeys = resolveEncryptionKeys(options.encryptionKeys);
+  // DURABLE_RUNS_METRICS and OTEL_*: the metrics runtime must exist before the connection.
+  const observability = setUpObservability();
+  const kind = { encrypted: encryptionKeys !== undefined, tracing: observability.tracing !== undefined };
   const connection = options.connection ?? (await connect(env));
   const taskQueue = options.taskQueue ?? env.taskQueue;
   const activities = createActivities({
@@ -94,10 +98,7 @@ export async function createWorker(options: CreateWorkerOptions): Promise<Worker
     taskQueue,
     activities,
     // `npm run build`'s prebuilt bundle when there is one: no webpack at start.
-    workflowBundle:
-      options.workflowBundle ??
-      prebuiltBundle(encryptionKeys !== undefined) ??
-      (await buildWorkflowBundle(encryptionKeys !== undefined)),
+    workflowBundle: options.workflowBundle ?? prebuiltBundle(kind) ?? (await buildWorkflowBundle(kind)),
     dataConverter: { payloadConverterPath, ...encryptionDataConverter(encryptionKeys) },
     shutdownGraceTime: options.shutdownGraceTime ?? '30s',
     ...(versioning
@@ -110,6 +111,7 @@ export async function createWorker(options: CreateWorkerOptions): Promise<Worker
         }
       : {}),
     ...options.tuning,
+    plugins: [...(options.tuning?.plugins ?? []), observability],
   });
 }
 

@@ -1,47 +1,64 @@
 /**
- * The workflow bundle: durable-runs' workflows, converters and (with encryption) failure converter,
- * packed by the SDK's webpack bundler into the one file a worker's sandbox loads.
+ * The workflow bundle: durable-runs' workflows and payload converter, with (for encryption) the
+ * encrypting failure converter and (for tracing) the tracing workflow interceptors, packed by the
+ * SDK's webpack bundler into the one file a worker's sandbox loads.
  *
- * `npm run build` writes them beside the compiled code (`lib/bundles/workflows.js` and
- * `lib/bundles/workflows-encrypted.js`); a worker then starts without webpack. Without them (running
- * from the TypeScript sources) the worker bundles at start, with the bundler's output kept below
- * warnings.
+ * `npm run build` writes every kind beside the compiled code (`lib/bundles/workflows*.js`); a
+ * worker then starts without webpack. Without them (running from the TypeScript sources) the
+ * worker bundles at start, with the bundler's output kept below warnings.
  */
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { bundleWorkflowCode, DefaultLogger, type WorkflowBundle } from '@temporalio/worker';
 import { encryptedFailureConverterPath } from './encryption';
+import { TRACING_WORKFLOW_MODULE } from './observability';
 
 export const workflowsPath = require.resolve('./workflows');
 export const payloadConverterPath = require.resolve('./shared/worker-payload-converter');
 
-/** Where `npm run build` writes the prebuilt bundle, next to this module's compiled file. */
-export function prebuiltBundlePath(encrypted: boolean, dir = __dirname): string {
-  return join(dir, 'bundles', encrypted ? 'workflows-encrypted.js' : 'workflows.js');
+/** Which bundle: `encrypted` for workers with encryption keys, `tracing` for workers that trace. */
+export interface BundleKind {
+  encrypted?: boolean;
+  tracing?: boolean;
+}
+
+const KINDS: readonly Required<BundleKind>[] = [false, true].flatMap((encrypted) =>
+  [false, true].map((tracing) => ({ encrypted, tracing })),
+);
+
+/** `workflows[-encrypted][-tracing].js` */
+export function bundleFileName(kind: BundleKind): string {
+  return `workflows${kind.encrypted ? '-encrypted' : ''}${kind.tracing ? '-tracing' : ''}.js`;
+}
+
+/** Where `npm run build` writes a bundle, next to this module's compiled file. */
+export function prebuiltBundlePath(kind: BundleKind, dir = __dirname): string {
+  return join(dir, 'bundles', bundleFileName(kind));
 }
 
 /** The prebuilt bundle when this module runs from a build that has one. */
-export function prebuiltBundle(encrypted: boolean): { codePath: string } | undefined {
-  const codePath = prebuiltBundlePath(encrypted);
+export function prebuiltBundle(kind: BundleKind): { codePath: string } | undefined {
+  const codePath = prebuiltBundlePath(kind);
   return existsSync(codePath) ? { codePath } : undefined;
 }
 
 /** Bundles the workflows now (webpack, a few seconds); the bundler logs only warnings and errors. */
-export function buildWorkflowBundle(encrypted: boolean): Promise<WorkflowBundle> {
+export function buildWorkflowBundle(kind: BundleKind): Promise<WorkflowBundle> {
   return bundleWorkflowCode({
     workflowsPath,
     payloadConverterPath,
-    ...(encrypted ? { failureConverterPath: encryptedFailureConverterPath } : {}),
+    ...(kind.encrypted ? { failureConverterPath: encryptedFailureConverterPath } : {}),
+    ...(kind.tracing ? { workflowInterceptorModules: [TRACING_WORKFLOW_MODULE] } : {}),
     logger: new DefaultLogger('WARN'),
   });
 }
 
-/** `npm run build`: writes both bundles (plain and encrypted) beside the compiled code. */
+/** `npm run build`: writes every kind of bundle beside the compiled code. */
 export async function writeWorkflowBundles(dir = __dirname): Promise<string[]> {
   const written: string[] = [];
-  for (const encrypted of [false, true]) {
-    const { code } = await buildWorkflowBundle(encrypted);
-    const path = prebuiltBundlePath(encrypted, dir);
+  for (const kind of KINDS) {
+    const { code } = await buildWorkflowBundle(kind);
+    const path = prebuiltBundlePath(kind, dir);
     mkdirSync(join(path, '..'), { recursive: true });
     writeFileSync(path, code);
     written.push(path);

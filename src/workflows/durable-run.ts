@@ -17,6 +17,7 @@ import {
   proxyLocalActivities,
   isCancellation,
   log,
+  metricMeter,
   proxyActivities,
   setHandler,
   setCurrentDetails,
@@ -37,9 +38,10 @@ import {
   type CancelRequest,
 } from '../shared/definitions';
 import { RunModel } from '../shared/run-model';
+import { MetricName } from '../shared/metrics';
 import { ErrorType, OUTCOME_MEMO_KEY } from '../shared/names';
 import { STEP_INFRA_RETRY, stepBackoffMs } from '../shared/retry';
-import type { RunOutcome, RunSpec } from '../shared/types';
+import type { RunOutcome, RunSpec, RunStatusKind } from '../shared/types';
 import { isUndecodable } from '../shared/payload-converter';
 import { type NormalizedRunSpec, type RunCarry, validateCarry, validateRunSpec } from '../shared/validate';
 
@@ -79,6 +81,14 @@ function messageOf(err: unknown): string {
   return String(err);
 }
 
+/**
+ * Counts a closed run on the worker's metrics (`durable_runs_runs_closed_total`). The workflow
+ * meter emits no command and nothing while replaying, so a run is counted once, where it closes.
+ */
+function countClosed(status: RunStatusKind): void {
+  metricMeter.createCounter(MetricName.RunsClosedTotal, '', 'Runs that closed').add(1, { status });
+}
+
 function failureType(err: unknown): string | undefined {
   const cause = err instanceof ActivityFailure ? err.cause : err;
   return cause instanceof ApplicationFailure ? (cause.type ?? undefined) : undefined;
@@ -98,6 +108,7 @@ export async function durableRun(rawSpec: RunSpec, rawCarry?: RunCarry): Promise
     spec = validateRunSpec(rawSpec);
     carry = validateCarry(rawCarry);
   } catch (err) {
+    countClosed('failed');
     throw ApplicationFailure.create({ type: ErrorType.InvalidRunSpec, message: messageOf(err), nonRetryable: true });
   }
 
@@ -164,6 +175,7 @@ export async function durableRun(rawSpec: RunSpec, rawCarry?: RunCarry): Promise
   /** Records the outcome, runs the terminal hooks, and closes the workflow with the matching status. */
   const finish = async (outcome: RunOutcome): Promise<RunOutcome> => {
     run.state = outcome.status;
+    countClosed(outcome.status);
     const { result: _result, ...summary } = outcome;
     // A Completed run's result is its outcome; the others keep theirs in the memo for the client.
     if (outcome.status !== 'succeeded') upsertMemo({ [OUTCOME_MEMO_KEY]: { ...summary, runner: spec.runner } });
@@ -378,6 +390,7 @@ export async function durableRun(rawSpec: RunSpec, rawCarry?: RunCarry): Promise
   } catch (err) {
     // Anything unexpected fails the run with its message instead of retrying the workflow task forever.
     if (err instanceof TemporalFailure || isCancellation(err) || err instanceof ContinueAsNew) throw err;
+    countClosed('failed');
     throw ApplicationFailure.create({
       type: ErrorType.RunFailed,
       message: `internal error: ${messageOf(err)}`,

@@ -1,0 +1,143 @@
+/**
+ * Prometheus metrics: `DURABLE_RUNS_METRICS=host:port` installs Temporal's Core runtime with its
+ * Prometheus exporter there, which serves Temporal's worker metrics (`temporal_*`) and the
+ * durable-runs metrics, emitted through Temporal's metric meter (this activity interceptor for
+ * steps and webhook deliveries, the workflow's replay-safe `metricMeter` for closed runs).
+ */
+import type { Context } from '@temporalio/activity';
+import { ApplicationFailure, CancelledFailure, type MetricMeter } from '@temporalio/common';
+import {
+  type ActivityExecuteInput,
+  type ActivityInboundCallsInterceptor,
+  type ActivityInterceptorsFactory,
+  type Next,
+  Runtime,
+  type RuntimeOptions,
+} from '@temporalio/worker';
+import { ConfigError } from '../config';
+import { loadMetricsConfig, METRICS_VARIABLE } from './config';
+import { MetricName, STEP_DURATION_BUCKETS, type StepMetricOutcome, type WebhookMetricResult } from '../shared/metrics';
+import { ErrorType } from '../shared/names';
+
+/** Where this process serves metrics, once {@link installMetrics} did it. */
+let installed: string | undefined;
+
+/** The address this process serves Prometheus metrics on, if {@link installMetrics} installed it. */
+export function metricsAddress(): string | undefined {
+  return installed;
+}
+
+export interface InstallMetricsOptions {
+  /** `ip:port`. @default DURABLE_RUNS_METRICS */
+  bindAddress?: string;
+  /** Further Core runtime options (a logger, say); `telemetryOptions.metrics` is set from `bindAddress`. */
+  runtime?: RuntimeOptions;
+}
+
+/**
+ * Installs Temporal's Core runtime with a Prometheus endpoint: call it before any connection or
+ * worker of the process is made (`createWorker` calls it when `DURABLE_RUNS_METRICS` is set).
+ * Idempotent for the same address; throws a `ConfigError` when the process already has another
+ * runtime, since Core has one per process and takes its telemetry settings only when it starts.
+ */
+export function installMetrics(options: InstallMetricsOptions = {}): Runtime {
+  const bindAddress = options.bindAddress ?? loadMetricsConfig()?.bindAddress;
+  if (!bindAddress) throw new ConfigError(`${METRICS_VARIABLE}: not set, and no bindAddress given`);
+  if (installed !== undefined) {
+    if (installed === bindAddress) return Runtime.instance();
+    throw new ConfigError(`${METRICS_VARIABLE}: metrics are already served on ${installed} in this process`);
+  }
+  if (Runtime._instance !== undefined) {
+    throw new ConfigError(
+      `${METRICS_VARIABLE}: a Temporal runtime already exists in this process (${Runtime.instantiator === 'install' ? 'installed by Runtime.install()' : 'created by an earlier connection or worker'}), and Core takes its metrics settings only when the runtime starts: call installMetrics() before creating any connection or worker, or configure metrics in your own Runtime.install()`,
+    );
+  }
+  const runtimeOptions = options.runtime ?? {};
+  let runtime: Runtime;
+  try {
+    runtime = Runtime.install({
+      ...runtimeOptions,
+      telemetryOptions: {
+        ...runtimeOptions.telemetryOptions,
+        metrics: {
+          prometheus: {
+            bindAddress,
+            histogramBucketOverrides: { [MetricName.StepDurationSeconds]: STEP_DURATION_BUCKETS },
+          },
+        },
+      },
+    });
+  } catch (err) {
+    throw new ConfigError(`${METRICS_VARIABLE}: cannot serve metrics on ${bindAddress}: ${(err as Error).message}`);
+  }
+  installed = bindAddress;
+  return runtime;
+}
+
+const STEP_RESULT_OUTCOME: Readonly<Record<string, StepMetricOutcome>> = {
+  continue: 'continue',
+  continueAfter: 'continue_after',
+  waitForEvent: 'wait_for_event',
+  runChildren: 'run_children',
+  succeed: 'succeed',
+  fail: 'fail',
+  cancel: 'cancel',
+};
+
+const STEP_ERROR_OUTCOME: Readonly<Record<string, StepMetricOutcome>> = {
+  [ErrorType.StepTransient]: 'error',
+  [ErrorType.StepPermanent]: 'permanent_error',
+  [ErrorType.InvalidOutcome]: 'invalid_outcome',
+  [ErrorType.UnknownRunner]: 'unknown_runner',
+  [ErrorType.InvalidStepInput]: 'invalid_input',
+};
+
+function stepOutcome(result: unknown, error: unknown): StepMetricOutcome {
+  if (error === undefined) return STEP_RESULT_OUTCOME[(result as { kind?: string } | null)?.kind ?? ''] ?? 'error';
+  if (error instanceof CancelledFailure) return 'interrupted';
+  return (error instanceof ApplicationFailure && STEP_ERROR_OUTCOME[error.type ?? '']) || 'error';
+}
+
+function deliveryResult(error: unknown, ctx: Context): WebhookMetricResult {
+  if (error === undefined) return 'delivered';
+  const retryable = error instanceof ApplicationFailure && error.type === ErrorType.WebhookRetry && !error.nonRetryable;
+  const maxAttempts = ctx.info.retryPolicy?.maximumAttempts ?? 0;
+  return retryable && (maxAttempts === 0 || ctx.info.attempt < maxAttempts) ? 'retry' : 'failed';
+}
+
+/** Counts and times `runStep` and `deliverWebhook` attempts on the activity's metric meter. */
+class MetricsInbound implements ActivityInboundCallsInterceptor {
+  constructor(private readonly ctx: Context) {}
+
+  async execute(input: ActivityExecuteInput, next: Next<ActivityInboundCallsInterceptor, 'execute'>): Promise<unknown> {
+    const type = this.ctx.info.activityType;
+    if (type !== 'runStep' && type !== 'deliverWebhook') return next(input);
+    const started = performance.now();
+    let result: unknown;
+    let error: unknown;
+    try {
+      result = await next(input);
+      return result;
+    } catch (err) {
+      error = err ?? new Error(String(err));
+      throw err;
+    } finally {
+      const meter: MetricMeter = this.ctx.metricMeter;
+      if (type === 'runStep') {
+        const runner = (input.args[0] as { runner?: unknown } | undefined)?.runner;
+        const tags = { runner: typeof runner === 'string' ? runner : 'unknown', outcome: stepOutcome(result, error) };
+        meter.createCounter(MetricName.StepsTotal, '', 'Step attempts run by this worker').add(1, tags);
+        meter
+          .createHistogram(MetricName.StepDurationSeconds, 'float', 's', 'How long a step attempt ran')
+          .record((performance.now() - started) / 1000, tags);
+      } else {
+        meter
+          .createCounter(MetricName.WebhookDeliveriesTotal, '', 'Terminal webhook delivery attempts')
+          .add(1, { result: deliveryResult(error, this.ctx) });
+      }
+    }
+  }
+}
+
+/** The activity interceptor behind the step and delivery metrics (a no-op meter without an exporter). */
+export const metricsActivityInterceptor: ActivityInterceptorsFactory = (ctx) => ({ inbound: new MetricsInbound(ctx) });
