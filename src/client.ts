@@ -17,7 +17,8 @@ import {
   TerminatedFailure,
   TimeoutFailure,
 } from '@temporalio/common';
-// Decoding payloads and failures read from raw histories and descriptions through the codecs.
+// SDK internals, as no public API decodes a raw payload or failure (from a history or a description)
+// through the data converter's codecs.
 import {
   decodeOptionalFailureToOptionalError,
   decodeOptionalSinglePayload,

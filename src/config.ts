@@ -3,6 +3,13 @@
  * injected. A bad value stops start-up with a message naming the variable.
  */
 import { readFileSync } from 'node:fs';
+import type { TLSConfig } from '@temporalio/client';
+import {
+  type ClientConfigProfile,
+  type ClientConnectConfig,
+  loadClientConfigProfile,
+  toClientOptions,
+} from '@temporalio/envconfig';
 import { z } from 'zod';
 import { DEFAULT_TASK_QUEUE } from './shared/names';
 import type { WebhookOptions } from './shared/types';
@@ -33,14 +40,16 @@ const flag = z
 
 const connectionSchema = z.object({
   TEMPORAL_ADDRESS: nonEmpty.regex(/^[^\s/]+:\d+$/, 'must be host:port, e.g. localhost:7233').optional(),
-  TEMPORAL_NAMESPACE: nonEmpty.default('default'),
+  TEMPORAL_NAMESPACE: nonEmpty.optional(),
   TEMPORAL_TASK_QUEUE: nonEmpty.default(DEFAULT_TASK_QUEUE),
   TEMPORAL_API_KEY: nonEmpty.optional(),
-  TEMPORAL_TLS_CERT: nonEmpty.optional(),
-  TEMPORAL_TLS_KEY: nonEmpty.optional(),
-  TEMPORAL_TLS_CA: nonEmpty.optional(),
-  TEMPORAL_TLS_SERVER_NAME: nonEmpty.optional(),
+  TEMPORAL_PROFILE: nonEmpty.optional(),
+  TEMPORAL_CONFIG_FILE: nonEmpty.optional(),
   TEMPORAL_TLS: flag.optional(),
+  TEMPORAL_TLS_CLIENT_CERT_PATH: nonEmpty.optional(),
+  TEMPORAL_TLS_CLIENT_KEY_PATH: nonEmpty.optional(),
+  TEMPORAL_TLS_SERVER_CA_CERT_PATH: nonEmpty.optional(),
+  TEMPORAL_TLS_SERVER_NAME: nonEmpty.optional(),
 });
 
 const webhookSchema = z.object({
@@ -75,46 +84,120 @@ export interface ConnectionConfig {
   namespace: string;
   taskQueue: string;
   apiKey?: string;
-  tls?:
-    | { clientCertPair?: { crt: Buffer; key: Buffer }; serverRootCACertificate?: Buffer; serverNameOverride?: string }
-    | true;
+  /** `true`: TLS with the system's CAs; `false`: off; an object: mTLS files, CA, server name. */
+  tls?: TLSConfig | boolean;
+  /** gRPC metadata (`TEMPORAL_GRPC_META_*`, a profile's `grpc_meta`). */
+  metadata?: Record<string, string>;
 }
 
-function readFile(variable: string, path: string): Buffer {
+/** Names this project read before it used Temporal's own (accepted for one release, with a warning). */
+const RENAMED: Readonly<Record<string, string>> = {
+  TEMPORAL_TLS_CERT: 'TEMPORAL_TLS_CLIENT_CERT_PATH',
+  TEMPORAL_TLS_KEY: 'TEMPORAL_TLS_CLIENT_KEY_PATH',
+  TEMPORAL_TLS_CA: 'TEMPORAL_TLS_SERVER_CA_CERT_PATH',
+};
+const warnedRenames = new Set<string>();
+
+/** The environment with the old TLS names moved to Temporal's (a warning once per name). */
+function withTemporalNames(env: Env): Env {
+  const out: Env = { ...env };
+  for (const [old, current] of Object.entries(RENAMED)) {
+    const value = env[old];
+    if (value === undefined || value === '') continue;
+    if (!warnedRenames.has(old)) {
+      warnedRenames.add(old);
+      process.emitWarning(
+        `${old} is deprecated and will be removed in the next release: use ${current}, the Temporal CLI's name`,
+        { code: 'DURABLE_RUNS_DEPRECATED_ENV' },
+      );
+    }
+    if (out[current] === undefined || out[current] === '') out[current] = value;
+  }
+  return out;
+}
+
+/** The name a user set for a TLS file: the deprecated one when that is where the value came from. */
+function setAs(env: Env, current: string): string {
+  const old = Object.keys(RENAMED).find((k) => RENAMED[k] === current);
+  return old && !env[current] && env[old] ? old : current;
+}
+
+function checkReadable(variable: string, path: string): void {
   try {
-    return readFileSync(path);
+    readFileSync(path);
   } catch (err) {
     throw new ConfigError(`${variable}: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
   }
 }
 
-export function loadConnectionConfig(env: Env = process.env): Readonly<ConnectionConfig> {
+/** envconfig reads files into Uint8Arrays; the gRPC client of `@temporalio/client` wants Buffers. */
+function asBuffers(tls: TLSConfig | boolean): TLSConfig | boolean {
+  if (typeof tls === 'boolean') return tls;
+  const buf = (b: Uint8Array | undefined) => (b ? Buffer.from(b) : undefined);
+  const { clientCertPair, serverRootCACertificate, serverNameOverride } = tls;
+  return {
+    ...(clientCertPair ? { clientCertPair: { crt: buf(clientCertPair.crt)!, key: buf(clientCertPair.key)! } } : {}),
+    ...(serverRootCACertificate ? { serverRootCACertificate: buf(serverRootCACertificate)! } : {}),
+    ...(serverNameOverride ? { serverNameOverride } : {}),
+  };
+}
+
+/**
+ * How to reach Temporal, read the way the Temporal CLI reads it (`@temporalio/envconfig`): the
+ * `TEMPORAL_*` variables over the profile `TEMPORAL_PROFILE` (default "default") of `temporal.toml`
+ * (`TEMPORAL_CONFIG_FILE`, default `~/.config/temporalio/temporal.toml`), plus `TEMPORAL_TASK_QUEUE`.
+ * Each value is checked first, and a bad one is named.
+ */
+export function loadConnectionConfig(given: Env = process.env): Readonly<ConnectionConfig> {
+  const env = withTemporalNames(given);
   const c = parse(connectionSchema, env);
-  if (Boolean(c.TEMPORAL_TLS_CERT) !== Boolean(c.TEMPORAL_TLS_KEY)) {
+  if (Boolean(c.TEMPORAL_TLS_CLIENT_CERT_PATH) !== Boolean(c.TEMPORAL_TLS_CLIENT_KEY_PATH)) {
+    const missing = c.TEMPORAL_TLS_CLIENT_CERT_PATH ? 'TEMPORAL_TLS_CLIENT_KEY_PATH' : 'TEMPORAL_TLS_CLIENT_CERT_PATH';
+    throw new ConfigError(`${missing}: mTLS needs both TEMPORAL_TLS_CLIENT_CERT_PATH and TEMPORAL_TLS_CLIENT_KEY_PATH`);
+  }
+  for (const variable of [
+    'TEMPORAL_TLS_CLIENT_CERT_PATH',
+    'TEMPORAL_TLS_CLIENT_KEY_PATH',
+    'TEMPORAL_TLS_SERVER_CA_CERT_PATH',
+  ] as const) {
+    const path = c[variable];
+    if (path) checkReadable(setAs(given, variable), path);
+  }
+  // An explicit file that is missing is an error (envconfig would silently skip it).
+  if (c.TEMPORAL_CONFIG_FILE) checkReadable('TEMPORAL_CONFIG_FILE', c.TEMPORAL_CONFIG_FILE);
+
+  let profile: ClientConfigProfile;
+  try {
+    profile = loadClientConfigProfile({
+      overrideEnvVars: Object.fromEntries(
+        Object.entries(env).filter((e): e is [string, string] => e[1] !== undefined && e[1] !== ''),
+      ),
+    });
+  } catch (err) {
+    const message = (err as Error).message;
+    const variable = /profile/i.test(message) && c.TEMPORAL_PROFILE ? 'TEMPORAL_PROFILE' : 'TEMPORAL_CONFIG_FILE';
+    throw new ConfigError(`${variable}: ${message}`);
+  }
+  if (profile.address !== undefined && !/^[^\s/]+:\d+$/.test(profile.address)) {
     throw new ConfigError(
-      `${c.TEMPORAL_TLS_CERT ? 'TEMPORAL_TLS_KEY' : 'TEMPORAL_TLS_CERT'}: mTLS needs both TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY`,
+      `TEMPORAL_PROFILE: the profile's address must be host:port, got ${JSON.stringify(profile.address)}`,
     );
   }
-  const config: ConnectionConfig = { namespace: c.TEMPORAL_NAMESPACE, taskQueue: c.TEMPORAL_TASK_QUEUE };
-  if (c.TEMPORAL_ADDRESS) config.address = c.TEMPORAL_ADDRESS;
-  if (c.TEMPORAL_API_KEY) config.apiKey = c.TEMPORAL_API_KEY;
-  if (c.TEMPORAL_TLS_CERT || c.TEMPORAL_TLS_CA || c.TEMPORAL_TLS_SERVER_NAME) {
-    config.tls = {
-      ...(c.TEMPORAL_TLS_CERT && c.TEMPORAL_TLS_KEY
-        ? {
-            clientCertPair: {
-              crt: readFile('TEMPORAL_TLS_CERT', c.TEMPORAL_TLS_CERT),
-              key: readFile('TEMPORAL_TLS_KEY', c.TEMPORAL_TLS_KEY),
-            },
-          }
-        : {}),
-      ...(c.TEMPORAL_TLS_CA ? { serverRootCACertificate: readFile('TEMPORAL_TLS_CA', c.TEMPORAL_TLS_CA) } : {}),
-      ...(c.TEMPORAL_TLS_SERVER_NAME ? { serverNameOverride: c.TEMPORAL_TLS_SERVER_NAME } : {}),
-    };
-  } else if (c.TEMPORAL_TLS === true || (c.TEMPORAL_TLS === undefined && config.apiKey)) {
-    // Temporal Cloud with an API key speaks TLS with the system's CAs.
-    config.tls = true;
+  let options: ClientConnectConfig;
+  try {
+    options = toClientOptions(profile);
+  } catch (err) {
+    throw new ConfigError(`TEMPORAL_CONFIG_FILE: the profile's TLS files: ${(err as Error).message}`);
   }
+  const { address, apiKey, tls, metadata } = options.connectionOptions;
+  const config: ConnectionConfig = {
+    namespace: options.namespace ?? 'default',
+    taskQueue: c.TEMPORAL_TASK_QUEUE,
+    ...(address ? { address } : {}),
+    ...(apiKey && typeof apiKey === 'string' ? { apiKey } : {}),
+    ...(tls !== undefined && tls !== null ? { tls: asBuffers(tls) } : {}),
+    ...(metadata && Object.keys(metadata).length > 0 ? { metadata: metadata as Record<string, string> } : {}),
+  };
   return Object.freeze(config);
 }
 
@@ -183,13 +266,14 @@ export function loadVersioningConfig(env: Env = process.env): Readonly<Versionin
 /** Default webhook settings, as the environment would give with nothing set. */
 export const DEFAULT_WEBHOOK_OPTIONS: Readonly<WebhookOptions> = loadWebhookOptions({});
 
-/** Address, API key and TLS for `Connection.connect` (client) and `NativeConnection.connect` (worker) alike. */
+/** Address, API key, TLS and metadata for `Connection.connect` (client) and `NativeConnection.connect` (worker) alike. */
 export function connectionTarget(
   config: ConnectionConfig,
-): Pick<ConnectionConfig, 'apiKey' | 'tls'> & { address: string } {
+): Pick<ConnectionConfig, 'apiKey' | 'tls' | 'metadata'> & { address: string } {
   return {
     address: config.address ?? 'localhost:7233',
     ...(config.apiKey ? { apiKey: config.apiKey } : {}),
     ...(config.tls ? { tls: config.tls } : {}),
+    ...(config.metadata ? { metadata: config.metadata } : {}),
   };
 }

@@ -224,8 +224,12 @@ describe('configuration', () => {
       [{ DURABLE_RUNS_WEBHOOK_TIMEOUT_MS: 'x' }, 'DURABLE_RUNS_WEBHOOK_TIMEOUT_MS'],
       [{ DURABLE_RUNS_WEBHOOK_SECRET: 'abc' }, 'DURABLE_RUNS_WEBHOOK_SECRET'],
       [{ DURABLE_RUNS_WEBHOOK_ALLOW_PRIVATE: 'maybe' }, 'DURABLE_RUNS_WEBHOOK_ALLOW_PRIVATE'],
-      [{ TEMPORAL_TLS_CERT: '/x.pem' }, 'TEMPORAL_TLS_KEY'],
+      [{ TEMPORAL_TLS_CLIENT_CERT_PATH: '/x.pem' }, 'TEMPORAL_TLS_CLIENT_KEY_PATH'],
+      [{ TEMPORAL_TLS_SERVER_CA_CERT_PATH: '/no/such/ca.pem' }, 'TEMPORAL_TLS_SERVER_CA_CERT_PATH'],
+      // The name a user set is the one named, old or new.
       [{ TEMPORAL_TLS_CA: '/no/such/ca.pem' }, 'TEMPORAL_TLS_CA'],
+      [{ TEMPORAL_TLS: 'maybe' }, 'TEMPORAL_TLS'],
+      [{ TEMPORAL_CONFIG_FILE: '/no/such/temporal.toml' }, 'TEMPORAL_CONFIG_FILE'],
     ];
     for (const [env, name] of cases) {
       assert.throws(
@@ -242,12 +246,88 @@ describe('configuration', () => {
     writeFileSync(join(dir, 'c.pem'), 'CERT');
     writeFileSync(join(dir, 'k.pem'), 'KEY');
     const tls = loadConnectionConfig({
-      TEMPORAL_TLS_CERT: join(dir, 'c.pem'),
-      TEMPORAL_TLS_KEY: join(dir, 'k.pem'),
+      TEMPORAL_TLS_CLIENT_CERT_PATH: join(dir, 'c.pem'),
+      TEMPORAL_TLS_CLIENT_KEY_PATH: join(dir, 'k.pem'),
     }).tls;
     assert.ok(tls && tls !== true);
     assert.equal(tls.clientCertPair?.crt.toString(), 'CERT');
     assert.equal(tls.clientCertPair?.key.toString(), 'KEY');
+    // TEMPORAL_TLS=0 turns TLS off even with an API key.
+    assert.equal(loadConnectionConfig({ TEMPORAL_API_KEY: 'k', TEMPORAL_TLS: '0' }).tls, false);
+  });
+
+  test("the old TLS names still work for one release, with a warning naming Temporal's", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tls-'));
+    writeFileSync(join(dir, 'c.pem'), 'OLD-CERT');
+    writeFileSync(join(dir, 'k.pem'), 'OLD-KEY');
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => warnings.push(w.message);
+    process.on('warning', onWarning);
+    try {
+      const tls = loadConnectionConfig({
+        TEMPORAL_TLS_CERT: join(dir, 'c.pem'),
+        TEMPORAL_TLS_KEY: join(dir, 'k.pem'),
+      }).tls;
+      assert.ok(tls && tls !== true);
+      assert.equal(tls.clientCertPair?.crt.toString(), 'OLD-CERT');
+      await new Promise((resolve) => setImmediate(resolve));
+    } finally {
+      process.off('warning', onWarning);
+    }
+    assert.ok(
+      warnings.some((w) => w.includes('TEMPORAL_TLS_CERT') && w.includes('TEMPORAL_TLS_CLIENT_CERT_PATH')),
+      warnings.join('; '),
+    );
+  });
+
+  test('a temporal.toml profile selects address and namespace; the environment overrides it', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'profile-'));
+    const file = join(dir, 'temporal.toml');
+    writeFileSync(
+      file,
+      [
+        '[profile.default]',
+        'address = "127.0.0.1:7233"',
+        '',
+        '[profile.staging]',
+        'address = "staging.example.internal:7233"',
+        'namespace = "agents-staging"',
+        'api_key = "secret-key"',
+        '',
+        '[profile.staging.grpc_meta]',
+        'team = "agents"',
+      ].join('\n'),
+    );
+    const def = loadConnectionConfig({ TEMPORAL_CONFIG_FILE: file });
+    assert.equal(def.address, '127.0.0.1:7233');
+    assert.equal(def.namespace, 'default');
+    const staging = loadConnectionConfig({ TEMPORAL_CONFIG_FILE: file, TEMPORAL_PROFILE: 'staging' });
+    assert.equal(staging.address, 'staging.example.internal:7233');
+    assert.equal(staging.namespace, 'agents-staging');
+    assert.equal(staging.apiKey, 'secret-key');
+    assert.equal(staging.tls, true, 'an API key turns TLS on');
+    assert.deepEqual(staging.metadata, { team: 'agents' });
+    const overridden = loadConnectionConfig({
+      TEMPORAL_CONFIG_FILE: file,
+      TEMPORAL_PROFILE: 'staging',
+      TEMPORAL_NAMESPACE: 'other',
+    });
+    assert.equal(overridden.namespace, 'other');
+    assert.throws(
+      () => loadConnectionConfig({ TEMPORAL_CONFIG_FILE: file, TEMPORAL_PROFILE: 'nope' }),
+      (e: unknown) =>
+        e instanceof ConfigError && e.message.startsWith('TEMPORAL_PROFILE: ') && e.message.includes('nope'),
+    );
+    writeFileSync(file, '[profile.default]\naddress = "no port here"\n');
+    assert.throws(
+      () => loadConnectionConfig({ TEMPORAL_CONFIG_FILE: file }),
+      (e: unknown) => e instanceof ConfigError && e.message.includes('host:port'),
+    );
+    writeFileSync(file, 'this is = = not toml');
+    assert.throws(
+      () => loadConnectionConfig({ TEMPORAL_CONFIG_FILE: file }),
+      (e: unknown) => e instanceof ConfigError && e.message.startsWith('TEMPORAL_CONFIG_FILE: '),
+    );
   });
 
   test('versioned workers: deployment and build ID together, auto-upgrade by default', () => {

@@ -20,6 +20,7 @@ export type { Tracing };
  * with tracing adds it to `interceptors.workflowModules`; a prebuilt bundle must be built with it
  * (`bundleWorkflowCode({ workflowInterceptorModules: [TRACING_WORKFLOW_MODULE] })`).
  */
+// A path inside the package, as its README instructs: the module has no public entry point of its own.
 export const TRACING_WORKFLOW_MODULE =
   require.resolve('@temporalio/interceptors-opentelemetry/lib/workflow-interceptors');
 

@@ -18,6 +18,7 @@ import {
   UndefinedPayloadConverter,
   ValueError,
 } from '@temporalio/common';
+// SDK internals, as no public API exports them: UTF-8 encode/decode that also work in the workflow sandbox.
 import { decode, encode } from '@temporalio/common/lib/encoding';
 
 const BYTES_KEY = '$bytes';

@@ -1,3 +1,5 @@
+// SDK internals, as no public API exports it: the SDK's own parser of duration strings ('5m', '1 day'),
+// so that durations mean here what they mean in every Temporal option.
 import { msToNumber } from '@temporalio/common/lib/time';
 import { DEFAULT_RUNNER, RESERVED_HEADER_PREFIX } from './names';
 import { type InboxCarry, type RunEvent, validateCarriedEvent, validateEventNames, validateInboxCarry } from './events';
