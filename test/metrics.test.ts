@@ -24,7 +24,8 @@ import { eventually } from '../support/wait';
 const BIN = join(__dirname, '..', 'bin', 'durable-runs.js');
 const TASK_QUEUE = 'metrics';
 const dir = mkdtempSync(join(tmpdir(), 'metrics-'));
-const runnersFile = join(dir, 'runners.js');
+// TypeScript, so that it loads the sources through tsx whether the bin runs lib/ or src/.
+const runnersFile = join(dir, 'runners.ts');
 writeFileSync(
   runnersFile,
   `const { StepError, StepOutcome } = require(${JSON.stringify(join(__dirname, '..', 'src'))});
