@@ -28,6 +28,7 @@ export {
   dataConverter,
 } from './client';
 export { createWorker, type CreateWorkerOptions } from './worker';
+export { DurableRunsPlugin, PluginConflict, type DurableRunsPluginOptions } from './plugin';
 export { EncryptionKeys, EncryptionCodec, encryptionDataConverter, type EncryptionOption } from './encryption';
 export { startCodecServer, type CodecServer, type CodecServerOptions } from './codec-server';
 export {

@@ -4,17 +4,15 @@
  */
 import { type Duration } from '@temporalio/common';
 import { NativeConnection, Runtime, Worker, type WorkerOptions as TemporalWorkerOptions } from '@temporalio/worker';
-import { createActivities } from './activities';
 import {
   type ConnectionConfig,
   connectionTarget,
   loadConnectionConfig,
   loadVersioningConfig,
-  loadWebhookOptions,
   type VersioningConfig,
 } from './config';
-import { type EncryptionOption, encryptionDataConverter, resolveEncryptionKeys } from './encryption';
-import { setUpObservability } from './observability/plugin';
+import type { EncryptionOption } from './encryption';
+import { DurableRunsPlugin } from './plugin';
 import type { StepRunner, TerminalHook, WebhookOptions } from './shared/types';
 import { buildWorkflowBundle, payloadConverterPath, prebuiltBundle, workflowsPath } from './workflow-bundle';
 
@@ -75,31 +73,27 @@ async function connect(config: ConnectionConfig): Promise<NativeConnection> {
   }
 }
 
-/** Creates a worker for durable runs; call `run()` on it. */
+/** Creates a worker for durable runs (a worker of its own with {@link DurableRunsPlugin}); call `run()` on it. */
 export async function createWorker(options: CreateWorkerOptions): Promise<Worker> {
-  // All configuration is checked before anything connects.
+  // All configuration is checked before anything connects; the plugin installs the metrics
+  // runtime (DURABLE_RUNS_METRICS), which must exist before the connection.
   const env = loadConnectionConfig();
-  const webhook = options.webhook === false ? undefined : { ...loadWebhookOptions(), ...options.webhook };
   const versioning = options.versioning === false ? undefined : (options.versioning ?? loadVersioningConfig());
-  const encryptionKeys = resolveEncryptionKeys(options.encryptionKeys);
-  // DURABLE_RUNS_METRICS and OTEL_*: the metrics runtime must exist before the connection.
-  const observability = setUpObservability();
-  const kind = { encrypted: encryptionKeys !== undefined, tracing: observability.tracing !== undefined };
-  const connection = options.connection ?? (await connect(env));
-  const taskQueue = options.taskQueue ?? env.taskQueue;
-  const activities = createActivities({
+  const plugin = new DurableRunsPlugin({
     runners: options.runners,
-    hooks: options.hooks ?? [],
-    ...(webhook ? { webhook } : {}),
+    ...(options.hooks ? { hooks: options.hooks } : {}),
+    ...(options.webhook !== undefined ? { webhook: options.webhook } : {}),
+    ...(options.encryptionKeys !== undefined ? { encryptionKeys: options.encryptionKeys } : {}),
   });
+  const connection = options.connection ?? (await connect(env));
   return Worker.create({
     connection,
     namespace: options.namespace ?? env.namespace,
-    taskQueue,
-    activities,
-    // `npm run build`'s prebuilt bundle when there is one: no webpack at start.
-    workflowBundle: options.workflowBundle ?? prebuiltBundle(kind) ?? (await buildWorkflowBundle(kind)),
-    dataConverter: { payloadConverterPath, ...encryptionDataConverter(encryptionKeys) },
+    taskQueue: options.taskQueue ?? env.taskQueue,
+    // `npm run build`'s prebuilt bundle when there is one (no webpack at start), else bundled now
+    // with the bundler's output below warnings.
+    workflowBundle:
+      options.workflowBundle ?? prebuiltBundle(plugin.bundleKind) ?? (await buildWorkflowBundle(plugin.bundleKind)),
     shutdownGraceTime: options.shutdownGraceTime ?? '30s',
     ...(versioning
       ? {
@@ -111,7 +105,7 @@ export async function createWorker(options: CreateWorkerOptions): Promise<Worker
         }
       : {}),
     ...options.tuning,
-    plugins: [...(options.tuning?.plugins ?? []), observability],
+    plugins: [plugin, ...(options.tuning?.plugins ?? [])],
   });
 }
 
