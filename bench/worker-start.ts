@@ -31,8 +31,7 @@ createWorker({
   webhook: false,
 }).then((worker) => {
   const ms = performance.now();
-  worker.shutdown();
-  return worker.run().then(() => console.log(JSON.stringify({ ms })));
+  return worker.runUntil(Promise.resolve()).then(() => console.log(JSON.stringify({ ms })));
 });`;
 }
 
