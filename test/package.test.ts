@@ -6,7 +6,17 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { before, test } from 'node:test';
@@ -42,10 +52,55 @@ const node = (args: string[]) =>
     },
   });
 
+interface LockEntry {
+  version?: string;
+  dev?: boolean;
+  devOptional?: boolean;
+  peer?: boolean;
+  optional?: boolean;
+  dependencies?: Record<string, string>;
+  optionalDependencies?: Record<string, string>;
+  peerDependencies?: Record<string, string>;
+}
+
 /**
- * The app's package.json and lock: `durable-runs` from the tarball, and below it the versions this
- * checkout's lock resolves for the package's own dependencies (dev dependencies left out). With a
- * lock, `npm ci --offline` takes exactly what npm's cache holds, instead of resolving the newest
+ * The lock paths a set of packages needs: each name resolved the way Node does from where it is
+ * required (nested node_modules first, then upwards), with everything those require in turn.
+ */
+function closure(packages: Record<string, LockEntry>, names: readonly string[]): Set<string> {
+  const found = new Set<string>();
+  const resolve = (from: string, name: string): string | undefined => {
+    for (let dir = from; ;) {
+      const candidate = `${dir ? `${dir}/` : ''}node_modules/${name}`;
+      if (packages[candidate]) return candidate;
+      if (!dir) return undefined;
+      const at = dir.lastIndexOf('node_modules/');
+      dir = at <= 0 ? '' : dir.slice(0, at - 1);
+    }
+  };
+  const visit = (from: string, name: string) => {
+    const path = resolve(from, name);
+    if (!path || found.has(path)) return;
+    found.add(path);
+    const entry = packages[path]!;
+    for (const dep of Object.keys({
+      ...entry.dependencies,
+      ...entry.optionalDependencies,
+      ...entry.peerDependencies,
+    })) {
+      visit(path, dep);
+    }
+  };
+  for (const name of names) visit('', name);
+  return found;
+}
+
+/**
+ * The app's package.json and lock, as a team's app that already uses Temporal has them: the
+ * Temporal SDK packages durable-runs takes as peer dependencies (`@temporalio/testing` too, for
+ * `durable-runs/testing`), and `durable-runs` from the tarball; below them the versions this
+ * checkout's lock resolves for those and for the package's own dependencies. With a lock,
+ * `npm ci --offline` takes exactly what npm's cache holds, instead of resolving the newest
  * versions, which the cache may not have.
  */
 function writeAppLock(tarball: string): void {
@@ -53,24 +108,34 @@ function writeAppLock(tarball: string): void {
   const manifest = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
     version: string;
     dependencies: Record<string, string>;
+    peerDependencies: Record<string, string>;
+    peerDependenciesMeta?: Record<string, { optional?: boolean }>;
     bin: Record<string, string>;
     engines: Record<string, string>;
   };
   const lock = JSON.parse(readFileSync(join(ROOT, 'package-lock.json'), 'utf8')) as {
-    packages: Record<string, { dev?: boolean; devOptional?: boolean }>;
+    packages: Record<string, LockEntry>;
   };
-  const production = Object.entries(lock.packages).filter(
-    ([path, entry]) => path.startsWith('node_modules/') && !entry.dev && !entry.devOptional,
-  );
-  const app = { name: 'app', version: '1.0.0', private: true, dependencies: { 'durable-runs': spec } };
+  const needed = closure(lock.packages, [
+    ...Object.keys(manifest.dependencies),
+    ...Object.keys(manifest.peerDependencies),
+  ]);
+  const production = [...needed].map((path) => {
+    const { dev: _dev, devOptional: _devOptional, peer: _peer, ...entry } = lock.packages[path]!;
+    return [path, entry] as const;
+  });
+  const appDependencies = { ...manifest.peerDependencies, 'durable-runs': spec };
+  const app = { name: 'app', version: '1.0.0', private: true, dependencies: appDependencies };
   writeFileSync(join(work, 'app', 'package.json'), JSON.stringify(app, null, 2));
   const packages = {
-    '': { name: 'app', version: '1.0.0', dependencies: { 'durable-runs': spec } },
+    '': { name: 'app', version: '1.0.0', dependencies: appDependencies },
     'node_modules/durable-runs': {
       version: manifest.version,
       resolved: spec,
       license: 'MIT',
       dependencies: manifest.dependencies,
+      peerDependencies: manifest.peerDependencies,
+      ...(manifest.peerDependenciesMeta ? { peerDependenciesMeta: manifest.peerDependenciesMeta } : {}),
       bin: manifest.bin,
       engines: manifest.engines,
     },
@@ -110,6 +175,8 @@ test('the tarball holds the compiled library', async () => {
     'package/lib/index.js',
     'package/lib/index.d.ts',
     'package/lib/testing.js',
+    'package/lib/bundles/workflows.js',
+    'package/lib/bundles/workflows-encrypted.js',
     'package/bin/durable-runs.js',
   ]) {
     assert.ok(stdout.split('\n').includes(file), `${file} is packed`);
@@ -181,4 +248,34 @@ try {
       finalStep: 2,
     },
   );
+});
+
+test("one copy of the Temporal SDK: the app's; the worker side never loads @temporalio/testing", async () => {
+  // The SDK packages are peer dependencies: npm gives durable-runs the app's copies, none of its own.
+  for (const name of ['client', 'worker', 'workflow', 'common', 'activity', 'testing']) {
+    assert.ok(
+      !existsSync(join(app, 'node_modules', 'durable-runs', 'node_modules', '@temporalio', name)),
+      `no second @temporalio/${name} under durable-runs`,
+    );
+  }
+  writeFileSync(
+    join(app, 'loaded.cjs'),
+    `const api = require('durable-runs');
+const { Worker } = require('@temporalio/worker');
+if (typeof api.createWorker !== 'function' || typeof api.DurableRunsPlugin !== 'function') throw new Error('exports');
+const loaded = Object.keys(require.cache);
+console.log(JSON.stringify({
+  testing: loaded.filter((p) => p.includes('@temporalio/testing')).length,
+  workers: new Set(loaded.filter((p) => p.endsWith('/@temporalio/worker/lib/worker.js'))).size,
+  sameWorker: require.resolve('@temporalio/worker') === require.resolve('@temporalio/worker', { paths: [require.resolve('durable-runs')] }),
+  hasWorker: typeof Worker.create === 'function',
+}));`,
+  );
+  const { stdout } = await node(['loaded.cjs']);
+  assert.deepEqual(JSON.parse(stdout.trim().split('\n').at(-1)!), {
+    testing: 0,
+    workers: 1,
+    sameWorker: true,
+    hasWorker: true,
+  });
 });
