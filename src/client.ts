@@ -17,6 +17,8 @@ import {
   TerminatedFailure,
   TimeoutFailure,
 } from '@temporalio/common';
+// SDK internals, as no public API tells a connection's kind (eager start needs a NativeConnection).
+import { InternalConnectionLikeSymbol } from '@temporalio/client/lib/types';
 // SDK internals, as no public API decodes a raw payload or failure (from a history or a description)
 // through the data converter's codecs.
 import {
@@ -109,6 +111,11 @@ export interface Submission {
   runId: string;
   /** `false` when the run already existed with the same input and headers. */
   newlySubmitted: boolean;
+  /**
+   * The server handed the run's first workflow task straight to a worker in this process (eager
+   * start: a client on a worker's `NativeConnection`, that worker serving the task queue).
+   */
+  eagerlyStarted?: boolean;
 }
 
 export interface RunListing {
@@ -211,7 +218,7 @@ export class RunsClient {
       }
     }
     try {
-      await this.temporal.workflow.start(WORKFLOW_TYPE, {
+      const handle = await this.temporal.workflow.start(WORKFLOW_TYPE, {
         workflowId: runId,
         taskQueue: this.taskQueue,
         args: [rest],
@@ -219,8 +226,11 @@ export class RunsClient {
         workflowIdConflictPolicy: 'FAIL',
         ...(delayMs ? { startDelay: delayMs } : {}),
         ...(taskPriority ? { priority: taskPriority } : {}),
+        // Eager start: the server hands the first workflow task straight back to a worker in this
+        // process (when one serves the task queue with a free slot), saving a matching round trip.
+        ...(!delayMs && this.sharesConnectionWithWorkers() ? { requestEagerStart: true } : {}),
       });
-      return { runId, newlySubmitted: true };
+      return { runId, newlySubmitted: true, ...(handle.eagerlyStarted ? { eagerlyStarted: true } : {}) };
     } catch (err) {
       if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
     }
@@ -229,6 +239,18 @@ export class RunsClient {
       throw new InputMismatch(runId);
     }
     return { runId, newlySubmitted: false };
+  }
+
+  /**
+   * Whether this client's connection is a worker's `NativeConnection`, the only kind eager start
+   * works on (the SDK refuses it on any other). Read from the SDK's internal marker of connection
+   * kinds: no public API says it.
+   */
+  private sharesConnectionWithWorkers(): boolean {
+    const connection = this.temporal.connection as {
+      [InternalConnectionLikeSymbol]?: { supportsEagerStart?: boolean };
+    };
+    return connection[InternalConnectionLikeSymbol]?.supportsEagerStart === true;
   }
 
   /** Where a run stands; answers for closed runs too (no worker needed for those). */

@@ -134,9 +134,16 @@ export async function createTestKit(options: TestKitOptions): Promise<TestKit> {
   const running = worker.run();
   // The environment's own client lets time skip while a test waits on a result; a client of the
   // same kind with the kit's keys when the environment was made for other keys.
-  const temporal =
-    options.env && options.encryptionKeys !== undefined
-      ? new (env.supportsTimeSkipping ? TimeSkippingClient : Client)({
+  // Without time skipping, a client on the worker's NativeConnection: submissions then start
+  // eagerly, the first workflow task handed straight to this worker.
+  const temporal = !env.supportsTimeSkipping
+    ? new Client({
+        connection: env.nativeConnection,
+        namespace: env.namespace ?? 'default',
+        dataConverter: clientDataConverter(encryptionKeys),
+      })
+    : options.env && options.encryptionKeys !== undefined
+      ? new TimeSkippingClient({
           connection: env.connection,
           namespace: env.namespace ?? 'default',
           dataConverter: clientDataConverter(encryptionKeys),
