@@ -28,7 +28,16 @@ test('a bad configuration variable stops the worker at start-up, naming the vari
       { DURABLE_RUNS_WEBHOOK_SECRET: 'hunter2' },
       /^durable-runs: DURABLE_RUNS_WEBHOOK_SECRET: must be a Standard Webhooks secret/m,
     ],
-    [{ TEMPORAL_TLS_CERT: '/no/such/cert.pem' }, /^durable-runs: TEMPORAL_TLS_KEY: mTLS needs both/m],
+    [
+      { TEMPORAL_TLS_CLIENT_CERT_PATH: '/no/such/cert.pem' },
+      /^durable-runs: TEMPORAL_TLS_CLIENT_KEY_PATH: mTLS needs both/m,
+    ],
+    // An earlier name still works, with a warning naming Temporal's.
+    [
+      { TEMPORAL_TLS_CERT: '/no/such/cert.pem' },
+      /TEMPORAL_TLS_CERT is deprecated .* use TEMPORAL_TLS_CLIENT_CERT_PATH/,
+    ],
+    [{ TEMPORAL_PROFILE: 'nope' }, /^durable-runs: TEMPORAL_PROFILE: Profile 'nope' not found/m],
     [
       { DURABLE_RUNS_ENCRYPTION_KEYS: 'hunter2' },
       /^durable-runs: DURABLE_RUNS_ENCRYPTION_KEYS: entry 1 is not id:base64key$/m,
