@@ -1,16 +1,16 @@
 /**
  * `durable-runs dev` (what `npm start` runs): a local Temporal dev server with its UI, a codec
  * server for the UI when encryption keys are set, and a worker. It prints where the UI is and how
- * to submit a run and send an event.
+ * to submit a run and send an event; the worker's SDK log shows only warnings and errors.
  */
 import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { startDevServer } from '../dev-server';
-import { loadMetricsConfig, loadTracingConfig } from '../observability';
+import { loadLogLevel, loadMetricsConfig, loadTracingConfig } from '../observability';
 import { type DevCodecServer, startDevCodecServer } from './codec-server';
 import { act, CliError, type JsonFlag, print } from './shared';
-import { runWorker } from './worker';
+import { logLevelHelp, runWorker } from './worker';
 
 type DevOptions = {
   runners: string;
@@ -18,6 +18,7 @@ type DevOptions = {
   port: string;
   uiPort: string;
   codecPort: string;
+  logLevel?: string;
 } & JsonFlag;
 
 export function addDevCommand(program: Command): void {
@@ -35,12 +36,14 @@ export function addDevCommand(program: Command): void {
     .option('--port <port>', 'dev server gRPC port', '7233')
     .option('--ui-port <port>', 'dev server UI port', '8233')
     .option('--codec-port <port>', 'codec server port for the UI, when DURABLE_RUNS_ENCRYPTION_KEYS is set', '8081')
+    .option('--log-level <level>', logLevelHelp('WARN'))
     .option('--json', 'machine-readable output')
     .action(
       act(async (opts: DevOptions) => {
-        // A bad DURABLE_RUNS_METRICS or OTEL_* stops `dev` before it starts a server.
+        // A bad DURABLE_RUNS_METRICS, OTEL_* or log level stops `dev` before it starts a server.
         loadMetricsConfig();
         loadTracingConfig();
+        const logLevel = loadLogLevel(opts.logLevel, '--log-level', 'WARN');
         let stop: (() => Promise<void>) | undefined;
         let codec: DevCodecServer | undefined;
         if (!process.env.TEMPORAL_ADDRESS) {
@@ -70,7 +73,7 @@ export function addDevCommand(program: Command): void {
           if (codec) print(opts.json, codec.info, () => codec!.lines.join('\n'));
         }
         try {
-          await runWorker(opts.runners);
+          await runWorker(opts.runners, logLevel);
         } finally {
           await stop?.();
           await codec?.close();

@@ -1,8 +1,10 @@
 /** `durable-runs worker`, and the worker `durable-runs dev` runs. */
 import type { Command } from 'commander';
+import type { LogLevel } from '@temporalio/common';
 import { loadConnectionConfig } from '../config';
-import { loadTracingConfig } from '../observability';
+import { LOG_LEVEL_VARIABLE, loadLogLevel, loadTracingConfig } from '../observability';
 import { metricsAddress } from '../observability/metrics';
+import { installRuntime } from '../observability/runtime';
 import { loadRunnersModule, RunnersModuleError } from '../runners-module';
 import type { StepRunner } from '../shared/types';
 import { createWorker } from '../worker';
@@ -18,9 +20,16 @@ export async function loadRunners(modulePath: string): Promise<Record<string, St
   }
 }
 
-/** Runs a worker with the runners of `runnersModule` until SIGINT or SIGTERM. */
-export async function runWorker(runnersModule: string): Promise<void> {
+/** The help of `--log-level`: when it is not given, DURABLE_RUNS_LOG_LEVEL, else `fallback`. */
+export function logLevelHelp(fallback: LogLevel): string {
+  return `Temporal SDK log level: TRACE, DEBUG, INFO, WARN or ERROR (default: ${LOG_LEVEL_VARIABLE}, else ${fallback})`;
+}
+
+/** Runs a worker with the runners of `runnersModule` until SIGINT or SIGTERM, its SDK log at `logLevel`. */
+export async function runWorker(runnersModule: string, logLevel: LogLevel): Promise<void> {
   const runners = await loadRunners(runnersModule);
+  // Before createWorker connects: the runtime's logger and metrics are set when it is installed.
+  installRuntime(logLevel);
   const worker = await createWorker({ runners });
   const { address = 'localhost:7233', namespace, taskQueue } = loadConnectionConfig();
   process.stderr.write(
@@ -43,11 +52,12 @@ export function addWorkerCommand(program: Command): void {
       'runners module (default export { name: StepRunner }); or DURABLE_RUNS_RUNNERS',
       process.env.DURABLE_RUNS_RUNNERS,
     )
+    .option('--log-level <level>', logLevelHelp('INFO'))
     .option('--json', 'machine-readable output')
     .action(
-      act(async (opts: { runners?: string }) => {
+      act(async (opts: { runners?: string; logLevel?: string }) => {
         if (!opts.runners) throw new CliError('worker needs --runners <module> (or DURABLE_RUNS_RUNNERS)');
-        await runWorker(opts.runners);
+        await runWorker(opts.runners, loadLogLevel(opts.logLevel, '--log-level', 'INFO'));
       }),
     );
 }
