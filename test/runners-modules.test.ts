@@ -163,7 +163,7 @@ describe('after a build (a copy of the package with lib/)', () => {
   const bin = join(pkg, 'bin', 'durable-runs.js');
   before(async () => {
     mkdirSync(pkg);
-    for (const entry of ['bin', 'src', 'examples', 'package.json', 'tsconfig.json', 'tsconfig.build.json']) {
+    for (const entry of ['bin', 'src', 'scripts', 'examples', 'package.json', 'tsconfig.json', 'tsconfig.build.json']) {
       cpSync(join(ROOT, entry), join(pkg, entry), { recursive: true });
     }
     symlinkSync(join(ROOT, 'node_modules'), join(pkg, 'node_modules'), 'dir');
