@@ -70,6 +70,7 @@ export default defineConfig(
                 '**/config',
                 '**/testing',
                 '**/cli',
+                '**/cli/**',
               ],
               allowTypeImports: true,
               message: 'workflow and shared code may import these for types only',

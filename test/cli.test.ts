@@ -181,3 +181,20 @@ test('codec-server serves until SIGTERM: with the token it decodes, without it 4
   }
   assert.equal(await exited, 0);
 });
+
+test('the log level of dev and worker: a bad --log-level or DURABLE_RUNS_LOG_LEVEL exits 2 naming it', () => {
+  const flag = cli(['worker', '--runners', 'examples/runners.ts', '--log-level', 'loud']);
+  assert.equal(flag.code, 2);
+  assert.equal(flag.stderr, 'durable-runs: --log-level: must be one of TRACE, DEBUG, INFO, WARN, ERROR (got "loud")\n');
+  // `dev` checks it before it starts a dev server.
+  const env = cli(['dev', '--port', '1', '--data-dir', join(mkdtempSync(join(tmpdir(), 'dev-')), 'data')], {
+    DURABLE_RUNS_LOG_LEVEL: 'verbose',
+  });
+  assert.equal(env.code, 2);
+  assert.equal(
+    env.stderr,
+    'durable-runs: DURABLE_RUNS_LOG_LEVEL: must be one of TRACE, DEBUG, INFO, WARN, ERROR (got "verbose")\n',
+  );
+  assert.match(cli(['dev', '--help']).stdout, /--log-level <level> .*\n.*DURABLE_RUNS_LOG_LEVEL, else WARN\)/);
+  assert.match(cli(['worker', '--help']).stdout, /--log-level <level> .*\n.*DURABLE_RUNS_LOG_LEVEL, else INFO\)/);
+});

@@ -70,7 +70,8 @@ async function startDev(): Promise<void> {
 
 async function stopDev(): Promise<number | null> {
   const child = dev!;
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  // 'close': the process has exited and its output has all been read.
+  const exited = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
   child.kill('SIGINT');
   return exited;
 }
@@ -106,10 +107,15 @@ after(async () => {
   if (dev && dev.exitCode === null) await stopDev();
 });
 
+/** The Temporal SDK's INFO log ("Worker state changed", …), which `dev` keeps out of its output. */
+const SDK_INFO_LOG = /\[INFO\]|Worker state changed/;
+
 test('dev brings up the server, the UI and a worker, and prints how to use them', async () => {
   await startDev();
-  assert.match(output, new RegExp(`Temporal UI: http://localhost:${uiPort}`));
-  assert.match(output, /Submit a run:/);
+  assert.match(output, new RegExp(`^Temporal UI: http://localhost:${uiPort}$`, 'm'));
+  assert.match(output, /^Submit a run: {2}npx durable-runs submit .* --wait$/m);
+  assert.match(output, /^ +then: npx durable-runs send <runId> approve /m);
+  assert.match(output, /^durable-runs worker: 4 runner\(s\) \[default, quick, fails, cancels\]/m);
   const ui = await fetch(`http://127.0.0.1:${uiPort}/`);
   assert.equal(ui.status, 200);
   const { stdout } = await exec('pgrep', ['-f', `start-dev .*--port ${port}`]).catch(() => ({ stdout: '' }));
@@ -140,6 +146,8 @@ test('Ctrl-C stops the worker and the server; starting again resumes an unfinish
   assert.equal(submitted.code, 0);
   await eventually(async () => (await cli('status', 'resumed', '--json')).stdout.includes('"sleeping"'));
   assert.equal(await stopDev(), 0);
+  // The whole session so far (start, runs, Ctrl-C): the start-up lines and no SDK INFO log.
+  assert.doesNotMatch(output, SDK_INFO_LOG, output);
   await eventually(() => !serverRunning(), 15_000, 'the dev server exits with the command');
   await startDev();
   const result = await cli('result', 'resumed', '--json');

@@ -3,6 +3,7 @@
  * OpenTelemetry SDK, no Core runtime): a client loads the tracing SDK only when tracing is on.
  */
 import { isIPv4, isIPv6 } from 'node:net';
+import type { LogLevel } from '@temporalio/common';
 import { ConfigError } from '../config';
 
 type Env = Record<string, string | undefined>;
@@ -93,4 +94,28 @@ export function loadTracingConfig(env: Env = process.env): TracingConfig | undef
     throw new ConfigError(`${name}: must be an http(s) URL, e.g. http://localhost:4318 (got ${JSON.stringify(given)})`);
   }
   return { url: tracesEndpoint !== undefined ? url.href : `${url.href.replace(/\/+$/, '')}/v1/traces` };
+}
+
+export const LOG_LEVEL_VARIABLE = 'DURABLE_RUNS_LOG_LEVEL';
+
+const LOG_LEVELS: readonly LogLevel[] = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR'];
+
+/**
+ * The level of the Temporal SDK's log (worker, workflow and activity logs): `flag` (any case) when
+ * given, else `DURABLE_RUNS_LOG_LEVEL`, else `fallback`. A bad value names `flagName` or the variable.
+ */
+export function loadLogLevel(
+  flag: string | undefined,
+  flagName: string,
+  fallback: LogLevel,
+  env: Env = process.env,
+): LogLevel {
+  const fromEnv = set(env, LOG_LEVEL_VARIABLE);
+  if (flag === undefined && fromEnv === undefined) return fallback;
+  const [value, name] = flag !== undefined ? [flag, flagName] : [fromEnv!, LOG_LEVEL_VARIABLE];
+  const level = LOG_LEVELS.find((l) => l === value.trim().toUpperCase());
+  if (!level) {
+    throw new ConfigError(`${name}: must be one of ${LOG_LEVELS.join(', ')} (got ${JSON.stringify(value)})`);
+  }
+  return level;
 }

@@ -7,6 +7,8 @@ import { loadTracingConfig, type TracingConfig } from './config';
 import type { Tracing } from './tracing';
 
 export {
+  LOG_LEVEL_VARIABLE,
+  loadLogLevel,
   loadMetricsConfig,
   loadTracingConfig,
   METRICS_VARIABLE,

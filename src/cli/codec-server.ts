@@ -12,9 +12,10 @@ import {
   startCodecServer,
   validateCodecToken,
   validateCorsOrigins,
-} from './codec-server';
-import { ConfigError } from './config';
-import { ENCRYPTION_KEYS_VARIABLE, EncryptionKeys } from './encryption';
+} from '../codec-server';
+import { ConfigError } from '../config';
+import { ENCRYPTION_KEYS_VARIABLE, EncryptionKeys } from '../encryption';
+import { act, print } from './shared';
 
 function parsePort(text: string, source: string): number {
   const port = Number(text);
@@ -51,46 +52,44 @@ export function addCodecServerCommand(program: Command): void {
       [],
     )
     .option('--json', 'machine-readable output')
-    .action(async (opts: { port: string; host: string; token?: string; corsOrigin: string[]; json?: boolean }) => {
-      const keys = requireKeys();
-      const token = validateCodecToken(
-        opts.token ?? process.env[CODEC_TOKEN_VARIABLE],
-        opts.token !== undefined ? '--token' : CODEC_TOKEN_VARIABLE,
-      );
-      const fromEnv = process.env[CODEC_CORS_ORIGINS_VARIABLE];
-      const corsOrigins = opts.corsOrigin.length
-        ? validateCorsOrigins(opts.corsOrigin, '--cors-origin')
-        : fromEnv
-          ? validateCorsOrigins(
-              fromEnv.split(',').map((o) => o.trim()),
-              CODEC_CORS_ORIGINS_VARIABLE,
-            )
-          : [...DEFAULT_CORS_ORIGINS];
-      const server = await startCodecServer({
-        keys,
-        token,
-        corsOrigins,
-        port: parsePort(opts.port, '--port'),
-        host: opts.host,
-      });
-      const info = { url: server.url, corsOrigins, keyIds: keys.ids, encryptingKeyId: keys.encryptingKeyId };
-      process.stdout.write(
-        `${
-          opts.json
-            ? JSON.stringify(info)
-            : [
-                `durable-runs codec server on ${server.url} (keys ${keys.ids.join(', ')}; new payloads with ${keys.encryptingKeyId}), CORS for ${corsOrigins.join(', ')}`,
-                `  Temporal CLI: temporal workflow show -w <runId> --codec-endpoint ${server.url} --codec-auth "Bearer <token>"`,
-                `  Temporal UI:  temporal server start-dev --ui-codec-endpoint ${server.url}/<token>  (or the UI's Settings: Codec Server)`,
-              ].join('\n')
-        }\n`,
-      );
-      await new Promise<void>((resolve) => {
-        process.once('SIGINT', resolve);
-        process.once('SIGTERM', resolve);
-      });
-      await server.close();
-    });
+    .action(
+      act(async (opts: { port: string; host: string; token?: string; corsOrigin: string[]; json?: boolean }) => {
+        const keys = requireKeys();
+        const token = validateCodecToken(
+          opts.token ?? process.env[CODEC_TOKEN_VARIABLE],
+          opts.token !== undefined ? '--token' : CODEC_TOKEN_VARIABLE,
+        );
+        const fromEnv = process.env[CODEC_CORS_ORIGINS_VARIABLE];
+        const corsOrigins = opts.corsOrigin.length
+          ? validateCorsOrigins(opts.corsOrigin, '--cors-origin')
+          : fromEnv
+            ? validateCorsOrigins(
+                fromEnv.split(',').map((o) => o.trim()),
+                CODEC_CORS_ORIGINS_VARIABLE,
+              )
+            : [...DEFAULT_CORS_ORIGINS];
+        const server = await startCodecServer({
+          keys,
+          token,
+          corsOrigins,
+          port: parsePort(opts.port, '--port'),
+          host: opts.host,
+        });
+        const info = { url: server.url, corsOrigins, keyIds: keys.ids, encryptingKeyId: keys.encryptingKeyId };
+        print(opts.json, info, () =>
+          [
+            `durable-runs codec server on ${server.url} (keys ${keys.ids.join(', ')}; new payloads with ${keys.encryptingKeyId}), CORS for ${corsOrigins.join(', ')}`,
+            `  Temporal CLI: temporal workflow show -w <runId> --codec-endpoint ${server.url} --codec-auth "Bearer <token>"`,
+            `  Temporal UI:  temporal server start-dev --ui-codec-endpoint ${server.url}/<token>  (or the UI's Settings: Codec Server)`,
+          ].join('\n'),
+        );
+        await new Promise<void>((resolve) => {
+          process.once('SIGINT', resolve);
+          process.once('SIGTERM', resolve);
+        });
+        await server.close();
+      }),
+    );
 }
 
 /** The codec server `durable-runs dev` runs for its UI. */

@@ -1,0 +1,83 @@
+/**
+ * `durable-runs dev` (what `npm start` runs): a local Temporal dev server with its UI, a codec
+ * server for the UI when encryption keys are set, and a worker. It prints where the UI is and how
+ * to submit a run and send an event; the worker's SDK log shows only warnings and errors.
+ */
+import { mkdirSync } from 'node:fs';
+import { resolve } from 'node:path';
+import type { Command } from 'commander';
+import { startDevServer } from '../dev-server';
+import { loadLogLevel, loadMetricsConfig, loadTracingConfig } from '../observability';
+import { type DevCodecServer, startDevCodecServer } from './codec-server';
+import { act, CliError, type JsonFlag, print } from './shared';
+import { logLevelHelp, runWorker } from './worker';
+
+type DevOptions = {
+  runners: string;
+  dataDir: string;
+  port: string;
+  uiPort: string;
+  codecPort: string;
+  logLevel?: string;
+} & JsonFlag;
+
+export function addDevCommand(program: Command): void {
+  program
+    .command('dev')
+    .description(
+      'embedded default: a local Temporal dev server (SQLite, UI on :8233) and a worker with the example runners',
+    )
+    .option(
+      '--runners <module>',
+      'runners module (default export { name: StepRunner })',
+      process.env.DURABLE_RUNS_RUNNERS ?? 'examples/runners.ts',
+    )
+    .option('--data-dir <dir>', 'where the dev server keeps its SQLite file', '.data')
+    .option('--port <port>', 'dev server gRPC port', '7233')
+    .option('--ui-port <port>', 'dev server UI port', '8233')
+    .option('--codec-port <port>', 'codec server port for the UI, when DURABLE_RUNS_ENCRYPTION_KEYS is set', '8081')
+    .option('--log-level <level>', logLevelHelp('WARN'))
+    .option('--json', 'machine-readable output')
+    .action(
+      act(async (opts: DevOptions) => {
+        // A bad DURABLE_RUNS_METRICS, OTEL_* or log level stops `dev` before it starts a server.
+        loadMetricsConfig();
+        loadTracingConfig();
+        const logLevel = loadLogLevel(opts.logLevel, '--log-level', 'WARN');
+        let stop: (() => Promise<void>) | undefined;
+        let codec: DevCodecServer | undefined;
+        if (!process.env.TEMPORAL_ADDRESS) {
+          // With encryption keys, the UI decrypts through a codec server of its own.
+          codec = await startDevCodecServer(opts.uiPort, opts.codecPort);
+          mkdirSync(opts.dataDir, { recursive: true });
+          const server = await startDevServer({
+            dbFile: resolve(opts.dataDir, 'temporal.sqlite'),
+            port: Number(opts.port),
+            uiPort: Number(opts.uiPort),
+            ...(codec ? { extraArgs: codec.devServerArgs } : {}),
+          }).catch((err: Error) => {
+            throw new CliError(err.message);
+          });
+          stop = () => server.stop();
+          process.env.TEMPORAL_ADDRESS = `127.0.0.1:${opts.port}`;
+          print(opts.json, { ui: `http://localhost:${opts.uiPort}`, address: process.env.TEMPORAL_ADDRESS }, () =>
+            [
+              `Temporal dev server on ${process.env.TEMPORAL_ADDRESS}, data in ${resolve(opts.dataDir, 'temporal.sqlite')}`,
+              `Temporal UI: http://localhost:${opts.uiPort}`,
+              `Submit a run:  npx durable-runs submit '"What is 6 times 7?"' --runner agent --wait`,
+              `          or:  temporal workflow start --type durableRun --task-queue durable-runs --workflow-id demo-1 --input '{"input":"What is 6 times 7?","runner":"agent"}'`,
+              `Approval flow: npx durable-runs submit '{"order":"A-17","amount":25}' --runner approval`,
+              `          then: npx durable-runs send <runId> approve   (or in the UI: Send Signal, name "event", input {"name":"approve"})`,
+            ].join('\n'),
+          );
+          if (codec) print(opts.json, codec.info, () => codec!.lines.join('\n'));
+        }
+        try {
+          await runWorker(opts.runners, logLevel);
+        } finally {
+          await stop?.();
+          await codec?.close();
+        }
+      }),
+    );
+}
