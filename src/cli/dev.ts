@@ -3,7 +3,7 @@
  * server for the UI when encryption keys are set, and a worker. It prints where the UI is and how
  * to submit a run and send an event; the worker's SDK log shows only warnings and errors.
  */
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { startDevServer } from '../dev-server';
@@ -60,6 +60,12 @@ export function addDevCommand(program: Command): void {
           });
           stop = () => server.stop();
           process.env.TEMPORAL_ADDRESS = `127.0.0.1:${opts.port}`;
+          // The local server is plain and keyless: a temporal.toml profile of the user's (an API
+          // key, TLS, another namespace) must not reach it. An empty config file holds no profile.
+          const noProfiles = resolve(opts.dataDir, 'no-profiles.toml');
+          writeFileSync(noProfiles, '');
+          process.env.TEMPORAL_CONFIG_FILE = noProfiles;
+          delete process.env.TEMPORAL_PROFILE;
           print(opts.json, { ui: `http://localhost:${opts.uiPort}`, address: process.env.TEMPORAL_ADDRESS }, () =>
             [
               `Temporal dev server on ${process.env.TEMPORAL_ADDRESS}, data in ${resolve(opts.dataDir, 'temporal.sqlite')}`,
