@@ -61,9 +61,9 @@ export function addDevCommand(program: Command): void {
           stop = () => server.stop();
           process.env.TEMPORAL_ADDRESS = `127.0.0.1:${opts.port}`;
           // The local server is plain and keyless: a temporal.toml profile of the user's (an API
-          // key, TLS, another namespace) must not reach it. An empty config file holds no profile.
+          // key, TLS, another namespace) must not reach it. A config file with an empty default profile.
           const noProfiles = resolve(opts.dataDir, 'no-profiles.toml');
-          writeFileSync(noProfiles, '');
+          writeFileSync(noProfiles, '[profile.default]\n');
           process.env.TEMPORAL_CONFIG_FILE = noProfiles;
           delete process.env.TEMPORAL_PROFILE;
           print(opts.json, { ui: `http://localhost:${opts.uiPort}`, address: process.env.TEMPORAL_ADDRESS }, () =>
