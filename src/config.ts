@@ -2,7 +2,7 @@
  * Configuration from the environment, parsed and validated once with zod, then frozen and
  * injected. A bad value stops start-up with a message naming the variable.
  */
-import { readFileSync } from 'node:fs';
+import { accessSync, constants } from 'node:fs';
 import type { TLSConfig } from '@temporalio/client';
 import {
   type ClientConfigProfile,
@@ -122,9 +122,10 @@ function setAs(env: Env, current: string): string {
   return old && !env[current] && env[old] ? old : current;
 }
 
+/** Checks a file can be read without reading it (envconfig reads it once, after). */
 function checkReadable(variable: string, path: string): void {
   try {
-    readFileSync(path);
+    accessSync(path, constants.R_OK);
   } catch (err) {
     throw new ConfigError(`${variable}: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
   }

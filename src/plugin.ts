@@ -116,21 +116,23 @@ export class DurableRunsPlugin implements WorkerPlugin, ClientPlugin {
     });
   }
 
-  private workerDataConverter(existing: DataConverter | undefined): DataConverter {
-    if (existing?.payloadConverterPath && existing.payloadConverterPath !== payloadConverterPath) {
+  /**
+   * The worker's or client's data converter with durable-runs' payload converter (`ours`), and
+   * with encryption its failure converter and its codec after any the user has. Another payload
+   * converter is refused: durable-runs' payloads need its own.
+   */
+  private mergeDataConverter(existing: DataConverter | undefined, ours: string, side: string): DataConverter {
+    if (existing?.payloadConverterPath && existing.payloadConverterPath !== ours) {
       throw new PluginConflict(
-        'the worker has its own payloadConverterPath; durable-runs needs its converter (JSON with bytes and undecodable-payload markers) for its workflows',
+        `the ${side} has its own payloadConverterPath; durable-runs needs its converter (JSON with bytes and undecodable-payload markers) for its runs`,
       );
     }
+    const { failureConverterPath, payloadCodecs } = this.dataConverter;
     return {
       ...existing,
-      payloadConverterPath,
-      ...(this.dataConverter.failureConverterPath
-        ? { failureConverterPath: this.dataConverter.failureConverterPath }
-        : {}),
-      ...(this.dataConverter.payloadCodecs
-        ? { payloadCodecs: [...(existing?.payloadCodecs ?? []), ...this.dataConverter.payloadCodecs] }
-        : {}),
+      payloadConverterPath: ours,
+      ...(failureConverterPath ? { failureConverterPath } : {}),
+      ...(payloadCodecs ? { payloadCodecs: [...(existing?.payloadCodecs ?? []), ...payloadCodecs] } : {}),
     };
   }
 
@@ -159,7 +161,7 @@ export class DurableRunsPlugin implements WorkerPlugin, ClientPlugin {
         ? { bundlerOptions: withModulesOf(options.workflowsPath, options.bundlerOptions) }
         : {}),
       activities: { ...existing, ...this.activities },
-      dataConverter: this.workerDataConverter(options.dataConverter),
+      dataConverter: this.mergeDataConverter(options.dataConverter, payloadConverterPath, 'worker'),
     });
   }
 
@@ -168,7 +170,7 @@ export class DurableRunsPlugin implements WorkerPlugin, ClientPlugin {
     return this.observability.configureReplayWorker({
       ...rest,
       ...this.workflows(options),
-      dataConverter: this.workerDataConverter(options.dataConverter),
+      dataConverter: this.mergeDataConverter(options.dataConverter, payloadConverterPath, 'worker'),
     });
   }
 
@@ -177,26 +179,11 @@ export class DurableRunsPlugin implements WorkerPlugin, ClientPlugin {
   }
 
   configureClient(options: ClientOptions): ClientOptions {
-    const existing = options.dataConverter;
-    if (existing?.payloadConverterPath && existing.payloadConverterPath !== clientDataConverter.payloadConverterPath) {
-      throw new PluginConflict(
-        "the client has its own payloadConverterPath; durable-runs needs its converter to read runs' payloads",
-      );
-    }
     const { tracing } = this.observability;
     const workflowInterceptors = options.interceptors?.workflow;
     return {
       ...options,
-      dataConverter: {
-        ...existing,
-        ...clientDataConverter,
-        ...(this.dataConverter.failureConverterPath
-          ? { failureConverterPath: this.dataConverter.failureConverterPath }
-          : {}),
-        ...(this.dataConverter.payloadCodecs
-          ? { payloadCodecs: [...(existing?.payloadCodecs ?? []), ...this.dataConverter.payloadCodecs] }
-          : {}),
-      },
+      dataConverter: this.mergeDataConverter(options.dataConverter, clientDataConverter.payloadConverterPath, 'client'),
       ...(tracing && (workflowInterceptors === undefined || Array.isArray(workflowInterceptors))
         ? {
             interceptors: {
