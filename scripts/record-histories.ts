@@ -260,9 +260,8 @@ async function main(): Promise<void> {
     await done('fast-steps');
     await submit('fast-steps-continue-as-new', 'fastCounts', { maxHistoryEvents: 60 });
     await done('fast-steps-continue-as-new');
-    // A cancel through a chain of fast steps, on a real dev server: the time-skipping test server
-    // refuses that workflow task ("invalid history builder state for action"); the dev server
-    // and Temporal clusters take it (test/fast-steps.test.ts).
+    // A cancel through a chain of fast steps, on a real dev server: its clock is not skipped, so
+    // the cancel lands mid-chain, between local activities, as it does on a cluster.
     const live = await createTestKit({ runners, server: 'local', webhook: false });
     try {
       await live.client.submit({ runId: 'fast-steps-cancelled', runner: 'fastForever', input: { hello: 'world' } });

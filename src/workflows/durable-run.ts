@@ -320,11 +320,10 @@ export async function durableRun(rawSpec: RunSpec, rawCarry?: RunCarry): Promise
     if (chain.steps < FAST_CHAIN_STEPS && chain.ms < FAST_CHAIN_MS) return;
     chain.steps = 0;
     chain.ms = 0;
-    try {
-      await interruptible(() => sleep(1));
-    } catch (err) {
-      if (!isCancellation(err)) throw err;
-    }
+    // Not interruptible: a cancel waits the 1 ms out and is seen at the top of the loop. A timer
+    // cancelled while it fires costs a CancelTimer the server may refuse (the time-skipping test
+    // server does, and then never redelivers the task: temporalio/sdk-java#3088).
+    await CancellationScope.nonCancellable(() => sleep(1));
   };
 
   try {
