@@ -12,7 +12,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { StepError, StepOutcome, type StepRunner } from '../src';
+import { fastSteps, StepError, StepOutcome, type StepRunner } from '../src';
 import { webhookWorkflowId } from '../src/shared/names';
 import { resolveTemporalCli } from '../src/temporal-binaries';
 import { createTestKit, type TestKit } from '../src/testing';
@@ -31,6 +31,16 @@ const attempts = new Map<string, number>();
 const released = new Set<string>();
 const until = (check: () => boolean) => eventually(check, 30_000);
 const runners: Record<string, StepRunner> = {
+  /** 120 fast steps (more than one chain), step 60 failing once. */
+  fastCounts: fastSteps(async (step) => {
+    if (step.stepNumber === 60 && step.attempt === 1) throw StepError.transient('blip');
+    return step.stepNumber < 119 ? StepOutcome.continue(step.stepNumber) : StepOutcome.succeed('done');
+  }),
+  fastForever: fastSteps(async (step) => {
+    started.add(step.runId);
+    await new Promise((r) => setTimeout(r, 2));
+    return StepOutcome.continue(step.stepNumber);
+  }),
   threeSteps: async (step) =>
     step.stepNumber < 2
       ? StepOutcome.continue({ n: step.stepNumber + 1, bytes: new Uint8Array([step.stepNumber]) })
@@ -245,6 +255,23 @@ async function main(): Promise<void> {
     await done('deadline-mid-step');
     await submit('delayed-start', 'threeSteps', { startDelay: '10m' });
     await done('delayed-start');
+
+    await submit('fast-steps', 'fastCounts');
+    await done('fast-steps');
+    await submit('fast-steps-continue-as-new', 'fastCounts', { maxHistoryEvents: 60 });
+    await done('fast-steps-continue-as-new');
+    // A cancel through a chain of fast steps, on a real dev server: its clock is not skipped, so
+    // the cancel lands mid-chain, between local activities, as it does on a cluster.
+    const live = await createTestKit({ runners, server: 'local', webhook: false });
+    try {
+      await live.client.submit({ runId: 'fast-steps-cancelled', runner: 'fastForever', input: { hello: 'world' } });
+      await until(() => started.has('fast-steps-cancelled'));
+      await live.client.cancel('fast-steps-cancelled', 'enough');
+      await live.client.result('fast-steps-cancelled');
+      files.push(...(await record(live, 'fast-steps-cancelled')));
+    } finally {
+      await live.teardown();
+    }
 
     status = 410;
     await submit('webhook-refused', 'fails', { headers: { callback_url: hookUrl } });

@@ -1,5 +1,5 @@
 /** durable-runs: durable multi-step runs on Temporal. */
-export { StepOutcome, StepError } from './shared/outcome';
+export { StepOutcome, StepError, fastSteps } from './shared/outcome';
 export type {
   Step,
   StepRunner,

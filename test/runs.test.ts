@@ -1,12 +1,13 @@
 /**
  * The run model on Temporal's time-skipping test server: outcomes, retries, cancellation,
- * timers, continue-as-new, submission rules and status.
+ * timers, continue-as-new, submission rules and status. `test/runs-fast.test.ts` runs this same
+ * suite with every runner registered with fastSteps() (steps as local activities).
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import { InputMismatch, StepError, StepOutcome, type RunOutcome, type Step, type StepRunner } from '../src';
+import { fastSteps, InputMismatch, StepError, StepOutcome, type RunOutcome, type Step, type StepRunner } from '../src';
 import { ValidationError } from '../src/shared/validate';
 import { createTestKit, type TestKit } from '../src/testing';
 import { eventually } from '../support/wait';
@@ -83,9 +84,14 @@ const runners: Record<string, StepRunner> = {
   },
 };
 
+/** `fast` (set by runs-fast.test.ts): every runner registered with fastSteps(). */
+const MODE = process.env.DURABLE_RUNS_TEST_STEPS === 'fast' ? 'fast' : 'default';
+
 let kit: TestKit;
 before(async () => {
-  kit = await createTestKit({ runners });
+  kit = await createTestKit({
+    runners: MODE === 'fast' ? Object.fromEntries(Object.entries(runners).map(([k, r]) => [k, fastSteps(r)])) : runners,
+  });
 });
 after(async () => {
   await kit?.teardown();
@@ -313,7 +319,13 @@ test('continueAfter of 1 h completes without waiting an hour of wall time', asyn
 
 describe('long runs', () => {
   test('3,000 steps cross continue-as-new and end Completed under the same run ID', async () => {
-    const { runId } = await kit.client.submit({ runId: 'long-run', input: { target: 3000 }, runner: 'counter' });
+    // A fast step writes about a sixth of an activity's events: a lower limit makes both modes continue as new.
+    const { runId } = await kit.client.submit({
+      runId: 'long-run',
+      input: { target: 3000 },
+      runner: 'counter',
+      maxHistoryEvents: 2000,
+    });
     const outcome = await kit.client.result(runId);
     assert.equal(outcome.status, 'succeeded');
     assert.equal(outcome.runId, 'long-run');

@@ -1,6 +1,6 @@
 import { DEFAULT_WEBHOOK_OPTIONS } from '../config';
 import type { StepRunner, TerminalHook, WebhookOptions } from '../shared/types';
-import { createRunStep } from './run-step';
+import { createRunnerMode, createRunStep } from './run-step';
 import { readRunOutcome } from './read-outcome';
 import { requestCancellation } from './request-cancellation';
 import { createRunTerminalHooks } from './terminal-hooks';
@@ -20,6 +20,7 @@ export interface ActivityDeps {
 /** The activities of durable-runs, with their dependencies injected. */
 export function createActivities(deps: ActivityDeps) {
   return {
+    runnerMode: createRunnerMode(deps.runners),
     runStep: createRunStep(deps.runners, (deps.webhook ?? DEFAULT_WEBHOOK_OPTIONS).urlHeader),
     runTerminalHooks: createRunTerminalHooks(
       deps.hooks,

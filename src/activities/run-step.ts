@@ -1,10 +1,10 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { memoSignal, memosQuery } from '../shared/definitions';
-import { StepError } from '../shared/outcome';
+import { isFastRunner, StepError } from '../shared/outcome';
 import { isUndecodable, payloadConverter } from '../shared/payload-converter';
 import { DEFAULT_RUNNER, ErrorType } from '../shared/names';
 import type { RunEvent } from '../shared/events';
-import type { RunHeaders, RunOutcome, RunSpec, StepRunner } from '../shared/types';
+import type { RunHeaders, RunOutcome, RunSpec, Step, StepRunner } from '../shared/types';
 import { type CheckedChild, describeType, validateOutcome } from '../shared/validate';
 import { createHash } from 'node:crypto';
 
@@ -58,8 +58,13 @@ function resolveChildren(input: RunStepInput, children: CheckedChild[], urlHeade
 /** The largest value `step.memo` records (it travels in the run's history and in later step inputs). */
 export const MAX_MEMO_BYTES = 256 * 1024;
 
-/** A checked step outcome; `continueAfter` carries its delay in milliseconds. */
-export type StepResult =
+/**
+ * A checked step outcome; `continueAfter` carries its delay in milliseconds. A fast step (a local
+ * activity) also says how long it ran, which the workflow adds up to bound a chain of fast steps.
+ */
+export type StepResult = StepOutcomeResult & { elapsedMs?: number };
+
+type StepOutcomeResult =
   | { kind: 'continue'; payload: unknown }
   | { kind: 'continueAfter'; payload: unknown; delayMs: number }
   | { kind: 'waitForEvent'; payload: unknown; events: string[]; timeoutMs?: number }
@@ -167,15 +172,32 @@ export function createRunStep(runners: Readonly<Record<string, StepRunner>>, url
       throw stepFailure(ErrorType.UnknownRunner, `unknown runner "${input.runner}" (this worker has: ${known})`);
     }
     const ctx = Context.current();
+    const started = performance.now();
+    // A fast step (local activity) has no heartbeats to carry progress and no way to journal a
+    // memo durably before it returns: both say so instead of silently doing less.
+    const fast = ctx.info.isLocal;
     let details: unknown;
-    const beat = setInterval(() => ctx.heartbeat(details), HEARTBEAT_EVERY_MS);
+    const beat = fast ? undefined : setInterval(() => ctx.heartbeat(details), HEARTBEAT_EVERY_MS);
     // The latest details ride on every heartbeat: the server keeps them on the pending activity,
     // where status() and the UI read them, and no history event is written.
-    const progress = (d?: unknown) => {
-      details = d;
-      ctx.heartbeat(d);
-    };
-    const journal = createMemo(input, ctx);
+    const progress = fast
+      ? () => {
+          throw StepError.permanent(
+            `step.progress is not available in fast steps (runner "${input.runner}" is registered with fastSteps()): register it without fastSteps() to report progress`,
+          );
+        }
+      : (d?: unknown) => {
+          details = d;
+          ctx.heartbeat(d);
+        };
+    const journal: Step['memo'] = fast
+      ? () =>
+          Promise.reject(
+            StepError.permanent(
+              `step.memo is not available in fast steps (runner "${input.runner}" is registered with fastSteps()): a fast step cannot record an effect durably before it returns; register it without fastSteps()`,
+            ),
+          )
+      : createMemo(input, ctx);
     try {
       const running = Promise.resolve().then(() =>
         runner({
@@ -222,9 +244,16 @@ export function createRunStep(runners: Readonly<Record<string, StepRunner>>, url
             ? { ...checked, children: resolveChildren(input, checked.children, urlHeader) }
             : checked;
       checkSize(result);
-      return result;
+      return fast ? { ...result, elapsedMs: Math.round(performance.now() - started) } : result;
     } finally {
-      clearInterval(beat);
+      if (beat) clearInterval(beat);
     }
+  };
+}
+
+/** Which way a run's steps go: `fast` for a runner registered with `fastSteps()` (local activities). */
+export function createRunnerMode(runners: Readonly<Record<string, StepRunner>>) {
+  return async function runnerMode(runner: string): Promise<'fast' | 'default'> {
+    return Object.hasOwn(runners, runner) && isFastRunner(runners[runner]) ? 'fast' : 'default';
   };
 }

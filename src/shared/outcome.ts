@@ -1,4 +1,4 @@
-import type { ChildRunSpec, RunValue, StepOutcomeData } from './types';
+import { type ChildRunSpec, FAST_STEPS, type RunValue, type StepOutcomeData, type StepRunner } from './types';
 
 /** Builders for what a step runner returns. */
 export const StepOutcome = {
@@ -73,4 +73,29 @@ export class StepError extends Error {
   static permanent(message: string): StepError {
     return new StepError(message, false);
   }
+}
+
+/**
+ * Registers a runner for **fast steps**: its steps run as local activities in the worker that runs
+ * the workflow, with no task-queue round trip and one history marker a step instead of an
+ * activity's three events. For short steps (seconds at most): a worker crash re-runs the steps
+ * since the run's last completed workflow task, `step.memo` and `step.progress` are not available
+ * (calling them fails the step with a message saying so), and cancel, status and continue-as-new
+ * are served between chains of steps at most half a second of step time long.
+ *
+ * ```ts
+ * createWorker({ runners: { classify: fastSteps(classifyRunner) } })
+ * ```
+ */
+export function fastSteps<R extends StepRunner>(runner: R): R {
+  if (typeof runner !== 'function') throw new TypeError('fastSteps() takes a step runner function');
+  const marked = ((step: Parameters<R>[0]) => runner(step)) as R;
+  Object.defineProperty(marked, FAST_STEPS, { value: true });
+  Object.defineProperty(marked, 'name', { value: runner.name });
+  return marked;
+}
+
+/** Whether a runner was registered with {@link fastSteps}. */
+export function isFastRunner(runner: unknown): boolean {
+  return typeof runner === 'function' && (runner as unknown as Record<symbol, unknown>)[FAST_STEPS] === true;
 }

@@ -158,6 +158,9 @@ export type StepOutcomeData =
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type StepRunner<P = any> = (step: Step<P>) => Promise<StepOutcomeData> | StepOutcomeData;
 
+/** Marks a runner registered with `fastSteps()`: its steps run as local activities. */
+export const FAST_STEPS = Symbol.for('durable-runs.fastSteps');
+
 /** Runs once a run's outcome is known, at-least-once, in an activity. Errors are logged only. */
 export interface TerminalHook {
   /** Shown in logs when the hook fails. */

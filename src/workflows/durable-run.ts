@@ -57,7 +57,24 @@ type Activities = ReturnType<typeof createActivities>;
 const Patch = {
   /** A step whose activity cannot even be scheduled fails the run at once instead of being retried. */
   FailUnschedulableStep: 'fail-unschedulable-step',
+  /** The run asks once whether its runner is registered with fastSteps() (steps as local activities). */
+  RunnerMode: 'runner-mode',
 } as const;
+
+/**
+ * A chain of fast steps runs inside one workflow task, which holds signals and queries until it
+ * completes: after this much step time, or this many steps, the run lets the task complete (a
+ * 1 ms timer), so a cancel, an event or a status query waits at most about this long.
+ */
+const FAST_CHAIN_MS = 500;
+const FAST_CHAIN_STEPS = 50;
+/** A fast step may run this long at most (its workflow task is held meanwhile). */
+const FAST_STEP_TIMEOUT_MS = 5 * 60_000;
+
+const { runnerMode } = proxyLocalActivities<Activities>({
+  startToCloseTimeout: '10s',
+  retry: { initialInterval: '1s', maximumAttempts: 3 },
+});
 
 const { requestCancellation, readRunOutcome } = proxyLocalActivities<Activities>({
   startToCloseTimeout: '30s',
@@ -285,6 +302,30 @@ export async function durableRun(rawSpec: RunSpec, rawCarry?: RunCarry): Promise
     }
   };
 
+  // Steps as local activities for a runner registered with fastSteps(); asked once per execution
+  // (runs started before this version never ask: their steps stay activities).
+  let fastSteps = false;
+  if (patched(Patch.RunnerMode)) {
+    try {
+      fastSteps = (await runnerMode(spec.runner)) === 'fast';
+    } catch (err) {
+      log.warn('could not ask for the runner mode; steps run as activities', { runId, error: messageOf(err) });
+    }
+  }
+  const chain = { steps: 0, ms: 0 };
+  /** After a fast step: lets the workflow task complete once the chain is long enough. */
+  const yieldAfterFastStep = async (elapsedMs: number | undefined): Promise<void> => {
+    chain.steps += 1;
+    chain.ms += elapsedMs ?? 0;
+    if (chain.steps < FAST_CHAIN_STEPS && chain.ms < FAST_CHAIN_MS) return;
+    chain.steps = 0;
+    chain.ms = 0;
+    // Not interruptible: a cancel waits the 1 ms out and is seen at the top of the loop. A timer
+    // cancelled while it fires costs a CancelTimer the server may refuse (the time-skipping test
+    // server does, and then never redelivers the task: temporalio/sdk-java#3088).
+    await CancellationScope.nonCancellable(() => sleep(1));
+  };
+
   try {
     report();
     for (;;) {
@@ -301,13 +342,20 @@ export async function durableRun(rawSpec: RunSpec, rawCarry?: RunCarry): Promise
       let result: StepResult;
       try {
         result = await interruptible(() =>
-          proxyActivities<Activities>({
-            startToCloseTimeout: spec.stepTimeoutMs,
-            heartbeatTimeout: spec.heartbeatTimeoutMs,
-            retry: STEP_INFRA_RETRY,
-            cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-            summary: `step ${run.step}`,
-          }).runStep(run.stepInput()),
+          fastSteps
+            ? proxyLocalActivities<Activities>({
+                startToCloseTimeout: Math.min(spec.stepTimeoutMs, FAST_STEP_TIMEOUT_MS),
+                retry: STEP_INFRA_RETRY,
+                cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+                summary: `step ${run.step}`,
+              }).runStep(run.stepInput())
+            : proxyActivities<Activities>({
+                startToCloseTimeout: spec.stepTimeoutMs,
+                heartbeatTimeout: spec.heartbeatTimeoutMs,
+                retry: STEP_INFRA_RETRY,
+                cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+                summary: `step ${run.step}`,
+              }).runStep(run.stepInput()),
         );
       } catch (err) {
         if (run.badSignal) return await fail(run.badSignal);
@@ -385,6 +433,7 @@ export async function durableRun(rawSpec: RunSpec, rawCarry?: RunCarry): Promise
           }
           run.advance(result.payload);
           report();
+          if (fastSteps) await yieldAfterFastStep(result.elapsedMs);
       }
     }
   } catch (err) {
