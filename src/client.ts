@@ -17,8 +17,6 @@ import {
   TerminatedFailure,
   TimeoutFailure,
 } from '@temporalio/common';
-// SDK internals, as no public API tells a connection's kind (eager start needs a NativeConnection).
-import { InternalConnectionLikeSymbol } from '@temporalio/client/lib/types';
 // SDK internals, as no public API decodes a raw payload or failure (from a history or a description)
 // through the data converter's codecs.
 import {
@@ -31,6 +29,7 @@ import { ulid } from 'ulid';
 import { parseCallbackUrl } from './activities/webhook/guard';
 import { connectionTarget, loadConnectionConfig } from './config';
 import { EncryptionCodec, type EncryptionOption, encryptionDataConverter, resolveEncryptionKeys } from './encryption';
+import { supportsEagerStart } from './eager-start';
 import { flushTracing, startTracing, tracingClientInterceptors } from './observability';
 import { cancelSignal, eventSignal, statusQuery } from './shared/definitions';
 import { MAX_PENDING_EVENTS, validateEventSignal } from './shared/events';
@@ -228,7 +227,7 @@ export class RunsClient {
         ...(taskPriority ? { priority: taskPriority } : {}),
         // Eager start: the server hands the first workflow task straight back to a worker in this
         // process (when one serves the task queue with a free slot), saving a matching round trip.
-        ...(!delayMs && this.sharesConnectionWithWorkers() ? { requestEagerStart: true } : {}),
+        ...(!delayMs && supportsEagerStart(this.temporal) ? { requestEagerStart: true } : {}),
       });
       return { runId, newlySubmitted: true, ...(handle.eagerlyStarted ? { eagerlyStarted: true } : {}) };
     } catch (err) {
@@ -239,18 +238,6 @@ export class RunsClient {
       throw new InputMismatch(runId);
     }
     return { runId, newlySubmitted: false };
-  }
-
-  /**
-   * Whether this client's connection is a worker's `NativeConnection`, the only kind eager start
-   * works on (the SDK refuses it on any other). Read from the SDK's internal marker of connection
-   * kinds: no public API says it.
-   */
-  private sharesConnectionWithWorkers(): boolean {
-    const connection = this.temporal.connection as {
-      [InternalConnectionLikeSymbol]?: { supportsEagerStart?: boolean };
-    };
-    return connection[InternalConnectionLikeSymbol]?.supportsEagerStart === true;
   }
 
   /** Where a run stands; answers for closed runs too (no worker needed for those). */

@@ -1,5 +1,6 @@
 import { Context } from '@temporalio/activity';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
+import { supportsEagerStart } from '../../eager-start';
 import { WEBHOOK_WORKFLOW_TYPE, webhookWorkflowId } from '../../shared/names';
 import type { RunOutcome, TerminalHook, WebhookOptions } from '../../shared/types';
 import { type WebhookDeliveryInput, webhookIdFor } from '../../shared/webhook';
@@ -36,6 +37,10 @@ export class WebhookTerminalHook implements TerminalHook {
         taskQueue: info.taskQueue,
         args: [input],
         workflowIdReusePolicy: 'REJECT_DUPLICATE',
+        // The activity's client is on this worker's NativeConnection: the server hands the
+        // delivery's first workflow task straight back to this worker (when it has a free slot)
+        // instead of through the task queue. It falls back to the queue by itself.
+        ...(supportsEagerStart(client) ? { requestEagerStart: true } : {}),
       });
     } catch (err) {
       if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
