@@ -7,7 +7,12 @@ export type Request =
   | { id: number; type: 'marks' }
   | { id: number; type: 'record'; on: boolean }
   | { id: number; type: 'memory' }
-  | { id: number; type: 'stop' };
+  | { id: number; type: 'stop' }
+  /**
+   * Ours only: submit these runs from the worker's own process, on its NativeConnection (so they
+   * start eagerly), `concurrency` at a time, each awaited to its end.
+   */
+  | { id: number; type: 'batch'; ids: string[]; steps: number; concurrency: number; runner: string };
 
 export interface Memory {
   /** Resident set size after a full GC, bytes. */
@@ -22,6 +27,8 @@ export type Reply =
   | { id: 0; type: 'progress'; steps: number }
   | { id: number; type: 'marks'; marks: Array<[string, number[]]> }
   | { id: number; type: 'memory'; memory: Memory }
+  /** When each run was submitted, and how many of them the server started eagerly. */
+  | { id: number; type: 'batch'; submitted: Array<[string, number]>; eager: number }
   | { id: number; type: 'ok' };
 
 /** The same worker settings for both sides. */

@@ -148,3 +148,18 @@ export function summarizeProfile(profiles: readonly CpuProfile[], topN = 25): Pr
       .map((e) => ({ ...e, share: share(e.ms) })),
   };
 }
+
+export interface Spread {
+  median: number;
+  min: number;
+  max: number;
+}
+
+/** Median (the mean of the middle two for an even count), min and max; NaN for each when empty. */
+export function spread(xs: readonly number[]): Spread {
+  const sorted = xs.filter((x) => !Number.isNaN(x)).sort((a, b) => a - b);
+  if (sorted.length === 0) return { median: NaN, min: NaN, max: NaN };
+  const mid = sorted.length / 2;
+  const median = Number.isInteger(mid) ? (sorted[mid - 1]! + sorted[mid]!) / 2 : sorted[Math.floor(mid)]!;
+  return { median, min: sorted[0]!, max: sorted.at(-1)! };
+}

@@ -4,7 +4,9 @@
  * <taskQueue> <workflow bundle>`; requests and replies go over the IPC channel (see `Request`).
  */
 import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
-import { StepOutcome, type StepRunner } from '../src';
+import { Client } from '@temporalio/client';
+import { fastSteps, StepOutcome, type StepRunner } from '../src';
+import { dataConverter, RunsClient } from '../src/client';
 import { createWorker } from '../src/worker';
 import type { BaselineActivities } from './baseline';
 import { type Memory, type Reply, type Request, type Side, TUNING, now } from './protocol';
@@ -54,7 +56,7 @@ const baselineActivities: BaselineActivities = {
 async function start(connection: NativeConnection): Promise<Worker> {
   if (side === 'ours') {
     return createWorker({
-      runners: { noop: noop as StepRunner },
+      runners: { noop: noop as StepRunner, noopFast: fastSteps(noop as StepRunner) },
       connection,
       taskQueue,
       workflowBundle: { codePath: bundlePath },
@@ -72,11 +74,36 @@ async function start(connection: NativeConnection): Promise<Worker> {
   });
 }
 
+/** Runs a batch from this process: submitted on the worker's connection, so eagerly. */
+async function batch(
+  runs: RunsClient,
+  request: Extract<Request, { type: 'batch' }>,
+): Promise<{ submitted: Array<[string, number]>; eager: number }> {
+  const submitted: Array<[string, number]> = [];
+  let eager = 0;
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(request.concurrency, request.ids.length) }, async () => {
+      while (next < request.ids.length) {
+        const runId = request.ids[next++]!;
+        submitted.push([runId, now()]);
+        const submission = await runs.submit({ runId, runner: request.runner, input: { steps: request.steps } });
+        if (submission.eagerlyStarted) eager += 1;
+        const outcome = await runs.result(runId);
+        if (outcome.status !== 'succeeded')
+          throw new Error(`run ${runId} ended ${outcome.status}: ${outcome.error ?? ''}`);
+      }
+    }),
+  );
+  return { submitted, eager };
+}
+
 async function main(): Promise<void> {
   Runtime.install({ logger: new DefaultLogger('ERROR') });
   const connection = await NativeConnection.connect({ address });
   const worker = await start(connection);
   const running = worker.run();
+  const runs = RunsClient.fromClient(new Client({ connection, dataConverter }), taskQueue);
 
   process.on('message', (request: Request) => {
     const reply = (r: Reply) => process.send!(r);
@@ -91,6 +118,15 @@ async function main(): Promise<void> {
         break;
       case 'memory':
         reply({ id: request.id, type: 'memory', memory: memory() });
+        break;
+      case 'batch':
+        batch(runs, request).then(
+          (r) => reply({ id: request.id, type: 'batch', ...r }),
+          (err: unknown) => {
+            console.error(err);
+            process.exit(1);
+          },
+        );
         break;
       case 'stop':
         worker.shutdown();

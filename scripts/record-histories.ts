@@ -31,7 +31,7 @@ const attempts = new Map<string, number>();
 const released = new Set<string>();
 const until = (check: () => boolean) => eventually(check, 30_000);
 const runners: Record<string, StepRunner> = {
-  /** 120 fast steps (more than one chain), step 60 failing once. */
+  /** 120 fast steps, step 60 failing once (inside a chain). */
   fastCounts: fastSteps(async (step) => {
     if (step.stepNumber === 60 && step.attempt === 1) throw StepError.transient('blip');
     return step.stepNumber < 119 ? StepOutcome.continue(step.stepNumber) : StepOutcome.succeed('done');
@@ -256,19 +256,22 @@ async function main(): Promise<void> {
     await submit('delayed-start', 'threeSteps', { startDelay: '10m' });
     await done('delayed-start');
 
-    await submit('fast-steps', 'fastCounts');
-    await done('fast-steps');
-    await submit('fast-steps-continue-as-new', 'fastCounts', { maxHistoryEvents: 60 });
-    await done('fast-steps-continue-as-new');
+    // Fast steps in chains (fast-steps*.json: the first version, one local activity a step).
+    await submit('fast-chain', 'fastCounts');
+    await done('fast-chain');
+    await submit('fast-chain-continue-as-new', 'fastCounts', { maxHistoryEvents: 5 });
+    await done('fast-chain-continue-as-new');
     // A cancel through a chain of fast steps, on a real dev server: its clock is not skipped, so
     // the cancel lands mid-chain, between local activities, as it does on a cluster.
     const live = await createTestKit({ runners, server: 'local', webhook: false });
     try {
-      await live.client.submit({ runId: 'fast-steps-cancelled', runner: 'fastForever', input: { hello: 'world' } });
-      await until(() => started.has('fast-steps-cancelled'));
-      await live.client.cancel('fast-steps-cancelled', 'enough');
-      await live.client.result('fast-steps-cancelled');
-      files.push(...(await record(live, 'fast-steps-cancelled')));
+      await live.client.submit({ runId: 'fast-chain-cancelled', runner: 'fastForever', input: { hello: 'world' } });
+      await until(() => started.has('fast-chain-cancelled'));
+      // Past the first chain (an activity): the cancel lands between local-activity chains.
+      await eventually(async () => (await live.client.status('fast-chain-cancelled')).step > 300, 30_000);
+      await live.client.cancel('fast-chain-cancelled', 'enough');
+      await live.client.result('fast-chain-cancelled');
+      files.push(...(await record(live, 'fast-chain-cancelled')));
     } finally {
       await live.teardown();
     }

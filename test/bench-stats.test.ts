@@ -1,7 +1,16 @@
 /** Unit tests for the benchmark's arithmetic (bench/stats.ts); the benchmark itself is `npm run bench`. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { areaOf, edgeRates, latencies, meets, percentile, summarizeProfile, type CpuProfile } from '../bench/stats';
+import {
+  areaOf,
+  edgeRates,
+  latencies,
+  meets,
+  percentile,
+  spread,
+  summarizeProfile,
+  type CpuProfile,
+} from '../bench/stats';
 
 test('percentile is nearest-rank and NaN when there is nothing to rank', () => {
   const xs = [5, 1, 4, 2, 3, 6, 7, 8, 9, 10];
@@ -89,4 +98,12 @@ test('summarizeProfile adds self time across threads, by area and by function', 
   );
   assert.deepEqual(s.top[0], { fn: 'runStep', where: 'src/activities/run-step.ts:10', ms: 5, share: 5 / 9 });
   assert.ok(!s.top.some((f) => f.fn === '(idle)'));
+});
+
+test('spread: median of an odd and an even count, min and max, NaN rounds left out', () => {
+  assert.deepEqual(spread([3, 1, 2, 5, 4]), { median: 3, min: 1, max: 5 });
+  assert.deepEqual(spread([0.9, 1.1, 1.0, 1.3]), { median: 1.05, min: 0.9, max: 1.3 });
+  assert.deepEqual(spread([2, NaN, 4]), { median: 3, min: 2, max: 4 });
+  const empty = spread([]);
+  assert.ok(Number.isNaN(empty.median) && Number.isNaN(empty.min) && Number.isNaN(empty.max));
 });

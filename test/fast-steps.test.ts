@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { fastSteps, StepOutcome, type StepRunner } from '../src';
+import { fastSteps, StepError, StepOutcome, type StepRunner } from '../src';
 import { createTestKit, type TestKit } from '../src/testing';
 import { eventually } from '../support/wait';
 
@@ -18,6 +18,17 @@ const chain: StepRunner = async (step) => {
   return step.stepNumber + 1 >= target ? StepOutcome.succeed(step.stepNumber) : StepOutcome.continue(step.payload);
 };
 
+/** Every call of the `blip` runners: run, step number and attempt. */
+const calls: Array<[string, number, number]> = [];
+/** Ten steps; step 5's first attempt fails, transiently or for good (by run ID). */
+const blip: StepRunner = async (step) => {
+  calls.push([step.runId, step.stepNumber, step.attempt]);
+  if (step.stepNumber === 5 && step.attempt === 1) {
+    throw step.runId.includes('permanent') ? StepError.permanent('no such account') : new Error('upstream 503');
+  }
+  return step.stepNumber >= 9 ? StepOutcome.succeed(step.stepNumber) : StepOutcome.continue(step.payload);
+};
+
 let kit: TestKit;
 before(async () => {
   kit = await createTestKit({
@@ -26,6 +37,7 @@ before(async () => {
     runners: {
       fast: fastSteps(chain),
       regular: chain,
+      blip: fastSteps(blip),
       memo: fastSteps(async (step) => StepOutcome.succeed(await step.memo('charge', () => 'charged'))),
       progress: fastSteps(async (step) => {
         step.progress({ done: 1 });
@@ -83,4 +95,24 @@ test('step.memo and step.progress in a fast step fail it, saying why', async () 
     assert.match(outcome.error ?? '', new RegExp(`step\\.${runner} is not available in fast steps`));
     assert.match(outcome.error ?? '', /register it without fastSteps\(\)/);
   }
+});
+
+test('a step failing inside a chain is retried with backoff; no step runs twice for it', async () => {
+  const { runId } = await kit.client.submit({ runId: 'chain-blip', input: null, runner: 'blip' });
+  const outcome = await kit.client.result(runId);
+  assert.equal(outcome.status, 'succeeded');
+  assert.equal(outcome.finalStep, 9);
+  assert.deepEqual(
+    calls.filter(([id]) => id === runId).map(([, n, attempt]) => `${n}.${attempt}`),
+    ['0.1', '1.1', '2.1', '3.1', '4.1', '5.1', '5.2', '6.1', '7.1', '8.1', '9.1'],
+  );
+  // The failed attempt is in the history as the step's failure, then the backoff timer.
+  const events = (await kit.client.temporal.workflow.getHandle(runId).fetchHistory()).events ?? [];
+  assert.equal(events.filter((e) => e.timerStartedEventAttributes).length, 1, 'one backoff timer');
+
+  const failed = await kit.client.submit({ runId: 'chain-blip-permanent', input: null, runner: 'blip' });
+  const ended = await kit.client.result(failed.runId);
+  assert.equal(ended.status, 'failed');
+  assert.equal(ended.error, 'no such account');
+  assert.equal(ended.finalStep, 5, 'the run ended at the failing step');
 });

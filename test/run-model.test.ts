@@ -150,7 +150,34 @@ describe('RunModel', () => {
       'an ID seen before the hand-over is a duplicate',
     );
   });
+
+  test('continue-as-new during a backoff keeps the step on its attempt, so retries stay bounded', () => {
+    const run = new RunModel('r1', validateRunSpec({ input: 0, maxAttemptsPerStep: 3 }));
+    run.advance('p');
+    assert.deepEqual(run.stepFailed(undefined, 'upstream 503'), { kind: 'retry', attempt: 1 });
+    run.backoffDone();
+    const carry = validateCarry(JSON.parse(JSON.stringify(run.carryForward())));
+    assert.deepEqual(carry, { step: 1, payload: 'p', attempt: 2, lastError: 'upstream 503' });
+    const next = new RunModel('r1', validateRunSpec({ input: 0, maxAttemptsPerStep: 3 }), carry);
+    assert.equal(next.stepInput().attempt, 2);
+    assert.equal(next.status().lastError, 'upstream 503');
+    assert.deepEqual(next.stepFailed(undefined, 'again'), { kind: 'retry', attempt: 2 });
+    next.backoffDone();
+    assert.equal(next.stepFailed(undefined, 'still').kind, 'fail', 'the third attempt was the last');
+    // A carry from anyone else: an attempt that is not a whole number ≥ 2 starts at 1.
+    for (const attempt of [0, 1, 2.5, '3', -4]) {
+      assert.equal(new RunModel('r1', spec, validateCarry({ step: 1, payload: null, attempt })).attempt, 1);
+    }
+    advanceIsClean(next);
+  });
 });
+
+function advanceIsClean(run: RunModel): void {
+  run.advance(null);
+  assert.equal(run.attempt, 1);
+  assert.equal(run.status().lastError, undefined);
+  assert.equal(run.carryForward().attempt, undefined);
+}
 
 describe('budgets', () => {
   test('maxSteps and the deadline end the run before its next step, naming which', () => {

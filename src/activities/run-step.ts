@@ -24,6 +24,12 @@ export interface RunStepInput {
   children?: RunOutcome[];
   /** Values this step journaled with `step.memo` in earlier attempts. */
   memos?: Record<string, unknown>;
+  /**
+   * For a runner registered with fastSteps(): go on with the next steps in this same call while
+   * they return `continue`, up to this many steps and this much time (see {@link StepResult}).
+   * Other runners ignore it.
+   */
+  chain?: { maxSteps: number; maxMs: number };
 }
 
 /** A child run ready to start: its run ID and its workflow input. */
@@ -59,10 +65,21 @@ function resolveChildren(input: RunStepInput, children: CheckedChild[], urlHeade
 export const MAX_MEMO_BYTES = 256 * 1024;
 
 /**
- * A checked step outcome; `continueAfter` carries its delay in milliseconds. A fast step (a local
- * activity) also says how long it ran, which the workflow adds up to bound a chain of fast steps.
+ * A checked step outcome; `continueAfter` carries its delay in milliseconds. For a runner
+ * registered with fastSteps():
+ * - `fast` says so, and the run sends it its later steps as local activities;
+ * - `chained` is how many steps this call ran (when asked for a chain): the outcome is the last
+ *   one's, every earlier one returned `continue`;
+ * - `nextFailed`: the step after the last one in `chained` failed its first attempt (the outcome
+ *   is then the last good step's `continue`);
+ * - `elapsedMs`: how long the step ran (one step a local activity, the first fast-steps version).
  */
-export type StepResult = StepOutcomeResult & { elapsedMs?: number };
+export type StepResult = StepOutcomeResult & {
+  elapsedMs?: number;
+  fast?: true;
+  chained?: number;
+  nextFailed?: { type: string; message: string };
+};
 
 type StepOutcomeResult =
   | { kind: 'continue'; payload: unknown }
@@ -171,84 +188,138 @@ export function createRunStep(runners: Readonly<Record<string, StepRunner>>, url
       const known = Object.keys(runners).join(', ') || 'none';
       throw stepFailure(ErrorType.UnknownRunner, `unknown runner "${input.runner}" (this worker has: ${known})`);
     }
+    const fast = isFastRunner(runner);
     const ctx = Context.current();
+    if (!fast || !input.chain) {
+      const result = await runAttempt(runner, input, ctx, fast, urlHeader);
+      return fast ? { ...result, fast: true } : result;
+    }
+    // A chain of fast steps in this one call: each later step is the first attempt of the next
+    // step number, with the last one's payload. It stops at the first outcome other than
+    // `continue`, at its bounds, at a cancel, or at a failure, which it hands back with the steps
+    // done so far so that none runs twice for it.
+    const { maxSteps, maxMs } = input.chain;
     const started = performance.now();
-    // A fast step (local activity) has no heartbeats to carry progress and no way to journal a
-    // memo durably before it returns: both say so instead of silently doing less.
-    const fast = ctx.info.isLocal;
-    let details: unknown;
-    const beat = fast ? undefined : setInterval(() => ctx.heartbeat(details), HEARTBEAT_EVERY_MS);
-    // The latest details ride on every heartbeat: the server keeps them on the pending activity,
-    // where status() and the UI read them, and no history event is written.
-    const progress = fast
-      ? () => {
-          throw StepError.permanent(
-            `step.progress is not available in fast steps (runner "${input.runner}" is registered with fastSteps()): register it without fastSteps() to report progress`,
-          );
-        }
-      : (d?: unknown) => {
-          details = d;
-          ctx.heartbeat(d);
+    let current: RunStepInput = input;
+    for (let done = 0; ;) {
+      let result: StepResult;
+      try {
+        result = await runAttempt(runner, current, ctx, fast, urlHeader);
+      } catch (err) {
+        if (done === 0 || ctx.cancellationSignal.aborted) throw err;
+        const failure = err instanceof ApplicationFailure ? err : undefined;
+        return {
+          kind: 'continue',
+          payload: current.payload,
+          fast: true,
+          chained: done,
+          nextFailed: { type: failure?.type ?? ErrorType.StepTransient, message: (err as Error).message },
         };
-    const journal: Step['memo'] = fast
-      ? () =>
-          Promise.reject(
-            StepError.permanent(
-              `step.memo is not available in fast steps (runner "${input.runner}" is registered with fastSteps()): a fast step cannot record an effect durably before it returns; register it without fastSteps()`,
-            ),
-          )
-      : createMemo(input, ctx);
-    try {
-      const running = Promise.resolve().then(() =>
-        runner({
-          runId: input.runId,
-          stepNumber: input.stepNumber,
-          payload: input.payload,
-          headers: input.headers,
-          attempt: input.attempt,
-          signal: ctx.cancellationSignal,
-          heartbeat: progress,
-          progress,
-          memo: journal,
-          ...(input.event !== undefined ? { event: input.event } : {}),
-          ...(input.timedOut ? { timedOut: true } : {}),
-          ...(input.children !== undefined ? { children: input.children } : {}),
-        }),
-      );
-      // A cancelled step gives the runner a moment to return its own verdict, then lets go of it.
-      const abandoned = ctx.cancelled.catch(async (cancelled: unknown) => {
-        await Promise.race([
-          running.catch(() => undefined),
-          new Promise((r) => setTimeout(r, abortGraceMs(ctx.info.heartbeatTimeoutMs))),
-        ]);
-        throw cancelled;
-      });
-      let returned: unknown;
-      try {
-        returned = await Promise.race([running, abandoned]);
-      } catch (err) {
-        if (ctx.cancellationSignal.aborted) throw err;
-        const { message, permanent } = describeThrown(err);
-        throw stepFailure(permanent ? ErrorType.StepPermanent : ErrorType.StepTransient, message);
       }
-      let checked;
-      try {
-        checked = validateOutcome(returned);
-      } catch (err) {
-        throw stepFailure(ErrorType.InvalidOutcome, (err as Error).message);
+      done += 1;
+      if (
+        result.kind !== 'continue' ||
+        done >= maxSteps ||
+        performance.now() - started >= maxMs ||
+        ctx.cancellationSignal.aborted
+      ) {
+        return { ...result, fast: true, chained: done };
       }
-      const result: StepResult =
-        checked.kind === 'continueAfter'
-          ? { kind: 'continueAfter', payload: checked.payload, delayMs: checked.delayMs }
-          : checked.kind === 'runChildren'
-            ? { ...checked, children: resolveChildren(input, checked.children, urlHeader) }
-            : checked;
-      checkSize(result);
-      return fast ? { ...result, elapsedMs: Math.round(performance.now() - started) } : result;
-    } finally {
-      if (beat) clearInterval(beat);
+      current = {
+        runId: input.runId,
+        stepNumber: current.stepNumber + 1,
+        payload: result.payload,
+        headers: input.headers,
+        runner: input.runner,
+        attempt: 1,
+      };
     }
   };
+}
+
+/** One attempt of one step: the runner called, its outcome checked. */
+async function runAttempt(
+  runner: StepRunner,
+  input: RunStepInput,
+  ctx: Context,
+  fast: boolean,
+  urlHeader: string,
+): Promise<StepResult> {
+  const started = performance.now();
+  // A fast step has no heartbeats to carry progress (local activities have none) and no way to
+  // journal a memo durably before it returns: both say so instead of silently doing less.
+  let details: unknown;
+  const beat = ctx.info.isLocal ? undefined : setInterval(() => ctx.heartbeat(details), HEARTBEAT_EVERY_MS);
+  // The latest details ride on every heartbeat: the server keeps them on the pending activity,
+  // where status() and the UI read them, and no history event is written.
+  const progress = fast
+    ? () => {
+        throw StepError.permanent(
+          `step.progress is not available in fast steps (runner "${input.runner}" is registered with fastSteps()): register it without fastSteps() to report progress`,
+        );
+      }
+    : (d?: unknown) => {
+        details = d;
+        ctx.heartbeat(d);
+      };
+  const journal: Step['memo'] = fast
+    ? () =>
+        Promise.reject(
+          StepError.permanent(
+            `step.memo is not available in fast steps (runner "${input.runner}" is registered with fastSteps()): a fast step cannot record an effect durably before it returns; register it without fastSteps()`,
+          ),
+        )
+    : createMemo(input, ctx);
+  try {
+    const running = Promise.resolve().then(() =>
+      runner({
+        runId: input.runId,
+        stepNumber: input.stepNumber,
+        payload: input.payload,
+        headers: input.headers,
+        attempt: input.attempt,
+        signal: ctx.cancellationSignal,
+        heartbeat: progress,
+        progress,
+        memo: journal,
+        ...(input.event !== undefined ? { event: input.event } : {}),
+        ...(input.timedOut ? { timedOut: true } : {}),
+        ...(input.children !== undefined ? { children: input.children } : {}),
+      }),
+    );
+    // A cancelled step gives the runner a moment to return its own verdict, then lets go of it.
+    const abandoned = ctx.cancelled.catch(async (cancelled: unknown) => {
+      await Promise.race([
+        running.catch(() => undefined),
+        new Promise((r) => setTimeout(r, abortGraceMs(ctx.info.heartbeatTimeoutMs))),
+      ]);
+      throw cancelled;
+    });
+    let returned: unknown;
+    try {
+      returned = await Promise.race([running, abandoned]);
+    } catch (err) {
+      if (ctx.cancellationSignal.aborted) throw err;
+      const { message, permanent } = describeThrown(err);
+      throw stepFailure(permanent ? ErrorType.StepPermanent : ErrorType.StepTransient, message);
+    }
+    let checked;
+    try {
+      checked = validateOutcome(returned);
+    } catch (err) {
+      throw stepFailure(ErrorType.InvalidOutcome, (err as Error).message);
+    }
+    const result: StepResult =
+      checked.kind === 'continueAfter'
+        ? { kind: 'continueAfter', payload: checked.payload, delayMs: checked.delayMs }
+        : checked.kind === 'runChildren'
+          ? { ...checked, children: resolveChildren(input, checked.children, urlHeader) }
+          : checked;
+    checkSize(result);
+    return fast && ctx.info.isLocal ? { ...result, elapsedMs: Math.round(performance.now() - started) } : result;
+  } finally {
+    if (beat) clearInterval(beat);
+  }
 }
 
 /** Which way a run's steps go: `fast` for a runner registered with `fastSteps()` (local activities). */

@@ -62,6 +62,9 @@ export class RunModel {
     if (this.cancel) this.state = 'cancelling';
     this.inbox = new EventInbox(carry?.events);
     this.delivered = carry?.delivered;
+    // A step in backoff stays on its attempt across continue-as-new, so retries stay bounded.
+    if (carry?.attempt !== undefined) this.attempt = carry.attempt;
+    this.lastError = carry?.lastError;
   }
 
   /** A cancel or a malformed cancel signal waits to interrupt what runs. */
@@ -255,6 +258,18 @@ export class RunModel {
     this.state = 'running';
   }
 
+  /**
+   * A chain of fast steps ran `n` steps that returned `continue` before the one whose outcome the
+   * run handles next: on to that one, as `advance` would have `n` times.
+   */
+  skipAhead(n: number): void {
+    this.step += n;
+    this.memos = {};
+    this.delivered = undefined;
+    this.attempt = 1;
+    this.lastError = undefined;
+  }
+
   /** What the next execution gets at continue-as-new. */
   carryForward(): RunCarry {
     const events = this.inbox.carry();
@@ -264,6 +279,8 @@ export class RunModel {
       ...(this.cancel ? { cancel: this.cancel } : {}),
       ...(events.pending.length > 0 || events.seen.length > 0 ? { events } : {}),
       ...(this.delivered ? { delivered: this.delivered } : {}),
+      ...(this.attempt > 1 ? { attempt: this.attempt } : {}),
+      ...(this.attempt > 1 && this.lastError !== undefined ? { lastError: this.lastError } : {}),
     };
   }
 

@@ -262,6 +262,9 @@ export interface RunCarry {
   events?: InboxCarry;
   /** What ended the last wait, for the step about to run. */
   delivered?: Delivered;
+  /** The attempt the step about to run is on, when a failed attempt came before (and its error). */
+  attempt?: number;
+  lastError?: string;
 }
 
 /**
@@ -276,7 +279,7 @@ export function validateCarry(carry: unknown): RunCarry | undefined {
       `continue-as-new carry must be an object like {"step": 3, "payload": …}, got ${describeType(carry)}`,
     );
   }
-  const { step, payload, cancel, events, delivered } = carry;
+  const { step, payload, cancel, events, delivered, attempt, lastError } = carry;
   if (typeof step !== 'number' || !Number.isSafeInteger(step) || step < 0) {
     throw new ValidationError(`continue-as-new carry: step must be a whole number ≥ 0, got ${describeType(step)}`);
   }
@@ -310,6 +313,9 @@ export function validateCarry(carry: unknown): RunCarry | undefined {
       : {}),
     ...(inbox ? { events: inbox } : {}),
     ...(wake ? { delivered: wake } : {}),
+    // Not worth failing a run over: an attempt count that is not a whole number ≥ 2 starts at 1.
+    ...(typeof attempt === 'number' && Number.isSafeInteger(attempt) && attempt > 1 ? { attempt } : {}),
+    ...(typeof lastError === 'string' ? { lastError } : {}),
   };
 }
 

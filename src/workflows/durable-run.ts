@@ -28,7 +28,7 @@ import {
   uuid4,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { createActivities, ResolvedChild, StepResult } from '../activities';
+import type { createActivities, ResolvedChild, RunStepInput, StepResult } from '../activities';
 import {
   cancelSignal,
   eventSignal,
@@ -57,17 +57,24 @@ type Activities = ReturnType<typeof createActivities>;
 const Patch = {
   /** A step whose activity cannot even be scheduled fails the run at once instead of being retried. */
   FailUnschedulableStep: 'fail-unschedulable-step',
-  /** The run asks once whether its runner is registered with fastSteps() (steps as local activities). */
+  /**
+   * The first fast-steps version (2026-11-25) asked once per execution, in a local activity,
+   * whether the runner is registered with fastSteps(). Later versions learn it from the first
+   * step's result and never record this marker; it stays for the runs that did.
+   */
   RunnerMode: 'runner-mode',
 } as const;
 
 /**
- * A chain of fast steps runs inside one workflow task, which holds signals and queries until it
- * completes: after this much step time, or this many steps, the run lets the task complete (a
- * 1 ms timer), so a cancel, an event or a status query waits at most about this long.
+ * Fast steps run inside a workflow task, which holds signals and queries until it completes: a
+ * chain of them in one local activity stops after this much step time, and the run then lets the
+ * task complete (a 1 ms timer), so a cancel, an event or a status query waits about this long.
  */
 const FAST_CHAIN_MS = 500;
+/** `local-each` runs (one local activity a step) let the task complete after this many steps. */
 const FAST_CHAIN_STEPS = 50;
+/** A chain of fast steps in one local activity stops after this many steps (a crash re-runs them). */
+const FAST_CHAIN_MAX_STEPS = 1000;
 /** A fast step may run this long at most (its workflow task is held meanwhile). */
 const FAST_STEP_TIMEOUT_MS = 5 * 60_000;
 
@@ -302,28 +309,55 @@ export async function durableRun(rawSpec: RunSpec, rawCarry?: RunCarry): Promise
     }
   };
 
-  // Steps as local activities for a runner registered with fastSteps(); asked once per execution
-  // (runs started before this version never ask: their steps stay activities).
-  let fastSteps = false;
-  if (patched(Patch.RunnerMode)) {
+  /**
+   * How the steps go. `activity`: one activity a step, the default; the first step of each
+   * execution also asks for a chain, which only a runner registered with fastSteps() runs, and
+   * says so. `chain`: that runner's later steps, in chains of at most FAST_CHAIN_MS of steps per
+   * local activity. `local-each`: one local activity a step, for runs begun by the first fast-steps
+   * version, which asked for the runner's mode in a local activity of its own (Patch.RunnerMode).
+   */
+  let mode: 'activity' | 'chain' | 'local-each' = 'activity';
+  /** Whether a step's result told already whether the runner is a fast one. */
+  let modeKnown = false;
+  // Only a replay can meet that version's marker: new runs never ask (and record no marker).
+  if (workflowInfo().unsafe.isReplaying && patched(Patch.RunnerMode)) {
     try {
-      fastSteps = (await runnerMode(spec.runner)) === 'fast';
+      if ((await runnerMode(spec.runner)) === 'fast') mode = 'local-each';
     } catch (err) {
       log.warn('could not ask for the runner mode; steps run as activities', { runId, error: messageOf(err) });
     }
+    modeKnown = true;
   }
   const chain = { steps: 0, ms: 0 };
-  /** After a fast step: lets the workflow task complete once the chain is long enough. */
+  /** After a fast step (`local-each`): lets the workflow task complete once the chain is long enough. */
   const yieldAfterFastStep = async (elapsedMs: number | undefined): Promise<void> => {
     chain.steps += 1;
     chain.ms += elapsedMs ?? 0;
     if (chain.steps < FAST_CHAIN_STEPS && chain.ms < FAST_CHAIN_MS) return;
     chain.steps = 0;
     chain.ms = 0;
-    // Not interruptible: a cancel waits the 1 ms out and is seen at the top of the loop. A timer
-    // cancelled while it fires costs a CancelTimer the server may refuse (the time-skipping test
-    // server does, and then never redelivers the task: temporalio/sdk-java#3088).
-    await CancellationScope.nonCancellable(() => sleep(1));
+    await yieldTask();
+  };
+  /**
+   * Lets the workflow task complete (a 1 ms timer), so that signals and queries held while local
+   * activities ran get in. Not interruptible: a cancel waits the 1 ms out and is seen at the top
+   * of the loop. A timer cancelled while it fires costs a CancelTimer the server may refuse (the
+   * time-skipping test server does, and then never redelivers the task: temporalio/sdk-java#3088).
+   */
+  const yieldTask = () => CancellationScope.nonCancellable(() => sleep(1));
+
+  /** A step's attempt failed: the run fails, or waits out the backoff. Returns the run's end, if it ended. */
+  const attemptFailed = async (type: string | undefined, message: string): Promise<RunOutcome | undefined> => {
+    const next = run.stepFailed(type, message);
+    if (next.kind === 'fail') return await fail(next.error);
+    report();
+    try {
+      await interruptible(() => sleep(stepBackoffMs(next.attempt)));
+    } catch (sleepErr) {
+      if (!isCancellation(sleepErr)) throw sleepErr;
+    }
+    run.backoffDone();
+    return undefined;
   };
 
   try {
@@ -340,22 +374,33 @@ export async function durableRun(rawSpec: RunSpec, rawCarry?: RunCarry): Promise
       }
 
       let result: StepResult;
+      const local = mode !== 'activity';
+      const input: RunStepInput =
+        mode === 'chain' || !modeKnown
+          ? {
+              ...run.stepInput(),
+              chain: {
+                maxSteps: Math.min(FAST_CHAIN_MAX_STEPS, (spec.maxSteps ?? Infinity) - run.step),
+                maxMs: FAST_CHAIN_MS,
+              },
+            }
+          : run.stepInput();
       try {
         result = await interruptible(() =>
-          fastSteps
+          local
             ? proxyLocalActivities<Activities>({
                 startToCloseTimeout: Math.min(spec.stepTimeoutMs, FAST_STEP_TIMEOUT_MS),
                 retry: STEP_INFRA_RETRY,
                 cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
                 summary: `step ${run.step}`,
-              }).runStep(run.stepInput())
+              }).runStep(input)
             : proxyActivities<Activities>({
                 startToCloseTimeout: spec.stepTimeoutMs,
                 heartbeatTimeout: spec.heartbeatTimeoutMs,
                 retry: STEP_INFRA_RETRY,
                 cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
                 summary: `step ${run.step}`,
-              }).runStep(run.stepInput()),
+              }).runStep(input),
         );
       } catch (err) {
         if (run.badSignal) return await fail(run.badSignal);
@@ -369,19 +414,19 @@ export async function durableRun(rawSpec: RunSpec, rawCarry?: RunCarry): Promise
         if (!(err instanceof TemporalFailure) && patched(Patch.FailUnschedulableStep)) {
           return await fail(`step ${run.step} could not be scheduled: ${messageOf(err)}`);
         }
-        const next = run.stepFailed(failureType(err), messageOf(err));
-        if (next.kind === 'fail') return await fail(next.error);
-        report();
-        try {
-          await interruptible(() => sleep(stepBackoffMs(next.attempt)));
-        } catch (sleepErr) {
-          if (!isCancellation(sleepErr)) throw sleepErr;
-        }
-        run.backoffDone();
+        const ended = await attemptFailed(failureType(err), messageOf(err));
+        if (ended) return ended;
         continue;
       }
 
       if (isUndecodable(result)) return await fail(`step ${run.step}: step outcome: ${result.reason}`);
+      if (!modeKnown) {
+        modeKnown = true;
+        if (result.fast) mode = 'chain';
+      }
+      // A chain ran `chained` steps: all but the last returned `continue`; the outcome is the last one's.
+      const chained = mode === 'chain' && Number.isSafeInteger(result.chained) ? result.chained! : 1;
+      if (chained > 1) run.skipAhead(chained - 1);
       // A runner's own cancel wins over an outside cancel; an outside cancel wins over anything else.
       if (result.kind === 'cancel') {
         run.cancel = { reason: result.reason, by: 'runner' };
@@ -433,7 +478,14 @@ export async function durableRun(rawSpec: RunSpec, rawCarry?: RunCarry): Promise
           }
           run.advance(result.payload);
           report();
-          if (fastSteps) await yieldAfterFastStep(result.elapsedMs);
+          if (result.nextFailed) {
+            const ended = await attemptFailed(result.nextFailed.type, result.nextFailed.message);
+            if (ended) return ended;
+          } else if (mode === 'local-each') {
+            await yieldAfterFastStep(result.elapsedMs);
+          } else if (local) {
+            await yieldTask();
+          }
       }
     }
   } catch (err) {
