@@ -138,9 +138,11 @@ async function record(kit: TestKit, workflowId: string): Promise<string[]> {
 async function main(): Promise<void> {
   mkdirSync(outDir, { recursive: true });
   let status = 200;
+  /** Statuses for the next requests, before `status` again. */
+  const answers: number[] = [];
   const receiver: Server = createServer((req, res) => {
     req.resume();
-    req.on('end', () => res.writeHead(status).end());
+    req.on('end', () => res.writeHead(answers.shift() ?? status).end());
   });
   await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
   const hookUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`;
@@ -276,7 +278,25 @@ async function main(): Promise<void> {
       await live.teardown();
     }
 
+    // The first attempt as a local activity (webhook-delivered and webhook-refused: every attempt
+    // an activity, as before), then retries in the activity.
+    const delivery = async (runId: string, runner: string) => {
+      await submit(runId, runner, { headers: { callback_url: hookUrl } });
+      await done(runId);
+      await kit.client.temporal.workflow
+        .getHandle(webhookWorkflowId(runId))
+        .result()
+        .catch(() => undefined);
+      files.push(...(await record(kit, webhookWorkflowId(runId))));
+    };
+    await delivery('webhook-local-delivered', 'threeSteps');
+    answers.push(503);
+    await delivery('webhook-local-retried', 'threeSteps');
+    answers.push(503, 503);
+    await delivery('webhook-local-exhausted', 'fails');
+
     status = 410;
+    await delivery('webhook-local-refused', 'fails');
     await submit('webhook-refused', 'fails', { headers: { callback_url: hookUrl } });
     await done('webhook-refused');
     await kit.client.temporal.workflow

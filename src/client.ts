@@ -410,7 +410,7 @@ export class RunsClient {
       await this.temporal.workflow.start(WEBHOOK_WORKFLOW_TYPE, {
         workflowId,
         taskQueue: this.taskQueue,
-        args: [input],
+        args: [{ ...input, firstAttempt: 'local' }],
         workflowIdReusePolicy: 'ALLOW_DUPLICATE',
         workflowIdConflictPolicy: 'FAIL',
       });

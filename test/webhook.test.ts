@@ -394,3 +394,17 @@ test('redelivery sends again with the same webhook-id', async () => {
   assert.ok(Number(second!.headers['webhook-timestamp']) >= Number(first!.headers['webhook-timestamp']));
   assert.equal((await delivered(kit, runId)).state, 'delivered');
 });
+
+test('a receiver that answers at once: the delivery closes in its first workflow task, no activity', async () => {
+  const runId = await run(kit, 'text', '/at-once');
+  assert.equal((await delivered(kit, runId)).attempts, 1);
+  const events = (await kit.env.client.workflow.getHandle(`${runId}.webhook`).fetchHistory()).events ?? [];
+  assert.equal(events.filter((e) => e.workflowTaskCompletedEventAttributes).length, 1, 'one workflow task');
+  assert.ok(!events.some((e) => e.activityTaskScheduledEventAttributes), 'no activity was scheduled');
+  assert.equal(
+    events.filter((e) => e.markerRecordedEventAttributes).length,
+    1,
+    'the attempt is one local-activity marker',
+  );
+  assert.equal(events.length, 6, 'started, one workflow task (3), the marker, completed');
+});

@@ -19,6 +19,7 @@ import { loadMetricsConfig, METRICS_VARIABLE } from './config';
 import { MetricName, STEP_DURATION_BUCKETS, type StepMetricOutcome, type WebhookMetricResult } from '../shared/metrics';
 import { ErrorType } from '../shared/names';
 import type { StepResult } from '../activities/run-step';
+import type { DeliverWebhookInput } from '../shared/webhook';
 
 /** Where this process serves metrics, once {@link installMetrics} did it. */
 let installed: string | undefined;
@@ -99,11 +100,13 @@ function stepOutcome(result: unknown, error: unknown): StepMetricOutcome {
   return (error instanceof ApplicationFailure && STEP_ERROR_OUTCOME[error.type ?? '']) || 'error';
 }
 
-function deliveryResult(error: unknown, ctx: Context): WebhookMetricResult {
+function deliveryResult(error: unknown, ctx: Context, input: DeliverWebhookInput | undefined): WebhookMetricResult {
   if (error === undefined) return 'delivered';
   const retryable = error instanceof ApplicationFailure && error.type === ErrorType.WebhookRetry && !error.nonRetryable;
   const maxAttempts = ctx.info.retryPolicy?.maximumAttempts ?? 0;
-  return retryable && (maxAttempts === 0 || ctx.info.attempt < maxAttempts) ? 'retry' : 'failed';
+  // The delivery's first attempt is a local activity of one attempt: the delivery goes on after it.
+  const more = input?.moreAttempts === true || maxAttempts === 0 || ctx.info.attempt < maxAttempts;
+  return retryable && more ? 'retry' : 'failed';
 }
 
 /** Counts and times `runStep` and `deliverWebhook` attempts on the activity's metric meter. */
@@ -153,7 +156,7 @@ class MetricsInbound implements ActivityInboundCallsInterceptor {
       } else {
         meter
           .createCounter(MetricName.WebhookDeliveriesTotal, '', 'Terminal webhook delivery attempts')
-          .add(1, { result: deliveryResult(error, this.ctx) });
+          .add(1, { result: deliveryResult(error, this.ctx, input.args[0] as DeliverWebhookInput | undefined) });
       }
     }
   }

@@ -8,6 +8,11 @@ export interface WebhookDeliveryInput {
   /** Standard Webhooks `webhook-id`: the same on every attempt and every redelivery of this run's webhook. */
   webhookId: string;
   retry: Pick<WebhookOptions, 'maxRetries' | 'baseDelayMs' | 'maxDelayMs' | 'timeoutMs'>;
+  /**
+   * `local`: the first attempt runs as a local activity, retries in the `deliverWebhook` activity
+   * (deliveries started since 2026-11-25). Absent: every attempt in the activity.
+   */
+  firstAttempt?: 'local';
 }
 
 /** What one `deliverWebhook` attempt reports (in its result, or in its failure's details). */
@@ -15,7 +20,17 @@ export interface AttemptReport {
   attempt: number;
   /** HTTP status, when a response arrived. */
   status?: number;
+  /** For an attempt to try again: the delay chosen (backoff with jitter, or the receiver's `Retry-After`). */
+  retryDelayMs?: number;
 }
+
+/** Input of the `deliverWebhook` activity. */
+export type DeliverWebhookInput = Pick<WebhookDeliveryInput, 'url' | 'outcome' | 'webhookId'> & {
+  /** Attempts made before this activity's first one (by the delivery's first, local, attempt). */
+  attemptOffset?: number;
+  /** A failed attempt of this activity is not the last: the delivery will try again after it. */
+  moreAttempts?: true;
+};
 
 /** How a run's terminal webhook went. */
 export interface WebhookDeliveryStatus {

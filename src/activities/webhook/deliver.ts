@@ -1,7 +1,7 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { ErrorType } from '../../shared/names';
 import type { WebhookOptions } from '../../shared/types';
-import type { AttemptReport, WebhookDeliveryInput } from '../../shared/webhook';
+import type { AttemptReport, DeliverWebhookInput } from '../../shared/webhook';
 import { classify } from './classify';
 import { createGuardedDispatcher, parseCallbackUrl, WebhookUrlError } from './guard';
 import { buildWebhookRequest, sendWebhookAttempt } from './request';
@@ -17,10 +17,8 @@ export const USER_AGENT = `durable-runs/${(require('../../../package.json') as {
  */
 export function createDeliverWebhook(options: Readonly<WebhookOptions>) {
   const dispatcher = createGuardedDispatcher({ allowPrivate: options.allowPrivate, timeoutMs: options.timeoutMs });
-  return async function deliverWebhook(
-    input: Pick<WebhookDeliveryInput, 'url' | 'outcome' | 'webhookId'>,
-  ): Promise<AttemptReport> {
-    const { attempt } = Context.current().info;
+  return async function deliverWebhook(input: DeliverWebhookInput): Promise<AttemptReport> {
+    const attempt = Context.current().info.attempt + (input.attemptOffset ?? 0);
     let url: URL;
     try {
       url = parseCallbackUrl(input.url);
@@ -51,7 +49,7 @@ export function createDeliverWebhook(options: Readonly<WebhookOptions>) {
           type: ErrorType.WebhookRetry,
           message: verdict.reason,
           nextRetryDelay: verdict.delayMs,
-          details: [report],
+          details: [{ ...report, retryDelayMs: verdict.delayMs }],
         });
       case 'give-up':
         throw ApplicationFailure.create({
