@@ -808,7 +808,7 @@ function format(x: number): string {
 
 function table(rows: Row[]): string {
   const lines = [
-    `| figure | durable-runs | baseline | ratio: median of ${N.rounds} rounds (min–max) |`,
+    `| figure | durable-runs | baseline | ${flags.soak ? 'ratio' : `ratio: median of ${N.rounds} rounds (min–max)`} |`,
     '| --- | --- | --- | --- |',
   ];
   for (const { figure, ours, base, ratio } of rows) {
