@@ -258,6 +258,12 @@ async function main(): Promise<void> {
     await submit('delayed-start', 'threeSteps', { startDelay: '10m' });
     await done('delayed-start');
 
+    // No terminal hook for the run on its worker (no user hooks, no callback URL): no hooks marker.
+    await submit('no-terminal-hook', 'threeSteps');
+    await done('no-terminal-hook');
+    await submit('fast-chain-no-terminal-hook', 'fastCounts');
+    await done('fast-chain-no-terminal-hook');
+
     // Fast steps in chains (fast-steps*.json: the first version, one local activity a step).
     await submit('fast-chain', 'fastCounts');
     await done('fast-chain');

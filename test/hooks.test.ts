@@ -79,3 +79,29 @@ test('each step activity carries a UI summary "step N"', async () => {
     });
   assert.deepEqual(summaries, ['step 0', 'step 1', 'step 2']);
 });
+
+test('a run with no terminal hook on its worker closes without the hooks local activity', async () => {
+  const bare = await createTestKit({ runners, webhook: { allowPrivate: true } });
+  try {
+    const markers = async (runId: string) =>
+      ((await bare.client.temporal.workflow.getHandle(runId).fetchHistory()).events ?? []).filter(
+        (e) => e.markerRecordedEventAttributes,
+      ).length;
+    // No user hooks and no callback URL: nothing to run, no marker.
+    const plain = await bare.client.submit({ input: null });
+    assert.equal((await bare.client.result(plain.runId)).status, 'succeeded');
+    assert.equal(await markers(plain.runId), 0);
+    // A callback URL: the webhook hook runs (one marker), and starts the delivery.
+    const hooked = await bare.client.submit({
+      input: null,
+      runner: 'fails',
+      headers: { callback_url: 'http://127.0.0.1:9/unused' },
+    });
+    assert.equal((await bare.client.result(hooked.runId)).status, 'failed');
+    assert.equal(await markers(hooked.runId), 1);
+    assert.ok(await bare.client.temporal.workflow.getHandle(`${hooked.runId}.webhook`).describe());
+  } finally {
+    await bare.teardown();
+  }
+  // With user hooks (this file's kit), every run runs them: the tests above.
+});

@@ -21,7 +21,13 @@ export interface ActivityDeps {
 export function createActivities(deps: ActivityDeps) {
   return {
     runnerMode: createRunnerMode(deps.runners),
-    runStep: createRunStep(deps.runners, (deps.webhook ?? DEFAULT_WEBHOOK_OPTIONS).urlHeader),
+    runStep: createRunStep(
+      deps.runners,
+      (deps.webhook ?? DEFAULT_WEBHOOK_OPTIONS).urlHeader,
+      // Whether a run with these headers has a terminal hook to run on this worker.
+      (headers) =>
+        deps.hooks.length > 0 || (deps.webhook !== undefined && headers[deps.webhook.urlHeader] !== undefined),
+    ),
     runTerminalHooks: createRunTerminalHooks(
       deps.hooks,
       deps.webhook ? new WebhookTerminalHook(deps.webhook) : undefined,

@@ -76,6 +76,11 @@ export const MAX_MEMO_BYTES = 256 * 1024;
  */
 export type StepResult = StepOutcomeResult & {
   elapsedMs?: number;
+  /**
+   * `false`: this worker has no terminal hook for the run (no user hooks, and no webhook or no
+   * callback URL header), so the run may close without running the terminal-hooks local activity.
+   */
+  hooks?: false;
   fast?: true;
   chained?: number;
   nextFailed?: { type: string; message: string };
@@ -178,8 +183,17 @@ function createMemo(input: RunStepInput, ctx: Context) {
 }
 
 /** @param urlHeader the header that holds a run's callback URL: children do not inherit it. */
-export function createRunStep(runners: Readonly<Record<string, StepRunner>>, urlHeader: string) {
+export function createRunStep(
+  runners: Readonly<Record<string, StepRunner>>,
+  urlHeader: string,
+  hasTerminalHooks: (headers: RunHeaders) => boolean = () => true,
+) {
   return async function runStep(input: RunStepInput): Promise<StepResult> {
+    const result = await runSteps(input);
+    return hasTerminalHooks(input.headers) ? result : { ...result, hooks: false };
+  };
+
+  async function runSteps(input: RunStepInput): Promise<StepResult> {
     // The worker's converter hands over what it could not read (e.g. nested deeper than this
     // thread's stack) as a marker; retrying would read it the same way.
     if (isUndecodable(input)) throw stepFailure(ErrorType.InvalidStepInput, `step input: ${input.reason}`);
@@ -234,7 +248,7 @@ export function createRunStep(runners: Readonly<Record<string, StepRunner>>, url
         attempt: 1,
       };
     }
-  };
+  }
 }
 
 /** One attempt of one step: the runner called, its outcome checked. */

@@ -196,6 +196,12 @@ export async function durableRun(rawSpec: RunSpec, rawCarry?: RunCarry): Promise
       );
   }
 
+  /**
+   * Whether the run closes through the terminal-hooks local activity: unless the last step's
+   * result said its worker has no hook for the run (results before 2026-11-25 never say so).
+   */
+  let hooksWanted = true;
+
   /** Records the outcome, runs the terminal hooks, and closes the workflow with the matching status. */
   const finish = async (outcome: RunOutcome): Promise<RunOutcome> => {
     run.state = outcome.status;
@@ -205,6 +211,8 @@ export async function durableRun(rawSpec: RunSpec, rawCarry?: RunCarry): Promise
     if (outcome.status !== 'succeeded') upsertMemo({ [OUTCOME_MEMO_KEY]: { ...summary, runner: spec.runner } });
     report();
     await CancellationScope.nonCancellable(async () => {
+      // The last step's worker said it has no hook for this run: nothing to run.
+      if (!hooksWanted) return;
       try {
         await runTerminalHooks(outcome);
       } catch (err) {
@@ -420,6 +428,7 @@ export async function durableRun(rawSpec: RunSpec, rawCarry?: RunCarry): Promise
       }
 
       if (isUndecodable(result)) return await fail(`step ${run.step}: step outcome: ${result.reason}`);
+      hooksWanted = result.hooks !== false;
       if (!modeKnown) {
         modeKnown = true;
         if (result.fast) mode = 'chain';
