@@ -22,6 +22,7 @@
  *   --webhooks [100]                              terminal deliveries per side and round, to 127.0.0.1
  *   --fairness [200]                              tenant A's runs, then tenant B's 10, one step slot:
  *                                                 with fairness keys ("ours") and without ("base")
+ *   --no-fast                                     leave fast steps out (a CPU profile of default steps)
  *   --peers                                       taquba-workflow on the same box in every short-run
  *                                                 round (bench/peers.ts; built by cargo)
  *   --soak                                        only the memory soak instead: --memory [10000]
@@ -72,6 +73,7 @@ const { values: flags } = parseArgs({
     memory: { type: 'string', default: '10000' },
     fairness: { type: 'string', default: '200' },
     peers: { type: 'boolean', default: false },
+    'no-fast': { type: 'boolean', default: false },
     soak: { type: 'boolean', default: false },
     'cpu-prof': { type: 'boolean', default: false },
     out: { type: 'string' },
@@ -365,7 +367,7 @@ const PEER_SETTINGS = ['default', 'fastest'] as const;
  * settings in the middle of every round.
  */
 async function shortRuns(b: Bench, rows: Row[], results: Record<string, unknown>): Promise<void> {
-  const variants: Variant[] = ['base', 'ours', 'fast'];
+  const variants: Variant[] = flags['no-fast'] ? ['base', 'ours'] : ['base', 'ours', 'fast'];
   // Warm every variant up first (JIT, caches, pollers), or whichever goes first pays for it.
   for (const v of variants)
     await runBatch(
@@ -457,7 +459,7 @@ const peerVersions = { workflow: '', taquba: '' };
  * step, with and without eager start, and steps/s when nothing overlaps.
  */
 async function sequential(b: Bench, rows: Row[], results: Record<string, unknown>): Promise<void> {
-  const variants: Variant[] = ['base', 'ours', 'eager', 'fast'];
+  const variants: Variant[] = flags['no-fast'] ? ['base', 'ours', 'eager'] : ['base', 'ours', 'eager', 'fast'];
   for (const v of variants)
     await runBatch(
       b,

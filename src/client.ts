@@ -6,6 +6,7 @@ import {
   Connection,
   WorkflowExecutionAlreadyStartedError,
   type WorkflowExecutionDescription,
+  type WorkflowHandle,
   WorkflowFailedError,
   WorkflowNotFoundError,
 } from '@temporalio/client';
@@ -434,8 +435,13 @@ export class RunsClient {
     }
     if (description.status.name === 'RUNNING') {
       const pending = description.raw.pendingActivities?.[0];
-      const lastError = await this.failureMessage(pending?.lastFailure);
-      return { runId, state: 'pending', attempts: pending?.attempt ?? 1, ...(lastError ? { lastError } : {}) };
+      // The first attempt of a delivery is a local activity (a marker in its short history): with
+      // no pending activity it is running, or it failed and the delivery waits out the backoff;
+      // the activity's attempts come after it.
+      const local = await this.localAttempt(handle);
+      const attempts = pending ? (pending.attempt ?? 1) + (local.ran ? 1 : 0) : 1;
+      const lastError = await this.failureMessage(pending?.lastFailure ?? local.failure);
+      return { runId, state: 'pending', attempts, ...(lastError ? { lastError } : {}) };
     }
     try {
       const done = (await handle.result()) as { attempts: number; lastStatus?: number };
@@ -487,6 +493,13 @@ export class RunsClient {
     } catch (err) {
       return `${failure.message ?? 'failure'} (${(err as Error).message})`;
     }
+  }
+
+  /** Whether a delivery's first attempt ran as a local activity, and its failure if it failed. */
+  private async localAttempt(handle: WorkflowHandle): Promise<{ ran: boolean; failure?: ProtoFailure }> {
+    const events = (await handle.fetchHistory()).events ?? [];
+    const marker = events.find((e) => e.markerRecordedEventAttributes)?.markerRecordedEventAttributes;
+    return { ran: marker !== undefined, ...(marker?.failure ? { failure: marker.failure as ProtoFailure } : {}) };
   }
 
   /** The running step's latest heartbeat details: its progress. */

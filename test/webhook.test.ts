@@ -297,6 +297,29 @@ describe('retries', () => {
     assert.equal(receiver.to(path).length, 3);
   });
 
+  test('status while the activity retries counts the local first attempt too', async () => {
+    const path = script(
+      '/down-twice',
+      { status: 503 },
+      { status: 503, headers: { 'retry-after': '3600' } },
+      { status: 200 },
+    );
+    const { runId } = await kit.client.submit({
+      input: null,
+      runner: 'json',
+      headers: { callback_url: `${receiver.url}${path}` },
+    });
+    await eventually(() => receiver.to(path).length === 2);
+    // Attempt 1 (local) and 2 (the activity's first) failed; the activity's next is attempt 3,
+    // after the Retry-After (capped at the max delay). Waits for the server to record attempt 2.
+    let pending: WebhookDeliveryStatus | undefined;
+    await eventually(async () => (pending = await kit.client.webhookStatus(runId))?.attempts === 3, 15_000);
+    assert.equal(pending?.state, 'pending');
+    assert.match(pending?.lastError ?? '', /503/);
+    const done = await delivered(kit, runId);
+    assert.deepEqual([done.state, done.attempts], ['delivered', 3]);
+  });
+
   test('the run is already Completed while its delivery is still retrying', async () => {
     const path = script('/down', { status: 503, headers: { 'retry-after': '3600' } }, { status: 200 });
     const { runId } = await kit.client.submit({
@@ -308,6 +331,9 @@ describe('retries', () => {
     assert.equal((await kit.client.temporal.workflow.getHandle(runId).describe()).status.name, 'COMPLETED');
     const pending = await kit.client.webhookStatus(runId);
     assert.equal(pending?.state, 'pending');
+    // Waiting out the Retry-After after the first (local) attempt: that attempt and its error.
+    assert.equal(pending?.attempts, 1);
+    assert.match(pending?.lastError ?? '', /503/);
     assert.equal((await delivered(kit, runId)).state, 'delivered');
   });
 });
