@@ -269,6 +269,9 @@ async function main(): Promise<void> {
     await done('fast-chain');
     await submit('fast-chain-continue-as-new', 'fastCounts', { maxHistoryEvents: 5 });
     await done('fast-chain-continue-as-new');
+    // Continue-as-new in the backoff of step 60: the next execution keeps attempt 2 (Patch.CarryAttempt).
+    await submit('carry-attempt', 'fastCounts', { maxHistoryEvents: 5 });
+    await done('carry-attempt');
     // A cancel through a chain of fast steps, on a real dev server: its clock is not skipped, so
     // the cancel lands mid-chain, between local activities, as it does on a cluster.
     const live = await createTestKit({ runners, server: 'local', webhook: false });

@@ -411,7 +411,7 @@ export class RunsClient {
       await this.temporal.workflow.start(WEBHOOK_WORKFLOW_TYPE, {
         workflowId,
         taskQueue: this.taskQueue,
-        args: [{ ...input, firstAttempt: 'local' }],
+        args: [input],
         workflowIdReusePolicy: 'ALLOW_DUPLICATE',
         workflowIdConflictPolicy: 'FAIL',
       });
@@ -498,7 +498,9 @@ export class RunsClient {
   /** Whether a delivery's first attempt ran as a local activity, and its failure if it failed. */
   private async localAttempt(handle: WorkflowHandle): Promise<{ ran: boolean; failure?: ProtoFailure }> {
     const events = (await handle.fetchHistory()).events ?? [];
-    const marker = events.find((e) => e.markerRecordedEventAttributes)?.markerRecordedEventAttributes;
+    const marker = events.find(
+      (e) => e.markerRecordedEventAttributes?.markerName === 'core_local_activity',
+    )?.markerRecordedEventAttributes;
     return { ran: marker !== undefined, ...(marker?.failure ? { failure: marker.failure as ProtoFailure } : {}) };
   }
 

@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { StepOutcome, type RunOutcome, type StepRunner, type TerminalHook } from '../src';
+import { fastSteps, StepOutcome, type RunOutcome, type StepRunner, type TerminalHook } from '../src';
 import { createTestKit, type TestKit } from '../src/testing';
 
 const outcomes: RunOutcome[] = [];
@@ -80,28 +80,33 @@ test('each step activity carries a UI summary "step N"', async () => {
   assert.deepEqual(summaries, ['step 0', 'step 1', 'step 2']);
 });
 
-test('a run with no terminal hook on its worker closes without the hooks local activity', async () => {
-  const bare = await createTestKit({ runners, webhook: { allowPrivate: true } });
+test('a fast run with no terminal hook on its worker closes without the hooks local activity', async () => {
+  // Three fast steps, all in the first chain (the step activity): any local activity is the hooks'.
+  const fast = fastSteps(runners.default!);
+  const bare = await createTestKit({ runners: { ...runners, fast }, webhook: { allowPrivate: true } });
   try {
-    const markers = async (runId: string) =>
+    const localActivities = async (runId: string) =>
       ((await bare.client.temporal.workflow.getHandle(runId).fetchHistory()).events ?? []).filter(
-        (e) => e.markerRecordedEventAttributes,
+        (e) => e.markerRecordedEventAttributes?.markerName === 'core_local_activity',
       ).length;
-    // No user hooks and no callback URL: nothing to run, no marker.
-    const plain = await bare.client.submit({ input: null });
+    // No user hooks and no callback URL: nothing to run.
+    const plain = await bare.client.submit({ input: null, runner: 'fast' });
     assert.equal((await bare.client.result(plain.runId)).status, 'succeeded');
-    assert.equal(await markers(plain.runId), 0);
-    // A callback URL: the webhook hook runs (one marker), and starts the delivery.
+    assert.equal(await localActivities(plain.runId), 0);
+    // A callback URL: the webhook hook runs, and starts the delivery.
     const hooked = await bare.client.submit({
       input: null,
-      runner: 'fails',
+      runner: 'fast',
       headers: { callback_url: 'http://127.0.0.1:9/unused' },
     });
-    assert.equal((await bare.client.result(hooked.runId)).status, 'failed');
-    assert.equal(await markers(hooked.runId), 1);
+    assert.equal((await bare.client.result(hooked.runId)).status, 'succeeded');
+    assert.equal(await localActivities(hooked.runId), 1);
     assert.ok(await bare.client.temporal.workflow.getHandle(`${hooked.runId}.webhook`).describe());
+    // A regular run keeps the hooks local activity (skipping it would cost a patch marker).
+    const regular = await bare.client.submit({ input: null });
+    assert.equal((await bare.client.result(regular.runId)).status, 'succeeded');
+    assert.equal(await localActivities(regular.runId), 1);
   } finally {
     await bare.teardown();
   }
-  // With user hooks (this file's kit), every run runs them: the tests above.
 });

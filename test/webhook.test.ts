@@ -428,9 +428,13 @@ test('a receiver that answers at once: the delivery closes in its first workflow
   assert.equal(events.filter((e) => e.workflowTaskCompletedEventAttributes).length, 1, 'one workflow task');
   assert.ok(!events.some((e) => e.activityTaskScheduledEventAttributes), 'no activity was scheduled');
   assert.equal(
-    events.filter((e) => e.markerRecordedEventAttributes).length,
+    events.filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_local_activity').length,
     1,
     'the attempt is one local-activity marker',
   );
-  assert.equal(events.length, 6, 'started, one workflow task (3), the marker, completed');
+  assert.equal(
+    events.length,
+    8,
+    'started, one workflow task (3), the patch marker and its search attribute, the attempt, completed',
+  );
 });

@@ -190,7 +190,8 @@ export function createRunStep(
 ) {
   return async function runStep(input: RunStepInput): Promise<StepResult> {
     const result = await runSteps(input);
-    return hasTerminalHooks(input.headers) ? result : { ...result, hooks: false };
+    // Only fast runs act on it (the run's other steps are the costly part of a regular run).
+    return !result.fast || hasTerminalHooks(input.headers) ? result : { ...result, hooks: false };
   };
 
   async function runSteps(input: RunStepInput): Promise<StepResult> {

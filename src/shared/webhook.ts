@@ -8,11 +8,6 @@ export interface WebhookDeliveryInput {
   /** Standard Webhooks `webhook-id`: the same on every attempt and every redelivery of this run's webhook. */
   webhookId: string;
   retry: Pick<WebhookOptions, 'maxRetries' | 'baseDelayMs' | 'maxDelayMs' | 'timeoutMs'>;
-  /**
-   * `local`: the first attempt runs as a local activity, retries in the `deliverWebhook` activity
-   * (deliveries started since 2026-11-25). Absent: every attempt in the activity.
-   */
-  firstAttempt?: 'local';
 }
 
 /** What one `deliverWebhook` attempt reports (in its result, or in its failure's details). */

@@ -63,6 +63,15 @@ const Patch = {
    * step's result and never record this marker; it stays for the runs that did.
    */
   RunnerMode: 'runner-mode',
+  /**
+   * A fast runner's later steps run in chains of local activities, and a fast run whose worker
+   * has no terminal hook for it closes without the hooks local activity. Asked only when a step
+   * result says its runner is fast, so regular runs record no marker. The result comes from the
+   * activity's worker; the marker records that the worker running the workflow acted on it.
+   */
+  FastChains: 'fast-chains',
+  /** A step in backoff keeps its attempt (and last error) across continue-as-new. */
+  CarryAttempt: 'carry-attempt',
 } as const;
 
 /**
@@ -136,6 +145,12 @@ export async function durableRun(rawSpec: RunSpec, rawCarry?: RunCarry): Promise
     throw ApplicationFailure.create({ type: ErrorType.InvalidRunSpec, message: messageOf(err), nonRetryable: true });
   }
 
+  // Asked only when there is an attempt to carry: a worker that ignores it would run out of
+  // retries at another attempt than one that counts it.
+  if (carry?.attempt !== undefined && !patched(Patch.CarryAttempt)) {
+    const { attempt: _attempt, lastError: _lastError, ...rest } = carry;
+    carry = rest;
+  }
   const run = new RunModel(runId, spec, carry);
   const report = (): void => setCurrentDetails(run.details());
 
@@ -197,8 +212,8 @@ export async function durableRun(rawSpec: RunSpec, rawCarry?: RunCarry): Promise
   }
 
   /**
-   * Whether the run closes through the terminal-hooks local activity: unless the last step's
-   * result said its worker has no hook for the run (results before 2026-11-25 never say so).
+   * Whether the run closes through the terminal-hooks local activity: unless it runs fast steps
+   * in chains and the last step's result said its worker has no hook for the run.
    */
   let hooksWanted = true;
 
@@ -426,11 +441,12 @@ export async function durableRun(rawSpec: RunSpec, rawCarry?: RunCarry): Promise
       }
 
       if (isUndecodable(result)) return await fail(`step ${run.step}: step outcome: ${result.reason}`);
-      hooksWanted = result.hooks !== false;
       if (!modeKnown) {
         modeKnown = true;
-        if (result.fast) mode = 'chain';
+        if (result.fast && patched(Patch.FastChains)) mode = 'chain';
       }
+      // In chain mode only: Patch.FastChains, recorded when the mode was taken, covers it.
+      hooksWanted = mode !== 'chain' || result.hooks !== false;
       // A chain ran `chained` steps: all but the last returned `continue`; the outcome is the last one's.
       const chained = mode === 'chain' && Number.isSafeInteger(result.chained) ? result.chained! : 1;
       if (chained > 1) run.skipAhead(chained - 1);

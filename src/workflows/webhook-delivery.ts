@@ -1,6 +1,7 @@
 import {
   ActivityFailure,
   ApplicationFailure,
+  patched,
   proxyActivities,
   proxyLocalActivities,
   sleep,
@@ -13,6 +14,9 @@ import { ErrorType } from '../shared/names';
 import type { AttemptReport, WebhookDeliveryInput } from '../shared/webhook';
 
 type Activities = ReturnType<typeof createActivities>;
+
+/** Patch: the first attempt runs as a local activity (deliveries started since 2026-11-25). */
+const LOCAL_FIRST_ATTEMPT = 'webhook-local-first-attempt';
 
 /** Result of a delivered webhook. */
 export interface WebhookDelivered {
@@ -55,11 +59,7 @@ export async function webhookDelivery(input: WebhookDeliveryInput): Promise<Webh
   const request = { url: input.url, outcome: input.outcome, webhookId: input.webhookId };
   try {
     let report: AttemptReport;
-    // Versioned by the input, not by patched(): a delivery started by this version says so, one
-    // started before takes the old path on replay. A patch would cost a marker and an upsert of
-    // the TemporalChangeVersion search attribute, a third of a delivered webhook's history and a
-    // visibility write each (webhook deliveries/s 0.69x the baseline with it, 0.78x without).
-    if (input.firstAttempt === 'local') {
+    if (patched(LOCAL_FIRST_ATTEMPT)) {
       // The first attempt is a local activity: a receiver that answers at once costs no task-queue
       // round trip, and the delivery closes in the workflow task that started it. Retries go to
       // the `deliverWebhook` activity with the same backoff, visible as a pending activity.

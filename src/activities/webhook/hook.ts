@@ -30,7 +30,6 @@ export class WebhookTerminalHook implements TerminalHook {
         maxDelayMs: this.options.maxDelayMs,
         timeoutMs: this.options.timeoutMs,
       },
-      firstAttempt: 'local',
     };
     try {
       await client.workflow.start(WEBHOOK_WORKFLOW_TYPE, {
