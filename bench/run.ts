@@ -110,6 +110,9 @@ const mirrored = <T>(xs: readonly T[]): T[] => [...xs, ...[...xs].reverse()];
 const QUEUE: Record<Side, string> = { ours: 'bench-ours', base: 'bench-base' };
 const DELIVERY_TIMEOUT_MS = 10 * 60_000;
 
+/** A request without its `id`, kind by kind (`Omit` on the union would merge the kinds). */
+type RequestBody = Request extends infer R ? (R extends Request ? Omit<R, 'id'> : never) : never;
+
 /** A side's worker process and the requests it answers. */
 class SideWorker {
   private nextId = 1;
@@ -153,9 +156,7 @@ class SideWorker {
     return new SideWorker(side, child);
   }
 
-  private ask<T extends Reply>(
-    request: Request extends infer R ? (R extends Request ? Omit<R, 'id'> : never) : never,
-  ): Promise<T> {
+  private ask<T extends Reply>(request: RequestBody): Promise<T> {
     const id = this.nextId++;
     return new Promise<T>((resolve, reject) => {
       const onExit = () => reject(new Error(`the ${this.side} worker exited while asked for ${request.type}`));

@@ -158,25 +158,21 @@ async function main(): Promise<void> {
   try {
     const submit = (runId: string, runner: string, extra: Record<string, unknown> = {}) =>
       kit.client.submit({ runId, runner, input: { hello: 'world' }, ...extra });
+    /** Submits a run, waits for it to close and records it. */
+    const scenario = async (runId: string, runner: string, extra: Record<string, unknown> = {}) => {
+      await submit(runId, runner, extra);
+      await done(runId);
+    };
 
-    await submit('succeeded', 'threeSteps', { headers: { tenant: 'acme' } });
-    await done('succeeded');
-    await submit('failed-outcome', 'fails');
-    await done('failed-outcome');
-    await submit('failed-permanent-error', 'permanent');
-    await done('failed-permanent-error');
-    await submit('retried-then-succeeded', 'flaky');
-    await done('retried-then-succeeded');
-    await submit('retries-exhausted', 'alwaysThrows', { maxAttemptsPerStep: 2 });
-    await done('retries-exhausted');
-    await submit('continue-after', 'sleeps');
-    await done('continue-after');
-    await submit('continue-as-new', 'counts', { maxHistoryEvents: 40 });
-    await done('continue-as-new');
-    await submit('unknown-runner', 'nobody');
-    await done('unknown-runner');
-    await submit('runner-cancel', 'selfCancel');
-    await done('runner-cancel');
+    await scenario('succeeded', 'threeSteps', { headers: { tenant: 'acme' } });
+    await scenario('failed-outcome', 'fails');
+    await scenario('failed-permanent-error', 'permanent');
+    await scenario('retried-then-succeeded', 'flaky');
+    await scenario('retries-exhausted', 'alwaysThrows', { maxAttemptsPerStep: 2 });
+    await scenario('continue-after', 'sleeps');
+    await scenario('continue-as-new', 'counts', { maxHistoryEvents: 40 });
+    await scenario('unknown-runner', 'nobody');
+    await scenario('runner-cancel', 'selfCancel');
 
     await submit('cancel-signal-mid-step', 'waits', { heartbeatTimeoutMs: 2000 });
     await until(() => started.has('cancel-signal-mid-step'));
@@ -219,8 +215,7 @@ async function main(): Promise<void> {
     });
     await done('invalid-input');
 
-    await submit('webhook-delivered', 'threeSteps', { headers: { callback_url: hookUrl } });
-    await done('webhook-delivered');
+    await scenario('webhook-delivered', 'threeSteps', { headers: { callback_url: hookUrl } });
     await kit.client.temporal.workflow.getHandle(webhookWorkflowId('webhook-delivered')).result();
     files.push(...(await record(kit, webhookWorkflowId('webhook-delivered'))));
 
@@ -228,8 +223,7 @@ async function main(): Promise<void> {
     await waitForState(kit, 'wait-event', 'waiting');
     await kit.client.sendEvent('wait-event', 'approve', { by: 'ana' }, { id: 'evt-1' });
     await done('wait-event');
-    await submit('wait-timeout', 'approval');
-    await done('wait-timeout');
+    await scenario('wait-timeout', 'approval');
     await submit('wait-cancelled', 'approval');
     await waitForState(kit, 'wait-cancelled', 'waiting');
     await kit.client.sendEvent('wait-cancelled', 'unrelated', 1);
@@ -241,37 +235,27 @@ async function main(): Promise<void> {
     await kit.client.sendEvent('events-across-continue-as-new', 'late', 'duplicate', { id: 'late-1' });
     released.add('events-across-continue-as-new');
     await done('events-across-continue-as-new');
-    await submit('memo-retry', 'memoRetry');
-    await done('memo-retry');
+    await scenario('memo-retry', 'memoRetry');
 
-    await submit('children', 'family');
-    await done('children');
+    await scenario('children', 'family');
     await submit('children-cancelled', 'holdingFamily', { heartbeatTimeoutMs: 2000 });
     await until(() => started.has('children-cancelled-0-0') && started.has('children-cancelled-0-1'));
     await kit.client.cancel('children-cancelled', 'stop the family');
     await done('children-cancelled');
     for (const child of ['children-cancelled-0-0', 'children-cancelled-0-1']) await done(child);
-    await submit('step-budget', 'counts3', { maxSteps: 3 });
-    await done('step-budget');
-    await submit('deadline-mid-step', 'waits', { deadline: '2s', heartbeatTimeoutMs: 2000 });
-    await done('deadline-mid-step');
-    await submit('delayed-start', 'threeSteps', { startDelay: '10m' });
-    await done('delayed-start');
+    await scenario('step-budget', 'counts3', { maxSteps: 3 });
+    await scenario('deadline-mid-step', 'waits', { deadline: '2s', heartbeatTimeoutMs: 2000 });
+    await scenario('delayed-start', 'threeSteps', { startDelay: '10m' });
 
     // No terminal hook for the run on its worker (no user hooks, no callback URL): no hooks marker.
-    await submit('no-terminal-hook', 'threeSteps');
-    await done('no-terminal-hook');
-    await submit('fast-chain-no-terminal-hook', 'fastCounts');
-    await done('fast-chain-no-terminal-hook');
+    await scenario('no-terminal-hook', 'threeSteps');
+    await scenario('fast-chain-no-terminal-hook', 'fastCounts');
 
     // Fast steps in chains (fast-steps*.json: the first version, one local activity a step).
-    await submit('fast-chain', 'fastCounts');
-    await done('fast-chain');
-    await submit('fast-chain-continue-as-new', 'fastCounts', { maxHistoryEvents: 5 });
-    await done('fast-chain-continue-as-new');
+    await scenario('fast-chain', 'fastCounts');
+    await scenario('fast-chain-continue-as-new', 'fastCounts', { maxHistoryEvents: 5 });
     // Continue-as-new in the backoff of step 60: the next execution keeps attempt 2 (Patch.CarryAttempt).
-    await submit('carry-attempt', 'fastCounts', { maxHistoryEvents: 5 });
-    await done('carry-attempt');
+    await scenario('carry-attempt', 'fastCounts', { maxHistoryEvents: 5 });
     // A cancel through a chain of fast steps, on a real dev server: its clock is not skipped, so
     // the cancel lands mid-chain, between local activities, as it does on a cluster.
     const live = await createTestKit({ runners, server: 'local', webhook: false });
@@ -306,8 +290,7 @@ async function main(): Promise<void> {
 
     status = 410;
     await delivery('webhook-local-refused', 'fails');
-    await submit('webhook-refused', 'fails', { headers: { callback_url: hookUrl } });
-    await done('webhook-refused');
+    await scenario('webhook-refused', 'fails', { headers: { callback_url: hookUrl } });
     await kit.client.temporal.workflow
       .getHandle(webhookWorkflowId('webhook-refused'))
       .result()

@@ -249,12 +249,9 @@ export class RunModel {
 
   /** On to the next step with `payload` (and what ended a wait, if one did). */
   advance(payload: unknown, delivered?: Delivered): void {
-    this.step += 1;
-    this.memos = {};
+    this.skipAhead(1);
     this.payload = payload;
     this.delivered = delivered;
-    this.attempt = 1;
-    this.lastError = undefined;
     this.state = 'running';
   }
 
