@@ -100,7 +100,7 @@ describe('RunModel', () => {
     run.onEvent({ name: 'other', data: 0, id: 'o' }, at, 'x');
     run.onEvent({ name: 'approve', data: 1, id: 'a1' }, at, 'x');
     run.onEvent({ name: 'approve', data: 2, id: 'a2' }, at, 'x');
-    run.beginWait(['approve', 'reject'], 60_000, Date.parse(at));
+    run.beginWait(['approve', 'reject'], Date.parse(at) + 60_000);
     assert.deepEqual(run.status(), {
       runId: 'r1',
       state: 'waiting',
@@ -115,7 +115,7 @@ describe('RunModel', () => {
     assert.deepEqual(run.stepInput().event, { name: 'approve', data: 1, id: 'a1', receivedAt: at });
     assert.equal(run.status().pendingEvents, 2);
     assert.equal(run.waiting, undefined);
-    run.beginWait(['never'], undefined, 0);
+    run.beginWait(['never'], undefined);
     run.advance('later', run.endWait(false));
     assert.deepEqual([run.stepInput().timedOut, run.stepInput().event], [true, undefined]);
     run.advance('after');
@@ -138,7 +138,7 @@ describe('RunModel', () => {
     const run = new RunModel('r1', spec);
     run.onEvent({ name: 'a', id: 'e1' }, at, 'x');
     run.onEvent({ name: 'b', id: 'e2' }, at, 'x');
-    run.beginWait(['a'], undefined, 0);
+    run.beginWait(['a'], undefined);
     run.advance({ n: 1 }, run.endWait(true));
     run.onCancelSignal({ reason: 'later' });
     const next = new RunModel('r1', spec, validateCarry(JSON.parse(JSON.stringify(run.carryForward()))));

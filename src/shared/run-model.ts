@@ -9,7 +9,16 @@ import { EventInbox, type RunEvent } from './events';
 import { ErrorType } from './names';
 import { isUndecodable } from './payload-converter';
 import type { CancelOrigin, RunOutcome, RunState, RunStatus } from './types';
-import { type Delivered, describeType, type NormalizedRunSpec, type RunCarry } from './validate';
+import { type CarriedWait, type Delivered, describeType, type NormalizedRunSpec, type RunCarry } from './validate';
+
+/**
+ * History length past which a run that cannot continue-as-new (a step or its children run) is
+ * stopped and fails: Temporal terminates a run at 51,200 events, with no outcome and no webhook.
+ * The 11,200 events left are room for what ending takes: cancelling up to 1,000 children (a signal
+ * and its close each, and the tasks around them), the signals that keep arriving meanwhile and
+ * the terminal hooks.
+ */
+export const HISTORY_CEILING = 40_000;
 
 /** Failure types that end the run at once instead of being retried. */
 const FATAL_STEP_ERRORS: ReadonlySet<string> = new Set([
@@ -36,6 +45,10 @@ export class RunModel {
   cancel: { reason: string | null; by?: CancelOrigin } | undefined;
   /** The run's deadline passed: the running step is interrupted and the run fails. */
   deadlineExceeded = false;
+  /** When the deadline passes (ms since the epoch): from submission, carried across continue-as-new. */
+  readonly deadlineAt: number | undefined;
+  /** The history reached {@link HISTORY_CEILING} where the run could not continue-as-new. */
+  historyFull = false;
   /** Set when the server holds a cancel request (Temporal's own cancel, or the run's self-request). */
   serverCancelled = false;
   /** A malformed `cancel` signal: the run fails with this message. */
@@ -55,6 +68,8 @@ export class RunModel {
     readonly runId: string,
     readonly spec: NormalizedRunSpec,
     carry?: RunCarry,
+    /** When the run was submitted (ms), which the deadline counts from when no carry says when it passes. */
+    submittedAtMs = 0,
   ) {
     this.step = carry?.step ?? 0;
     this.payload = carry ? carry.payload : spec.input;
@@ -65,20 +80,46 @@ export class RunModel {
     // A step in backoff stays on its attempt across continue-as-new, so retries stay bounded.
     if (carry?.attempt !== undefined) this.attempt = carry.attempt;
     this.lastError = carry?.lastError;
+    // A memoised effect stays recorded across continue-as-new, for the step's later attempts.
+    if (carry?.memos) this.memos = carry.memos;
+    this.deadlineAt =
+      carry?.deadlineAt !== undefined
+        ? Date.parse(carry.deadlineAt)
+        : spec.deadlineMs !== undefined
+          ? submittedAtMs + spec.deadlineMs
+          : undefined;
+    if (carry?.wait?.kind === 'backoff' && !this.cancel) this.state = 'sleeping';
   }
 
   /** A cancel or a malformed cancel signal waits to interrupt what runs. */
   get interruptPending(): boolean {
-    return this.cancel !== undefined || this.badSignal !== undefined || this.deadlineExceeded;
+    return this.cancel !== undefined || this.badSignal !== undefined || this.deadlineExceeded || this.historyFull;
+  }
+
+  /** A limit that ends the run failed, if one was reached: the deadline, or the history ceiling. */
+  limitReached(): string | undefined {
+    if (this.deadlineExceeded) return 'deadline exceeded';
+    if (this.historyFull) {
+      return `history limit: the run's history passed ${HISTORY_CEILING} events while a step or its children ran (Temporal ends a run at 51,200): send fewer events, or run fewer children per step`;
+    }
+    return undefined;
   }
 
   /** Why the run must end now instead of running its next step, if it must. */
   budgetSpent(): string | undefined {
-    if (this.deadlineExceeded) return 'deadline exceeded';
+    const limit = this.limitReached();
+    if (limit) return limit;
     const { maxSteps } = this.spec;
     if (maxSteps !== undefined && this.step >= maxSteps)
       return `step budget of ${maxSteps} step${maxSteps === 1 ? '' : 's'} used up`;
     return undefined;
+  }
+
+  /** The history passed {@link HISTORY_CEILING}. Returns whether what runs must be interrupted. */
+  onHistoryCeiling(): boolean {
+    if (isTerminal(this.state) || this.historyFull) return false;
+    this.historyFull = true;
+    return true;
   }
 
   /** The deadline passed. Returns whether what runs must be interrupted. */
@@ -212,10 +253,11 @@ export class RunModel {
     this.state = 'sleeping';
   }
 
-  beginWait(names: string[], timeoutMs: number | undefined, nowMs: number): void {
+  /** A wait for `names` begins (or resumes after continue-as-new); it times out at `untilMs`, if given. */
+  beginWait(names: string[], untilMs: number | undefined): void {
     this.waiting = {
       names,
-      ...(timeoutMs !== undefined ? { deadline: new Date(nowMs + timeoutMs).toISOString() } : {}),
+      ...(untilMs !== undefined ? { deadline: new Date(untilMs).toISOString() } : {}),
     };
     this.state = 'waiting';
   }
@@ -267,17 +309,24 @@ export class RunModel {
     this.lastError = undefined;
   }
 
-  /** What the next execution gets at continue-as-new. */
-  carryForward(): RunCarry {
+  /**
+   * What the next execution gets at continue-as-new: between steps, or during `handover.wait`,
+   * whose next step gets `handover.payload`. `memos` says whether to carry the step's memos.
+   */
+  carryForward(handover?: { wait: CarriedWait; payload: unknown }, memos = false): RunCarry {
     const events = this.inbox.carry();
+    const backoff = handover?.wait.kind === 'backoff';
     return {
       step: this.step,
-      payload: this.payload,
+      payload: handover ? handover.payload : this.payload,
       ...(this.cancel ? { cancel: this.cancel } : {}),
       ...(events.pending.length > 0 || events.seen.length > 0 ? { events } : {}),
       ...(this.delivered ? { delivered: this.delivered } : {}),
       ...(this.attempt > 1 ? { attempt: this.attempt } : {}),
-      ...(this.attempt > 1 && this.lastError !== undefined ? { lastError: this.lastError } : {}),
+      ...((this.attempt > 1 || backoff) && this.lastError !== undefined ? { lastError: this.lastError } : {}),
+      ...(memos && Object.keys(this.memos).length > 0 ? { memos: this.memos } : {}),
+      ...(this.deadlineAt !== undefined ? { deadlineAt: new Date(this.deadlineAt).toISOString() } : {}),
+      ...(handover ? { wait: handover.wait } : {}),
     };
   }
 

@@ -111,6 +111,9 @@ export function validateRunSpec(spec: unknown): NormalizedRunSpec {
     'maxHistoryEvents',
     'maxSteps',
     'deadline',
+    // The normalized spec a run hands to its next execution at continue-as-new carries the
+    // deadline in milliseconds (its duration string already parsed).
+    'deadlineMs',
   ]);
   for (const key of Object.keys(spec)) {
     if (!known.has(key)) throw new ValidationError(`unknown field "${key}" in workflow input`);
@@ -143,10 +146,24 @@ export function validateRunSpec(spec: unknown): NormalizedRunSpec {
     ...(spec.maxSteps !== undefined && spec.maxSteps !== null
       ? { maxSteps: positiveInt('maxSteps', spec.maxSteps, 1, 1_000_000_000) }
       : {}),
-    ...(spec.deadline !== undefined && spec.deadline !== null
-      ? { deadlineMs: parseDelay(spec.deadline, 'deadline') }
-      : {}),
+    ...deadlineOf(spec),
   };
+}
+
+/** `deadline` as the submitter gave it, or `deadlineMs` as a continued execution gets it; not both. */
+function deadlineOf(spec: Record<string, unknown>): { deadlineMs?: number } {
+  const given = (v: unknown) => v !== undefined && v !== null;
+  if (given(spec.deadline) && given(spec.deadlineMs)) {
+    throw new ValidationError('workflow input has both "deadline" and "deadlineMs": give one');
+  }
+  if (given(spec.deadline)) return { deadlineMs: parseDelay(spec.deadline, 'deadline') };
+  if (!given(spec.deadlineMs)) return {};
+  if (typeof spec.deadlineMs !== 'number' || !Number.isSafeInteger(spec.deadlineMs)) {
+    throw new ValidationError(
+      `deadlineMs must be a whole number of milliseconds, got ${describeType(spec.deadlineMs)}`,
+    );
+  }
+  return { deadlineMs: parseDelay(spec.deadlineMs, 'deadlineMs') };
 }
 
 /** Where a run's workflow and step tasks stand in line (Temporal task priority and fairness). */
@@ -265,6 +282,48 @@ export interface RunCarry {
   /** The attempt the step about to run is on, when a failed attempt came before (and its error). */
   attempt?: number;
   lastError?: string;
+  /** What the step about to run (or its next attempt) journaled with `step.memo`. */
+  memos?: Record<string, unknown>;
+  /** When the run's deadline passes (ISO time): counted from submission, whatever the execution. */
+  deadlineAt?: string;
+  /**
+   * The wait the run was in when it handed over to this execution, which resumes it: `payload`
+   * is then what the step after the wait gets (for a backoff, the step's own payload again).
+   */
+  wait?: CarriedWait;
+}
+
+/** A wait handed over at continue-as-new: its names and absolute end, not a fresh timeout. */
+export type CarriedWait =
+  | { kind: 'event'; names: string[]; until?: string }
+  | { kind: 'sleep'; until: string }
+  | { kind: 'backoff'; until: string };
+
+function isoTime(value: unknown, what: string): string {
+  if (typeof value !== 'string' || !Number.isFinite(Date.parse(value))) {
+    throw new ValidationError(`continue-as-new carry: ${what} must be an ISO time, got ${describeType(value)}`);
+  }
+  return value;
+}
+
+function validateCarriedWait(raw: unknown): CarriedWait | undefined {
+  if (raw === undefined || raw === null) return undefined;
+  const wait = raw as { kind?: unknown; names?: unknown; until?: unknown };
+  if (!isPlainObject(raw))
+    throw new ValidationError(`continue-as-new carry: wait must be an object, got ${describeType(raw)}`);
+  switch (wait.kind) {
+    case 'event':
+      return {
+        kind: 'event',
+        names: validateEventNames(wait.names),
+        ...(wait.until !== undefined ? { until: isoTime(wait.until, 'wait.until') } : {}),
+      };
+    case 'sleep':
+    case 'backoff':
+      return { kind: wait.kind, until: isoTime(wait.until, 'wait.until') };
+    default:
+      throw new ValidationError(`continue-as-new carry: wait has an unknown kind ${describeType(wait.kind)}`);
+  }
 }
 
 /**
@@ -279,7 +338,7 @@ export function validateCarry(carry: unknown): RunCarry | undefined {
       `continue-as-new carry must be an object like {"step": 3, "payload": …}, got ${describeType(carry)}`,
     );
   }
-  const { step, payload, cancel, events, delivered, attempt, lastError } = carry;
+  const { step, payload, cancel, events, delivered, attempt, lastError, memos, deadlineAt, wait } = carry;
   if (typeof step !== 'number' || !Number.isSafeInteger(step) || step < 0) {
     throw new ValidationError(`continue-as-new carry: step must be a whole number ≥ 0, got ${describeType(step)}`);
   }
@@ -316,6 +375,9 @@ export function validateCarry(carry: unknown): RunCarry | undefined {
     // Not worth failing a run over: an attempt count that is not a whole number ≥ 2 starts at 1.
     ...(typeof attempt === 'number' && Number.isSafeInteger(attempt) && attempt > 1 ? { attempt } : {}),
     ...(typeof lastError === 'string' ? { lastError } : {}),
+    ...(isPlainObject(memos) && Object.keys(memos).length > 0 ? { memos } : {}),
+    ...(deadlineAt !== undefined && deadlineAt !== null ? { deadlineAt: isoTime(deadlineAt, 'deadlineAt') } : {}),
+    ...(wait !== undefined && wait !== null ? { wait: validateCarriedWait(wait)! } : {}),
   };
 }
 

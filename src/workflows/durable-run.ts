@@ -37,13 +37,19 @@ import {
   statusQuery,
   type CancelRequest,
 } from '../shared/definitions';
-import { RunModel } from '../shared/run-model';
+import { HISTORY_CEILING, isTerminal, RunModel } from '../shared/run-model';
 import { MetricName } from '../shared/metrics';
 import { ErrorType, OUTCOME_MEMO_KEY } from '../shared/names';
 import { STEP_INFRA_RETRY, stepBackoffMs } from '../shared/retry';
 import type { RunOutcome, RunSpec, RunStatusKind } from '../shared/types';
 import { isUndecodable } from '../shared/payload-converter';
-import { type NormalizedRunSpec, type RunCarry, validateCarry, validateRunSpec } from '../shared/validate';
+import {
+  type CarriedWait,
+  type NormalizedRunSpec,
+  type RunCarry,
+  validateCarry,
+  validateRunSpec,
+} from '../shared/validate';
 
 export type { RunCarry };
 
@@ -72,6 +78,13 @@ const Patch = {
   FastChains: 'fast-chains',
   /** A step in backoff keeps its attempt (and last error) across continue-as-new. */
   CarryAttempt: 'carry-attempt',
+  /**
+   * A run continues-as-new while it waits (an event, a `continueAfter` sleep, a retry backoff),
+   * handing the wait over; it carries a step's memos with its attempt; and past HISTORY_CEILING
+   * events during a step or its children it fails instead of meeting Temporal's hard limit. Asked
+   * only when one of these happens, so runs that never meet them record no marker.
+   */
+  ContinueAsNewWhileWaiting: 'continue-as-new-while-waiting',
 } as const;
 
 /**
@@ -106,6 +119,11 @@ const { runTerminalHooks } = proxyLocalActivities<Activities>({
   startToCloseTimeout: '5m',
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s' },
 });
+
+/** The history length past which a waiting run hands over at most (see HISTORY_CEILING). */
+const HANDOVER_CAP = 30_000;
+
+const iso = (ms: number): string => new Date(ms).toISOString();
 
 function messageOf(err: unknown): string {
   if (err instanceof ActivityFailure && err.cause) return messageOf(err.cause);
@@ -151,7 +169,8 @@ export async function durableRun(rawSpec: RunSpec, rawCarry?: RunCarry): Promise
     const { attempt: _attempt, lastError: _lastError, ...rest } = carry;
     carry = rest;
   }
-  const run = new RunModel(runId, spec, carry);
+  // The first execution's start is the submission; a continued one gets the deadline in its carry.
+  const run = new RunModel(runId, spec, carry, workflowInfo().startTime.getTime());
   const report = (): void => setCurrentDetails(run.details());
 
   /**
@@ -196,9 +215,10 @@ export async function durableRun(rawSpec: RunSpec, rawCarry?: RunCarry): Promise
   setHandler(memoSignal, (record: unknown) => run.onMemo(record));
   setHandler(memosQuery, (forStep: unknown) => run.memosFor(forStep));
   CancellationScope.current().cancelRequested.catch(() => run.onServerCancel());
-  // The time budget counts from submission (the start of the continue-as-new chain).
-  if (spec.deadlineMs !== undefined) {
-    const remaining = workflowInfo().startTime.getTime() + spec.deadlineMs - Date.now();
+  // The time budget counts from submission: `startTime` is the current execution's start, so a
+  // continued execution learns when the deadline passes from its carry.
+  if (run.deadlineAt !== undefined) {
+    const remaining = run.deadlineAt - Date.now();
     if (remaining <= 0) run.onDeadline();
     else
       void sleep(remaining).then(
@@ -210,6 +230,22 @@ export async function durableRun(rawSpec: RunSpec, rawCarry?: RunCarry): Promise
         () => undefined,
       );
   }
+  // A step or its children cannot hand over to a new execution: past the ceiling the run stops
+  // them and fails, with its webhook, rather than meet Temporal's hard limit, which ends it silently.
+  const watchHistory = (after: number): void =>
+    void condition(() => workflowInfo().historyLength > Math.max(HISTORY_CEILING, after)).then(
+      () => {
+        if (isTerminal(run.state)) return;
+        // An earlier version's run went on: so does its replay, asking again at its next task.
+        if (!patched(Patch.ContinueAsNewWhileWaiting)) return watchHistory(workflowInfo().historyLength);
+        if (run.onHistoryCeiling()) {
+          report();
+          interrupt();
+        }
+      },
+      () => undefined,
+    );
+  watchHistory(0);
 
   /**
    * Whether the run closes through the terminal-hooks local activity: unless it runs fast steps
@@ -274,6 +310,88 @@ export async function durableRun(rawSpec: RunSpec, rawCarry?: RunCarry): Promise
     stepScope ??= new CancellationScope();
     if (run.interruptPending) interrupt();
     return stepScope.run(fn);
+  };
+
+  /**
+   * Whether the history is long enough for a waiting run to hand its wait over to a new execution.
+   * Capped below HISTORY_CEILING, where a run that cannot hand over fails.
+   */
+  const historyFull = (): boolean => {
+    const info = workflowInfo();
+    return info.continueAsNewSuggested || info.historyLength > Math.min(spec.maxHistoryEvents, HANDOVER_CAP);
+  };
+
+  /**
+   * Waits, interruptibly, until `done()` holds (`'done'`), `timeoutMs` passes (`'timeout'`), or the
+   * history is long enough to hand the wait over (`'handover'`). The same commands as
+   * `condition(done, timeoutMs)` (a `sleep` with `done` never true): one timer, cancelled if the
+   * wait ends otherwise.
+   */
+  const waitFor = (done: () => boolean, timeoutMs: number | undefined): Promise<'done' | 'timeout' | 'handover'> =>
+    // A zero timeout keeps `condition`'s own handling of it (an SDK patch marker).
+    timeoutMs === 0
+      ? interruptible(() => condition(done, 0)).then((arrived) => (arrived ? 'done' : 'timeout'))
+      : interruptible(() =>
+          CancellationScope.cancellable(async () => {
+            try {
+              const timer =
+                timeoutMs === undefined ? undefined : sleep(Math.max(1, timeoutMs)).then(() => 'timeout' as const);
+              for (let refusedAt = 0; ;) {
+                const at = refusedAt;
+                const ended = condition(() => done() || (historyFull() && workflowInfo().historyLength > at)).then(
+                  () => (done() ? ('done' as const) : ('handover' as const)),
+                );
+                const end = await (timer ? Promise.race([timer, ended]) : ended);
+                if (end !== 'handover' || patched(Patch.ContinueAsNewWhileWaiting)) return end;
+                // Replaying an earlier version's run, which waited on: ask again at its next task.
+                refusedAt = workflowInfo().historyLength;
+              }
+            } finally {
+              CancellationScope.current().cancel();
+            }
+          }),
+        );
+
+  /** Continues-as-new in the middle of `wait`, which the next execution resumes; its next step gets `payload`. */
+  const handOver = async (wait: CarriedWait, payload: unknown): Promise<never> => {
+    await condition(() => true);
+    return await continueAsNew<typeof durableRun>(spec, run.carryForward({ wait, payload }, true));
+  };
+
+  /**
+   * Waits for an event named in `names` (until `untilMs`, if given), then goes on to the next step
+   * with `payload` and what ended the wait. Interrupted, it returns and the loop's top ends the run.
+   */
+  const waitForEvent = async (names: string[], untilMs: number | undefined, payload: unknown): Promise<void> => {
+    run.beginWait(names, untilMs);
+    report();
+    let end;
+    try {
+      end = await waitFor(
+        () => run.inbox.has(names),
+        untilMs === undefined ? undefined : Math.max(0, untilMs - Date.now()),
+      );
+    } catch (err) {
+      run.abandonWait();
+      if (!isCancellation(err)) throw err;
+      return;
+    }
+    if (end === 'handover') {
+      await handOver({ kind: 'event', names, ...(untilMs !== undefined ? { until: iso(untilMs) } : {}) }, payload);
+    }
+    run.advance(payload, run.endWait(end === 'done'));
+    report();
+  };
+
+  /** Sleeps until `untilMs`; returns false when interrupted (the loop's top then ends the run). */
+  const sleepUntil = async (untilMs: number, handover: () => [CarriedWait, unknown]): Promise<boolean> => {
+    try {
+      if ((await waitFor(() => false, untilMs - Date.now())) === 'handover') await handOver(...handover());
+      return true;
+    } catch (err) {
+      if (!isCancellation(err)) throw err;
+      return false;
+    }
   };
 
   /**
@@ -372,14 +490,17 @@ export async function durableRun(rawSpec: RunSpec, rawCarry?: RunCarry): Promise
     const next = run.stepFailed(type, message);
     if (next.kind === 'fail') return await fail(next.error);
     report();
-    try {
-      await interruptible(() => sleep(stepBackoffMs(next.attempt)));
-    } catch (sleepErr) {
-      if (!isCancellation(sleepErr)) throw sleepErr;
-    }
-    run.backoffDone();
+    await backoffUntil(Date.now() + stepBackoffMs(next.attempt));
     return undefined;
   };
+  /** Waits out a failed attempt's backoff until `untilMs`, then on to the next attempt (or the loop's top). */
+  const backoffUntil = async (untilMs: number): Promise<void> => {
+    await sleepUntil(untilMs, () => [{ kind: 'backoff', until: iso(untilMs) }, run.payload]);
+    run.backoffDone();
+  };
+
+  /** The wait a continued execution resumes before it runs any step. */
+  let resume = carry?.wait;
 
   try {
     report();
@@ -391,7 +512,28 @@ export async function durableRun(rawSpec: RunSpec, rawCarry?: RunCarry): Promise
       const info = workflowInfo();
       if (info.continueAsNewSuggested || info.historyLength > spec.maxHistoryEvents) {
         await condition(() => true);
-        return await continueAsNew<typeof durableRun>(spec, run.carryForward());
+        // Asked only when a retried step has memos: a memoised effect is not done again.
+        const memos = Object.keys(run.memos).length > 0 && patched(Patch.ContinueAsNewWhileWaiting);
+        return await continueAsNew<typeof durableRun>(spec, run.carryForward(undefined, memos));
+      }
+      if (resume) {
+        const wait = resume;
+        resume = undefined;
+        if (wait.kind === 'event') {
+          await waitForEvent(wait.names, wait.until === undefined ? undefined : Date.parse(wait.until), run.payload);
+        } else if (wait.kind === 'backoff') {
+          report();
+          await backoffUntil(Date.parse(wait.until));
+        } else {
+          run.beginSleep();
+          report();
+          const payload = run.payload;
+          if (await sleepUntil(Date.parse(wait.until), () => [wait, payload])) {
+            run.advance(payload);
+            report();
+          }
+        }
+        continue;
       }
 
       let result: StepResult;
@@ -425,7 +567,8 @@ export async function durableRun(rawSpec: RunSpec, rawCarry?: RunCarry): Promise
         );
       } catch (err) {
         if (run.badSignal) return await fail(run.badSignal);
-        if (!run.cancel && run.deadlineExceeded) return await fail('deadline exceeded');
+        const limit = run.cancel ? undefined : run.limitReached();
+        if (limit) return await fail(limit);
         if (run.cancel || isCancellation(err)) {
           run.cancel ??= { reason: null, by: 'temporal' };
           return await cancelled();
@@ -457,7 +600,8 @@ export async function durableRun(rawSpec: RunSpec, rawCarry?: RunCarry): Promise
       }
       if (run.badSignal) return await fail(run.badSignal);
       if (run.cancel) return await cancelled();
-      if (run.deadlineExceeded) return await fail('deadline exceeded');
+      const limit = run.limitReached();
+      if (limit) return await fail(limit);
       switch (result.kind) {
         case 'succeed':
           return await finish({ ...run.outcomeBase(), status: 'succeeded', result: result.result });
@@ -470,34 +614,21 @@ export async function durableRun(rawSpec: RunSpec, rawCarry?: RunCarry): Promise
           report();
           continue;
         }
-        case 'waitForEvent': {
-          const names = result.events;
-          run.beginWait(names, result.timeoutMs, Date.now());
-          report();
-          let arrived: boolean;
-          try {
-            // Without a timeout, `condition` resolves to undefined rather than true.
-            arrived = (await interruptible(() => condition(() => run.inbox.has(names), result.timeoutMs))) !== false;
-          } catch (err) {
-            run.abandonWait();
-            if (!isCancellation(err)) throw err;
-            continue;
-          }
-          run.advance(result.payload, run.endWait(arrived));
-          report();
+        case 'waitForEvent':
+          await waitForEvent(
+            result.events,
+            result.timeoutMs === undefined ? undefined : Date.now() + result.timeoutMs,
+            result.payload,
+          );
           continue;
-        }
         case 'continue':
         case 'continueAfter':
           if (result.kind === 'continueAfter' && result.delayMs > 0) {
             run.beginSleep();
             report();
-            try {
-              await interruptible(() => sleep(result.delayMs));
-            } catch (err) {
-              if (!isCancellation(err)) throw err;
-              continue;
-            }
+            const untilMs = Date.now() + result.delayMs;
+            const { payload } = result;
+            if (!(await sleepUntil(untilMs, () => [{ kind: 'sleep', until: iso(untilMs) }, payload]))) continue;
           }
           run.advance(result.payload);
           report();
