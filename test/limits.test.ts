@@ -5,12 +5,47 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { StepOutcome, type StepRunner } from '../src';
+import { StepError, StepOutcome, type StepRunner } from '../src';
 import { createTestKit, type TestKit } from '../src/testing';
 import { startReceiver, type Receiver } from '../support/receiver';
 import { eventually } from '../support/wait';
 
+/** Runner calls per `runId/step/attempt`: a step that runs again after a hand-over shows here. */
+const calls = new Map<string, number>();
+const count = (key: string) => calls.set(key, (calls.get(key) ?? 0) + 1);
+const callsOf = (runId: string) => [...calls].filter(([k]) => k.startsWith(`${runId}/`));
+/** Effects `step.memo` ran, per run. */
+const charges = new Map<string, number>();
+
 const runners: Record<string, StepRunner> = {
+  /** Waits for `approve` (with the timeout in the input, if any), then reports what woke it. */
+  approval: async (step) => {
+    count(`${step.runId}/${step.stepNumber}/${step.attempt}`);
+    if (step.stepNumber === 0) {
+      const { timeout } = (step.payload ?? {}) as { timeout?: string };
+      return StepOutcome.waitForEvent('after the wait', { events: 'approve', ...(timeout ? { timeout } : {}) });
+    }
+    const { name, data, id } = step.event ?? {};
+    return StepOutcome.succeed({ event: step.event ? { name, data, id } : null, payload: step.payload });
+  },
+  /** Sleeps `payload.sleep`, then succeeds. */
+  sleeper: async (step) => {
+    count(`${step.runId}/${step.stepNumber}/${step.attempt}`);
+    if (step.stepNumber === 0)
+      return StepOutcome.continueAfter('after the sleep', (step.payload as { sleep: string }).sleep);
+    return StepOutcome.succeed(step.payload);
+  },
+  /** Pays once (memoised), then fails its first `payload.failures` attempts, then succeeds with the payment. */
+  payer: async (step) => {
+    count(`${step.runId}/${step.stepNumber}/${step.attempt}`);
+    const payment = await step.memo('charge', () => {
+      charges.set(step.runId, (charges.get(step.runId) ?? 0) + 1);
+      return { charge: `ch-${step.runId}` };
+    });
+    if (step.attempt <= (step.payload as { failures: number }).failures)
+      throw StepError.transient(`flaky ${step.attempt}`);
+    return StepOutcome.succeed({ payment, attempt: step.attempt });
+  },
   /** Sleeps 300 ms a step until step `payload.until`, then succeeds with the step number. */
   ticker: async (step) => {
     const { until } = step.payload as { until: number };
@@ -44,6 +79,21 @@ async function executions(runId: string): Promise<Array<{ runId: string; events:
     const history = await kit.client.temporal.workflow.getHandle(runId, current).fetchHistory();
     const events = history.events ?? [];
     out.push({ runId: current, events: events.length });
+    if (process.env.DEBUG_HISTORY) {
+      const tally: Record<string, number> = {};
+      for (const e of events) tally[String(e.eventType)] = (tally[String(e.eventType)] ?? 0) + 1;
+      console.log(
+        '# tally',
+        current,
+        JSON.stringify(tally),
+        JSON.stringify(
+          events
+            .filter((e) => e.workflowTaskFailedEventAttributes)
+            .slice(0, 3)
+            .map((e) => e.workflowTaskFailedEventAttributes),
+        ),
+      );
+    }
     current = events.at(-1)?.workflowExecutionContinuedAsNewEventAttributes?.newExecutionRunId ?? undefined;
   }
   return out;
@@ -93,4 +143,175 @@ describe('a deadline across continue-as-new', () => {
       assert.deepEqual(await webhookOf('/deadline-late'), { status: 'failed', body: 'deadline exceeded' });
     },
   );
+});
+
+/** Sends `n` raw `event` signals named `noise` (ids noise-0…), `concurrency` at a time, as the Temporal CLI would. */
+async function noise(runId: string, n: number, concurrency = 1, duplicate?: number, from = 0): Promise<void> {
+  const ids = Array.from(
+    { length: n },
+    (_, i) => `noise-${duplicate !== undefined && i === n - 1 ? duplicate : from + i}`,
+  );
+  for (let i = 0; i < ids.length; i += concurrency) {
+    await Promise.all(
+      ids.slice(i, i + concurrency).map((id) => handle(runId).signal('event', { name: 'noise', id, data: id })),
+    );
+  }
+}
+/**
+ * What a history may exceed maxHistoryEvents by. The run checks after each workflow task, and a
+ * task holds every signal that arrived while the one before ran: the server buffers at most 100
+ * (history.maximumBufferedEventsBatch; past it, it fails the task and starts another). Then the
+ * hand-over's own task: 3 events, and 3 more when the server refuses its completion because a
+ * signal arrived meanwhile (UnhandledCommand), and the ContinuedAsNew event. With one sender
+ * sending one event at a time (as the CLI does) the excess measured on a loaded 2-core machine
+ * was up to 52.
+ */
+const MARGIN = 110;
+
+describe('continue-as-new while waiting keeps every history bounded', () => {
+  test(
+    "the issue's case: 900 events (one duplicate) while waiting for approve, maxHistoryEvents 300",
+    { timeout: 240_000 },
+    async () => {
+      const { runId } = await kit.client.submit({ input: null, runner: 'approval', maxHistoryEvents: 300 });
+      await eventually(async () => (await kit.client.status(runId)).state === 'waiting');
+      await noise(runId, 900, 1, 5);
+      await eventually(async () => (await kit.client.status(runId)).pendingEvents === 899, 60_000, '899 pending');
+      const status = await kit.client.status(runId);
+      assert.deepEqual([status.state, status.waitingFor, status.step], ['waiting', ['approve'], 0]);
+      await handle(runId).signal('event', { name: 'approve', id: 'ok-1', data: { by: 'ana' } });
+      const outcome = await kit.client.result(runId);
+      assert.deepEqual(outcome.result, {
+        event: { name: 'approve', data: { by: 'ana' }, id: 'ok-1' },
+        payload: 'after the wait',
+      });
+      const chain = await executions(runId);
+      measured.push({ scenario: 'wait, 900 events, max 300', chain });
+      assert.ok(chain.length >= 4, `handed over while waiting: ${JSON.stringify(chain)}`);
+      for (const e of chain) assert.ok(e.events <= 300 + MARGIN, `history bounded: ${JSON.stringify(chain)}`);
+      assert.deepEqual(
+        callsOf(runId),
+        [
+          [`${runId}/0/1`, 1],
+          [`${runId}/1/1`, 1],
+        ],
+        'no step ran twice',
+      );
+    },
+  );
+
+  test(
+    'a wait with a timeout keeps its absolute deadline across hand-overs, and times out at it',
+    { timeout: 240_000 },
+    async () => {
+      const { runId } = await kit.client.submit({
+        input: { timeout: '40s' },
+        runner: 'approval',
+        maxHistoryEvents: 100,
+      });
+      await eventually(async () => (await kit.client.status(runId)).state === 'waiting');
+      const { waitDeadline } = await kit.client.status(runId);
+      assert.ok(waitDeadline);
+      await noise(runId, 200);
+      await eventually(async () => (await kit.client.status(runId)).pendingEvents === 200, 60_000, '200 pending');
+      const chain = await executions(runId);
+      assert.ok(chain.length >= 2, `handed over: ${JSON.stringify(chain)}`);
+      assert.equal((await kit.client.status(runId)).waitDeadline, waitDeadline, 'the same deadline');
+      const outcome = await kit.client.result(runId);
+      assert.deepEqual(outcome.result, { event: null, payload: 'after the wait' });
+      // Timed out at the deadline set before the hand-overs, not 40 s after the last one.
+      const closed = (await handle(runId).describe()).closeTime!.getTime();
+      assert.ok(
+        closed >= Date.parse(waitDeadline) && closed < Date.parse(waitDeadline) + 10_000,
+        `closed ${closed - Date.parse(waitDeadline)} ms after the deadline`,
+      );
+      const all = await executions(runId);
+      measured.push({ scenario: 'wait with timeout, 200 events, max 100', chain: all });
+      for (const e of all) assert.ok(e.events <= 100 + MARGIN, `history bounded: ${JSON.stringify(all)}`);
+      assert.deepEqual(
+        callsOf(runId),
+        [
+          [`${runId}/0/1`, 1],
+          [`${runId}/1/1`, 1],
+        ],
+        'no step ran twice',
+      );
+    },
+  );
+
+  test(
+    'a continueAfter sleep hands over with its wake-up time; the step after it runs once',
+    { timeout: 240_000 },
+    async () => {
+      const { runId } = await kit.client.submit({ input: { sleep: '25s' }, runner: 'sleeper', maxHistoryEvents: 100 });
+      await eventually(async () => (await kit.client.status(runId)).state === 'sleeping');
+      const asleep = Date.now();
+      await noise(runId, 300);
+      const outcome = await kit.client.result(runId);
+      assert.equal(outcome.result, 'after the sleep');
+      const slept = Date.now() - asleep;
+      assert.ok(slept >= 23_000 && slept < 60_000, `slept ${slept} ms`);
+      const chain = await executions(runId);
+      measured.push({ scenario: 'sleep 25 s, 300 events, max 100', chain });
+      assert.ok(chain.length >= 3, `handed over while sleeping: ${JSON.stringify(chain)}`);
+      for (const e of chain) assert.ok(e.events <= 100 + MARGIN, `history bounded: ${JSON.stringify(chain)}`);
+      assert.deepEqual(
+        callsOf(runId),
+        [
+          [`${runId}/0/1`, 1],
+          [`${runId}/1/1`, 1],
+        ],
+        'no step ran twice',
+      );
+    },
+  );
+
+  test(
+    'a retry backoff hands over with its attempt and memos: the memoised payment runs once',
+    { timeout: 240_000 },
+    async () => {
+      // Backoffs of 1, 2, 4 and 8 s before attempt 5.
+      const { runId } = await kit.client.submit({
+        input: { failures: 4 },
+        runner: 'payer',
+        maxHistoryEvents: 60,
+        maxAttemptsPerStep: 5,
+      });
+      await eventually(async () => (await kit.client.status(runId)).state === 'sleeping');
+      let sent = 0;
+      let closed = false;
+      const sending = (async () => {
+        for (; sent < 1000 && !closed; sent += 10) await noise(runId, 10, 1, undefined, sent);
+      })().catch((err: Error) => {
+        // The run closed while a signal was on its way.
+        if (!closed) throw err;
+      });
+      const outcome = await kit.client.result(runId);
+      closed = true;
+      await sending;
+      assert.deepEqual(outcome.result, { payment: { charge: `ch-${runId}` }, attempt: 5 });
+      assert.equal(charges.get(runId), 1, 'the payment ran once');
+      assert.deepEqual(
+        callsOf(runId).map(([k, n]) => [k.slice(runId.length), n]),
+        [
+          ['/0/1', 1],
+          ['/0/2', 1],
+          ['/0/3', 1],
+          ['/0/4', 1],
+          ['/0/5', 1],
+        ],
+      );
+      const chain = await executions(runId);
+      measured.push({ scenario: `backoff 1+2+4+8 s, ${sent} events, max 60`, chain });
+      assert.ok(chain.length >= 3, `handed over while in backoff: ${JSON.stringify(chain)}`);
+      for (const e of chain) assert.ok(e.events <= 60 + MARGIN, `history bounded: ${JSON.stringify(chain)}`);
+    },
+  );
+});
+
+const measured: Array<{ scenario: string; chain: Array<{ events: number }> }> = [];
+after(() => {
+  for (const { scenario, chain } of measured) {
+    console.log(`# history events per execution, ${scenario}: ${chain.map((e) => e.events).join(', ')}`);
+  }
 });
