@@ -47,6 +47,7 @@ import {
   validatePriority,
   validateRunId,
   validateRunSpec,
+  runSpecTooLarge,
 } from './shared/validate';
 
 export { ValidationError };
@@ -204,6 +205,8 @@ export class RunsClient {
     const { runId: given, startDelay, priority, fairnessKey, fairnessWeight, ...rest } = options;
     const runId = given === undefined ? ulid() : validateRunId(given);
     const spec = validateRunSpec(rest);
+    const tooLarge = runSpecTooLarge(spec);
+    if (tooLarge) throw new ValidationError(tooLarge);
     const delayMs = startDelay === undefined ? undefined : parseDelay(startDelay, 'startDelay');
     const taskPriority = validatePriority(
       { priority, fairnessKey: fairnessKey ?? this.tenantFairnessKey(spec.headers.tenant), fairnessWeight },

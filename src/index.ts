@@ -15,6 +15,13 @@ export type {
   EventSignal,
 } from './shared/types';
 export { MAX_PENDING_EVENTS } from './shared/events';
+export {
+  MAX_COMMAND_BYTES,
+  MAX_HEADERS_BYTES,
+  MAX_PENDING_EVENT_BYTES,
+  MAX_REMEMBERED_ID_BYTES,
+  MAX_RUN_SPEC_BYTES,
+} from './shared/limits';
 export { ValidationError } from './shared/validate';
 export {
   RunsClient,

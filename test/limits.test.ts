@@ -5,7 +5,17 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { StepError, StepOutcome, type StepRunner } from '../src';
+import {
+  MAX_COMMAND_BYTES,
+  MAX_HEADERS_BYTES,
+  MAX_PENDING_EVENT_BYTES,
+  MAX_RUN_SPEC_BYTES,
+  StepError,
+  StepOutcome,
+  type StepRunner,
+  ValidationError,
+} from '../src';
+import { encodedSize } from '../src/shared/limits';
 import { createTestKit, type TestKit } from '../src/testing';
 import { startReceiver, type Receiver } from '../support/receiver';
 import { eventually } from '../support/wait';
@@ -35,6 +45,28 @@ const runners: Record<string, StepRunner> = {
       return StepOutcome.continueAfter('after the sleep', (step.payload as { sleep: string }).sleep);
     return StepOutcome.succeed(step.payload);
   },
+  /** Step 0 continues with a string of `payload.size` characters; step 1 succeeds with its length. */
+  big: async (step) =>
+    step.stepNumber === 0
+      ? StepOutcome.continue('y'.repeat((step.payload as { size: number }).size))
+      : StepOutcome.succeed((step.payload as string).length),
+  /** Runs four children that each succeed with 480,000 characters, then succeeds. */
+  parent: async (step) =>
+    step.stepNumber === 0
+      ? StepOutcome.runChildren(
+          null,
+          Array.from({ length: 4 }, () => ({ input: null, runner: 'fat' })),
+        )
+      : StepOutcome.succeed('done'),
+  fat: async () => StepOutcome.succeed('c'.repeat(480_000)),
+  /** Records eight memos of 250,000 characters, then fails its first attempt. */
+  hoarder: async (step) => {
+    for (let i = 0; i < 8; i++) await step.memo(`m${i}`, () => 'm'.repeat(250_000));
+    if (step.attempt === 1) throw StepError.transient('once more');
+    return StepOutcome.succeed('done');
+  },
+  /** Succeeds at once with the length of its input. */
+  echo: async (step) => StepOutcome.succeed(JSON.stringify(step.payload).length),
   /** Pays once (memoised), then fails its first `payload.failures` attempts, then succeeds with the payment. */
   payer: async (step) => {
     count(`${step.runId}/${step.stepNumber}/${step.attempt}`);
@@ -307,6 +339,147 @@ describe('continue-as-new while waiting keeps every history bounded', () => {
       for (const e of chain) assert.ok(e.events <= 60 + MARGIN, `history bounded: ${JSON.stringify(chain)}`);
     },
   );
+});
+
+/** Room for the small fields of a step input or a carry, as the workflow keeps it (ROOM_FOR_SMALL_FIELDS). */
+const BUDGET = MAX_COMMAND_BYTES - 4096;
+const noWfTaskFailures = async (runId: string) => {
+  const history = await handle(runId).fetchHistory();
+  assert.equal(history.events?.filter((e) => e.workflowTaskFailedEventAttributes).length, 0, 'no workflow task failed');
+};
+
+describe('size bounds: refused at the door, or the run fails cleanly with its webhook', () => {
+  test(`the workflow input: ${MAX_RUN_SPEC_BYTES} bytes pass, one more is refused at submit naming the limit`, async () => {
+    const headers = withHook('/input-ok');
+    const fits = MAX_RUN_SPEC_BYTES - encodedSize(headers) - 2;
+    const { runId } = await kit.client.submit({ input: 'i'.repeat(fits), runner: 'echo', headers });
+    assert.equal((await kit.client.result(runId)).result, fits + 2);
+    await assert.rejects(
+      kit.client.submit({ input: 'i'.repeat(fits + 1), runner: 'echo', headers }),
+      (err: Error) =>
+        err instanceof ValidationError &&
+        /^the workflow input would be 512\.0 KiB \(524289 bytes\), above the 512\.0 KiB \(524288 bytes\) limit \(input /.test(
+          err.message,
+        ),
+    );
+  });
+
+  test(`headers: ${MAX_HEADERS_BYTES} bytes together pass, one more is refused at submit`, async () => {
+    const base = withHook('/headers-ok');
+    const pad = MAX_HEADERS_BYTES - encodedSize({ ...base, pad: '' });
+    const { runId } = await kit.client.submit({ input: 1, runner: 'echo', headers: { ...base, pad: 'h'.repeat(pad) } });
+    assert.equal((await kit.client.result(runId)).status, 'succeeded');
+    await assert.rejects(
+      kit.client.submit({ input: 1, runner: 'echo', headers: { ...base, pad: 'h'.repeat(pad + 1) } }),
+      /^ValidationError: headers take 32\.0 KiB \(32769 bytes\) together, above the 32\.0 KiB \(32768 bytes\) limit$/,
+    );
+  });
+
+  test('an oversized input started around the client (as the Temporal CLI does) fails the run at once, with its webhook', async () => {
+    const runId = `raw-big-${Date.now()}`;
+    await kit.client.temporal.workflow.start('durableRun', {
+      workflowId: runId,
+      taskQueue: kit.taskQueue,
+      args: [{ input: 'i'.repeat(MAX_RUN_SPEC_BYTES), runner: 'echo', headers: withHook('/raw-big') }],
+    });
+    const outcome = await kit.client.result(runId);
+    assert.equal(outcome.status, 'failed');
+    assert.match(outcome.error!, /^the workflow input would be .* above the 512\.0 KiB \(524288 bytes\) limit/);
+    assert.equal(outcome.finalStep, 0);
+    assert.deepEqual(await webhookOf('/raw-big'), { status: 'failed', body: outcome.error });
+    await noWfTaskFailures(runId);
+  });
+
+  test("a step's input at the limit passes; one byte over fails the run before the step, with its webhook", async () => {
+    // The step input's parts: the payload (a string: two quotes) and the headers.
+    const fits = (path: string) => BUDGET - encodedSize(withHook(path)) - 2;
+    const ok = await kit.client.submit({
+      input: { size: fits('/step-input') },
+      runner: 'big',
+      headers: withHook('/step-input'),
+    });
+    assert.equal((await kit.client.result(ok.runId)).result, fits('/step-input'));
+    const over = await kit.client.submit({
+      input: { size: fits('/step-input-over') + 1 },
+      runner: 'big',
+      headers: withHook('/step-input-over'),
+    });
+    const outcome = await kit.client.result(over.runId);
+    assert.deepEqual([outcome.status, outcome.finalStep], ['failed', 1]);
+    assert.match(
+      outcome.error!,
+      /^step 1's input would be 1\.81 MiB \(1895905 bytes\), above the 1\.81 MiB \(1895904 bytes\) limit \(payload /,
+    );
+    assert.deepEqual(await webhookOf('/step-input-over'), { status: 'failed', body: outcome.error });
+    await noWfTaskFailures(over.runId);
+  });
+
+  test('the continue-as-new carry at the limit passes; one byte over fails the run, with its webhook', async () => {
+    const pad = 'z'.repeat(100_000);
+    const carried = (size: number, path: string) => ({
+      input: { size, pad },
+      runner: 'big',
+      maxHistoryEvents: 5,
+      headers: withHook(path),
+    });
+    // The carry's parts: the input, the headers and the payload (a string: two quotes).
+    const fits = (path: string) => BUDGET - encodedSize({ size: 0, pad }) - encodedSize(withHook(path)) - 2 - 6;
+    const ok = await kit.client.submit(carried(fits('/carry-ok'), '/carry-ok'));
+    assert.equal((await kit.client.result(ok.runId)).status, 'succeeded');
+    assert.ok((await executions(ok.runId)).length >= 2, 'continued-as-new');
+    const over = await kit.client.submit(carried(fits('/carry-over') + 1, '/carry-over'));
+    const outcome = await kit.client.result(over.runId);
+    assert.equal(outcome.status, 'failed');
+    assert.match(
+      outcome.error!,
+      /^the continue-as-new carry would be .* above the 1\.81 MiB \(1895904 bytes\) limit \(payload /,
+    );
+    assert.deepEqual(await webhookOf('/carry-over'), { status: 'failed', body: outcome.error });
+    await noWfTaskFailures(over.runId);
+  });
+
+  test("children's outcomes too large for the next step's input fail the run, with its webhook", async () => {
+    const { runId } = await kit.client.submit({ input: null, runner: 'parent', headers: withHook('/children') });
+    const outcome = await kit.client.result(runId);
+    assert.deepEqual([outcome.status, outcome.finalStep], ['failed', 1]);
+    assert.match(outcome.error!, /^step 1's input would be .* limit \(children's outcomes 1\.83 MiB/);
+    assert.deepEqual(await webhookOf('/children'), { status: 'failed', body: outcome.error });
+    await noWfTaskFailures(runId);
+  });
+
+  test("memos too large to re-send in a retry's input fail the run, with its webhook", async () => {
+    const { runId } = await kit.client.submit({ input: null, runner: 'hoarder', headers: withHook('/memos') });
+    const outcome = await kit.client.result(runId);
+    assert.deepEqual([outcome.status, outcome.finalStep], ['failed', 0]);
+    assert.match(outcome.error!, /^step 0's input would be .* limit \(memos 1\.91 MiB/);
+    assert.deepEqual(await webhookOf('/memos'), { status: 'failed', body: outcome.error });
+    await noWfTaskFailures(runId);
+  });
+
+  test(`pending events: ${MAX_PENDING_EVENT_BYTES} bytes of them are kept; the next event is refused, the run goes on`, async () => {
+    const { runId } = await kit.client.submit({ input: null, runner: 'approval' });
+    await eventually(async () => (await kit.client.status(runId)).state === 'waiting');
+    const sample = (id: string, data: string) => ({ name: 'noise', data, id, receivedAt: new Date().toISOString() });
+    const small = encodedSize(sample('b', ''));
+    const first = 'd'.repeat(MAX_PENDING_EVENT_BYTES - small - encodedSize(sample('a', '')));
+    await handle(runId).signal('event', { name: 'noise', id: 'a', data: first });
+    await handle(runId).signal('event', { name: 'noise', id: 'b', data: '' });
+    await eventually(async () => (await kit.client.status(runId)).pendingEvents === 2, 30_000, '2 pending');
+    await handle(runId).signal('event', { name: 'noise', id: 'c', data: '' });
+    await eventually(
+      async () =>
+        /^event ignored: event "noise" \(id c, \d+ bytes\) refused: the run's unconsumed events would take more than 512\.0 KiB/.test(
+          (await kit.client.status(runId)).lastError ?? '',
+        ),
+      30_000,
+      'refused',
+    );
+    assert.equal((await kit.client.status(runId)).pendingEvents, 2);
+    assert.equal((await kit.client.status(runId)).state, 'waiting');
+    await kit.client.cancel(runId);
+    assert.equal((await kit.client.result(runId)).status, 'cancelled');
+    await noWfTaskFailures(runId);
+  });
 });
 
 const measured: Array<{ scenario: string; chain: Array<{ events: number }> }> = [];

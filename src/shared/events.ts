@@ -4,6 +4,7 @@
  */
 import { isUndecodable } from './payload-converter';
 import { describeType, ValidationError } from './validate';
+import { encodedSize, MAX_PENDING_EVENT_BYTES, MAX_REMEMBERED_ID_BYTES, showBytes } from './limits';
 
 /** At most this many events wait unconsumed in a run; past it a new one is refused. */
 export const MAX_PENDING_EVENTS = 1000;
@@ -78,10 +79,23 @@ export function validateEventNames(events: unknown): string[] {
 export class EventInbox {
   private readonly pending: RunEvent[];
   private readonly seen: Set<string>;
+  /** Encoded bytes of the pending events and of the remembered IDs. */
+  private pendingBytes: number;
+  private seenBytes: number;
 
-  constructor(carry?: InboxCarry) {
+  /**
+   * @param byteBounds whether the byte bounds apply (MAX_PENDING_EVENT_BYTES, MAX_REMEMBERED_ID_BYTES):
+   *   asked only when one would refuse an event or forget an ID, so a run's replay can keep an
+   *   earlier version's count-only bounds.
+   */
+  constructor(
+    carry?: InboxCarry,
+    private readonly byteBounds: () => boolean = () => true,
+  ) {
     this.pending = [...(carry?.pending ?? [])];
     this.seen = new Set(carry?.seen ?? []);
+    this.pendingBytes = this.pending.reduce((sum, e) => sum + encodedSize(e), 0);
+    this.seenBytes = [...this.seen].reduce((sum, id) => sum + encodedSize(id), 0);
   }
 
   get size(): number {
@@ -107,8 +121,17 @@ export class EventInbox {
         reason: `event "${event.name}" (id ${id}) refused: the run already keeps ${MAX_PENDING_EVENTS} unconsumed events`,
       };
     }
+    const received = { name: event.name, data: event.data ?? null, id, receivedAt };
+    const size = encodedSize(received);
+    if (this.pendingBytes + size > MAX_PENDING_EVENT_BYTES && this.byteBounds()) {
+      return {
+        kind: 'refused',
+        reason: `event "${event.name}" (id ${id}, ${showBytes(size)}) refused: the run's unconsumed events would take more than ${showBytes(MAX_PENDING_EVENT_BYTES)}`,
+      };
+    }
     this.remember(id);
-    this.pending.push({ name: event.name, data: event.data ?? null, id, receivedAt });
+    this.pending.push(received);
+    this.pendingBytes += size;
     return { kind: 'accepted' };
   }
 
@@ -120,7 +143,10 @@ export class EventInbox {
   /** Removes and returns the earliest event named in `names`. */
   take(names: readonly string[]): RunEvent | undefined {
     const index = this.pending.findIndex((e) => names.includes(e.name));
-    return index < 0 ? undefined : this.pending.splice(index, 1)[0];
+    if (index < 0) return undefined;
+    const event = this.pending.splice(index, 1)[0]!;
+    this.pendingBytes -= encodedSize(event);
+    return event;
   }
 
   carry(): InboxCarry {
@@ -129,7 +155,15 @@ export class EventInbox {
 
   private remember(id: string): void {
     this.seen.add(id);
-    if (this.seen.size > MAX_REMEMBERED_EVENT_IDS) this.seen.delete(this.seen.values().next().value!);
+    this.seenBytes += encodedSize(id);
+    if (this.seen.size > MAX_REMEMBERED_EVENT_IDS) this.forgetOldest();
+    while (this.seenBytes > MAX_REMEMBERED_ID_BYTES && this.seen.size > 1 && this.byteBounds()) this.forgetOldest();
+  }
+
+  private forgetOldest(): void {
+    const oldest = this.seen.values().next().value!;
+    this.seen.delete(oldest);
+    this.seenBytes -= encodedSize(oldest);
   }
 }
 

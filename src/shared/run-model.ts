@@ -70,12 +70,14 @@ export class RunModel {
     carry?: RunCarry,
     /** When the run was submitted (ms), which the deadline counts from when no carry says when it passes. */
     submittedAtMs = 0,
+    /** Whether the inbox's byte bounds apply (see EventInbox). */
+    byteBounds: () => boolean = () => true,
   ) {
     this.step = carry?.step ?? 0;
     this.payload = carry ? carry.payload : spec.input;
     this.cancel = carry?.cancel;
     if (this.cancel) this.state = 'cancelling';
-    this.inbox = new EventInbox(carry?.events);
+    this.inbox = new EventInbox(carry?.events, byteBounds);
     this.delivered = carry?.delivered;
     // A step in backoff stays on its attempt across continue-as-new, so retries stay bounded.
     if (carry?.attempt !== undefined) this.attempt = carry.attempt;

@@ -4,6 +4,7 @@ import { msToNumber } from '@temporalio/common/lib/time';
 import { DEFAULT_RUNNER, RESERVED_HEADER_PREFIX } from './names';
 import { type InboxCarry, type RunEvent, validateCarriedEvent, validateEventNames, validateInboxCarry } from './events';
 import { isUndecodable } from './payload-converter';
+import { encodedSize, MAX_HEADERS_BYTES, MAX_RUN_SPEC_BYTES, overflow, showBytes } from './limits';
 import type { CancelOrigin, RunHeaders, RunOutcome } from './types';
 
 /** What the step after a wait gets: the event, a timeout, or the outcomes of its children. */
@@ -164,6 +165,19 @@ function deadlineOf(spec: Record<string, unknown>): { deadlineMs?: number } {
     );
   }
   return { deadlineMs: parseDelay(spec.deadlineMs, 'deadlineMs') };
+}
+
+/**
+ * Why a run's input is too large to run, naming the field and the limit; undefined when it fits.
+ * Not part of {@link validateRunSpec}, which runs in flight replay: the workflow asks it of new
+ * runs only.
+ */
+export function runSpecTooLarge(spec: NormalizedRunSpec): string | undefined {
+  const headers = encodedSize(spec.headers);
+  if (headers > MAX_HEADERS_BYTES) {
+    return `headers take ${showBytes(headers)} together, above the ${showBytes(MAX_HEADERS_BYTES)} limit`;
+  }
+  return overflow('the workflow input', { input: spec.input, headers: spec.headers }, MAX_RUN_SPEC_BYTES);
 }
 
 /** Where a run's workflow and step tasks stand in line (Temporal task priority and fairness). */

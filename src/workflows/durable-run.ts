@@ -38,6 +38,7 @@ import {
   type CancelRequest,
 } from '../shared/definitions';
 import { HISTORY_CEILING, isTerminal, RunModel } from '../shared/run-model';
+import { MAX_COMMAND_BYTES, overflow } from '../shared/limits';
 import { MetricName } from '../shared/metrics';
 import { ErrorType, OUTCOME_MEMO_KEY } from '../shared/names';
 import { STEP_INFRA_RETRY, stepBackoffMs } from '../shared/retry';
@@ -47,6 +48,7 @@ import {
   type CarriedWait,
   type NormalizedRunSpec,
   type RunCarry,
+  runSpecTooLarge,
   validateCarry,
   validateRunSpec,
 } from '../shared/validate';
@@ -123,6 +125,9 @@ const { runTerminalHooks } = proxyLocalActivities<Activities>({
 /** The history length past which a waiting run hands over at most (see HISTORY_CEILING). */
 const HANDOVER_CAP = 30_000;
 
+/** What a step input or a carry holds beside the parts that can grow (run ID, step, names, times). */
+const ROOM_FOR_SMALL_FIELDS = 4096;
+
 const iso = (ms: number): string => new Date(ms).toISOString();
 
 function messageOf(err: unknown): string {
@@ -170,7 +175,9 @@ export async function durableRun(rawSpec: RunSpec, rawCarry?: RunCarry): Promise
     carry = rest;
   }
   // The first execution's start is the submission; a continued one gets the deadline in its carry.
-  const run = new RunModel(runId, spec, carry, workflowInfo().startTime.getTime());
+  const run = new RunModel(runId, spec, carry, workflowInfo().startTime.getTime(), () =>
+    patched(Patch.ContinueAsNewWhileWaiting),
+  );
   const report = (): void => setCurrentDetails(run.details());
 
   /**
@@ -352,10 +359,35 @@ export async function durableRun(rawSpec: RunSpec, rawCarry?: RunCarry): Promise
           }),
         );
 
+  /**
+   * Continues-as-new with `next`, or fails the run when the input and the carry together would
+   * not fit in the command (Temporal would refuse it and end the run without its webhook).
+   */
+  const continueWith = async (next: RunCarry): Promise<never> => {
+    const tooLarge = overflow(
+      'the continue-as-new carry',
+      {
+        input: spec.input,
+        headers: spec.headers,
+        payload: next.payload,
+        'pending events': next.events?.pending,
+        'remembered event IDs': next.events?.seen,
+        'delivered (event or children outcomes)': next.delivered,
+        memos: next.memos,
+      },
+      MAX_COMMAND_BYTES - ROOM_FOR_SMALL_FIELDS,
+    );
+    if (tooLarge && patched(Patch.ContinueAsNewWhileWaiting)) {
+      await fail(tooLarge);
+      throw new Error('unreachable: a failed run closes');
+    }
+    return await continueAsNew<typeof durableRun>(spec, next);
+  };
+
   /** Continues-as-new in the middle of `wait`, which the next execution resumes; its next step gets `payload`. */
   const handOver = async (wait: CarriedWait, payload: unknown): Promise<never> => {
     await condition(() => true);
-    return await continueAsNew<typeof durableRun>(spec, run.carryForward({ wait, payload }, true));
+    return await continueWith(run.carryForward({ wait, payload }, true));
   };
 
   /**
@@ -501,9 +533,13 @@ export async function durableRun(rawSpec: RunSpec, rawCarry?: RunCarry): Promise
 
   /** The wait a continued execution resumes before it runs any step. */
   let resume = carry?.wait;
+  // A new run's input leaves room for what it carries; one started around the client (the
+  // Temporal CLI, the UI) is checked here.
+  const tooLarge = carry === undefined ? runSpecTooLarge(spec) : undefined;
 
   try {
     report();
+    if (tooLarge && patched(Patch.ContinueAsNewWhileWaiting)) return await fail(tooLarge);
     for (;;) {
       if (run.badSignal) return await fail(run.badSignal);
       if (run.cancel) return await cancelled();
@@ -514,7 +550,7 @@ export async function durableRun(rawSpec: RunSpec, rawCarry?: RunCarry): Promise
         await condition(() => true);
         // Asked only when a retried step has memos: a memoised effect is not done again.
         const memos = Object.keys(run.memos).length > 0 && patched(Patch.ContinueAsNewWhileWaiting);
-        return await continueAsNew<typeof durableRun>(spec, run.carryForward(undefined, memos));
+        return await continueWith(run.carryForward(undefined, memos));
       }
       if (resume) {
         const wait = resume;
@@ -548,6 +584,19 @@ export async function durableRun(rawSpec: RunSpec, rawCarry?: RunCarry): Promise
               },
             }
           : run.stepInput();
+      // Children's outcomes, memos and the payload together must fit in the activity's input.
+      const tooLarge = overflow(
+        `step ${run.step}'s input`,
+        {
+          payload: input.payload,
+          headers: input.headers,
+          event: input.event,
+          "children's outcomes": input.children,
+          memos: input.memos,
+        },
+        MAX_COMMAND_BYTES - ROOM_FOR_SMALL_FIELDS,
+      );
+      if (tooLarge && patched(Patch.ContinueAsNewWhileWaiting)) return await fail(tooLarge);
       try {
         result = await interruptible(() =>
           local

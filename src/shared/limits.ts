@@ -1,0 +1,81 @@
+/**
+ * Size bounds on what a run sends to Temporal, in encoded bytes (UTF-8 JSON, bytes as base64, as
+ * the payload converter writes them). Temporal refuses a payload list above 2 MiB (its blob size
+ * limit: a start, a signal, an activity's input or result, a continue-as-new), and a refused
+ * command ends the run with no outcome and no webhook. So the run refuses what cannot fit at the
+ * door, and fails cleanly, with its webhook, before it would send a command the server refuses.
+ * Sandbox-safe: the workflow measures with it too.
+ */
+import { toBase64 } from './payload-converter';
+
+/**
+ * Temporal's default blob size limit (`limit.blobSize.error`), which the server applies to all the
+ * payloads of one start, signal, activity input or result, or continue-as-new together.
+ */
+export const TEMPORAL_BLOB_LIMIT = 2 * 1024 * 1024;
+/**
+ * The most a run puts in one command (a step's input, a continue-as-new): under
+ * {@link TEMPORAL_BLOB_LIMIT} by what encoding adds around the JSON (payload metadata, and with
+ * encryption a nonce, a tag and the key ID: under 200 bytes a payload).
+ */
+export const MAX_COMMAND_BYTES = 1_900_000;
+/**
+ * A run's whole workflow input (`input`, `headers` and the options). It rides in every
+ * continue-as-new beside the carry, so it gets a quarter of the room.
+ */
+export const MAX_RUN_SPEC_BYTES = 512 * 1024;
+/** All of a run's headers together (names and values): they go into every step input and outcome. */
+export const MAX_HEADERS_BYTES = 32 * 1024;
+/** The data of the events a run keeps unconsumed, together: they are carried at continue-as-new. */
+export const MAX_PENDING_EVENT_BYTES = 512 * 1024;
+/**
+ * The event IDs a run remembers, together: past it the oldest are forgotten (as past 10,000 IDs).
+ * 10,000 UUIDs or ULIDs fit; 10,000 IDs of 200 characters (2 MB) would not fit in the carry.
+ */
+export const MAX_REMEMBERED_ID_BYTES = 400 * 1024;
+
+function utf8Length(text: string): number {
+  let n = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x80) n += 1;
+    else if (c < 0x800) n += 2;
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < text.length) {
+      n += 4;
+      i += 1;
+    } else n += 3;
+  }
+  return n;
+}
+
+/** The bytes `value` takes as a JSON payload (0 for undefined). */
+export function encodedSize(value: unknown): number {
+  const text = JSON.stringify(value, (_key, v: unknown) => (v instanceof Uint8Array ? { $bytes: toBase64(v) } : v));
+  return text === undefined ? 0 : utf8Length(text);
+}
+
+/** Bytes as people read them: `1.9 MB (1900000 bytes)`. */
+export function showBytes(n: number): string {
+  return n >= 1024 * 1024
+    ? `${(n / (1024 * 1024)).toFixed(2)} MiB (${n} bytes)`
+    : n >= 1024
+      ? `${(n / 1024).toFixed(1)} KiB (${n} bytes)`
+      : `${n} bytes`;
+}
+
+/**
+ * Why `parts` (name → value) cannot go into one command of at most `limit` bytes, naming the
+ * largest parts; undefined when they fit.
+ */
+export function overflow(what: string, parts: Record<string, unknown>, limit: number): string | undefined {
+  const sizes = Object.entries(parts).map(([name, value]) => [name, encodedSize(value)] as const);
+  const total = sizes.reduce((sum, [, n]) => sum + n, 0);
+  if (total <= limit) return undefined;
+  const largest = sizes
+    .filter(([, n]) => n > 0)
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, 3)
+    .map(([name, n]) => `${name} ${showBytes(n)}`)
+    .join(', ');
+  return `${what} would be ${showBytes(total)}, above the ${showBytes(limit)} limit (${largest})`;
+}
