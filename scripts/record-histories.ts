@@ -96,6 +96,17 @@ const runners: Record<string, StepRunner> = {
     ]),
   default: async () => StepOutcome.succeed('child done'),
   counts3: async (step) => StepOutcome.continue(step.stepNumber),
+  // ── limits: continue-as-new while waiting, the deadline across executions, size bounds
+  /** Pays once (memoised), fails attempts 1–3, then succeeds: backoffs of 1, 2 and 4 s. */
+  memoBackoff: async (step) => {
+    const charge = await step.memo('charge', async () => ({ id: 'ch_1' }));
+    if (step.attempt < 4) throw StepError.transient(`the network blinked (${step.attempt})`);
+    return StepOutcome.succeed(charge);
+  },
+  sleepsForever: async () => StepOutcome.continueAfter(null, '1h'),
+  /** Step 0 continues with 1,900,000 characters: step 1's input would not fit in a command. */
+  oversized: async (step) =>
+    step.stepNumber === 0 ? StepOutcome.continue('y'.repeat(1_900_000)) : StepOutcome.succeed('unreachable'),
 };
 
 /** Writes every execution of `workflowId`, oldest first (walking a continue-as-new chain back). */
@@ -296,6 +307,35 @@ async function main(): Promise<void> {
       .result()
       .catch(() => undefined);
     files.push(...(await record(kit, webhookWorkflowId('webhook-refused'))));
+    // ── limits: continue-as-new during a wait (events sent during it), a sleep and a backoff with
+    // a memo (patch continue-as-new-while-waiting), a deadline across continue-as-new, a size bound.
+    const handedOver = async (runId: string) =>
+      (await kit.client.temporal.workflow.getHandle(runId).describe()).raw.workflowExecutionInfo?.firstRunId !==
+      (await kit.client.temporal.workflow.getHandle(runId).describe()).runId;
+    /** Sends raw `event` signals (as the Temporal CLI does) until the run has handed over. */
+    const noiseUntilHandedOver = async (runId: string) => {
+      for (let i = 0; i < 300 && !(await handedOver(runId)); i++) {
+        await kit.client.temporal.workflow.getHandle(runId).signal('event', { name: 'noise', id: `noise-${i}` });
+      }
+    };
+    await submit('wait-continue-as-new', 'approval', { maxHistoryEvents: 30 });
+    await waitForState(kit, 'wait-continue-as-new', 'waiting');
+    await noiseUntilHandedOver('wait-continue-as-new');
+    await kit.client.temporal.workflow
+      .getHandle('wait-continue-as-new')
+      .signal('event', { name: 'approve', id: 'evt-1', data: { by: 'ana' } });
+    await done('wait-continue-as-new');
+    await submit('sleep-continue-as-new', 'sleeps', { maxHistoryEvents: 30 });
+    await waitForState(kit, 'sleep-continue-as-new', 'sleeping');
+    await noiseUntilHandedOver('sleep-continue-as-new');
+    await done('sleep-continue-as-new');
+    await submit('backoff-continue-as-new', 'memoBackoff', { maxHistoryEvents: 30, maxAttemptsPerStep: 5 });
+    await waitForState(kit, 'backoff-continue-as-new', 'sleeping');
+    await noiseUntilHandedOver('backoff-continue-as-new');
+    await done('backoff-continue-as-new');
+    await scenario('deadline-continue-as-new', 'counts', { maxHistoryEvents: 40, deadline: '1h' });
+    await scenario('deadline-after-continue-as-new', 'sleepsForever', { maxHistoryEvents: 20, deadline: '5h' });
+    await scenario('size-bound-step-input', 'oversized', { headers: { callback_url: hookUrl } });
   } finally {
     await kit.teardown();
     receiver.close();

@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { EventInbox, MAX_PENDING_EVENTS, validateEventNames } from '../src/shared/events';
+import { MAX_REMEMBERED_ID_BYTES } from '../src/shared/limits';
 import { ErrorType } from '../src/shared/names';
 import { RunModel } from '../src/shared/run-model';
 import { validateCarry, validateRunSpec } from '../src/shared/validate';
@@ -219,5 +220,72 @@ describe('EventInbox', () => {
     assert.deepEqual(validateEventNames(['a', 'b', 'a']), ['a', 'b']);
     assert.throws(() => validateEventNames([]), /non-empty list/);
     assert.throws(() => validateEventNames(['ok', 3]), /got number 3/);
+  });
+});
+
+describe('limits: the carry of a wait, memos and the deadline; byte bounds of the inbox', () => {
+  test('the normalized spec a run continues with passes validation again (deadlineMs), checked', () => {
+    const normalized = validateRunSpec({ input: 1, deadline: '2h' });
+    assert.equal(normalized.deadlineMs, 7_200_000);
+    assert.deepEqual(validateRunSpec(JSON.parse(JSON.stringify(normalized))), normalized);
+    assert.throws(() => validateRunSpec({ input: 1, deadlineMs: 'soon' }), /deadlineMs must be a whole number/);
+    assert.throws(
+      () => validateRunSpec({ input: 1, deadlineMs: 5, deadline: '1h' }),
+      /both "deadline" and "deadlineMs"/,
+    );
+  });
+
+  test('a wait handed over carries its names, absolute end, payload, attempt, memos and the deadline', () => {
+    const run = new RunModel('r1', validateRunSpec({ input: 0, deadline: '1h' }), undefined, Date.parse(at));
+    run.onMemo({ step: 0, key: 'charge', value: { id: 'ch_1' } });
+    run.stepFailed(undefined, 'flaky');
+    const carry = run.carryForward({ wait: { kind: 'backoff', until: '2026-11-25T00:00:02.000Z' }, payload: 0 }, true);
+    assert.deepEqual(carry, {
+      step: 0,
+      payload: 0,
+      lastError: 'flaky',
+      memos: { charge: { id: 'ch_1' } },
+      deadlineAt: '2026-11-25T01:00:00.000Z',
+      wait: { kind: 'backoff', until: '2026-11-25T00:00:02.000Z' },
+    });
+    const next = new RunModel(
+      'r1',
+      run.spec,
+      validateCarry(JSON.parse(JSON.stringify(carry))),
+      Date.parse(at) + 999_999,
+    );
+    assert.deepEqual(
+      [next.state, next.deadlineAt, next.stepInput().memos],
+      ['sleeping', Date.parse(at) + 3_600_000, { charge: { id: 'ch_1' } }],
+    );
+    // Between steps, memos go only when the driver says so (an earlier version's run carried none).
+    assert.equal(run.carryForward().memos, undefined);
+    const waiting = validateCarry({ step: 2, payload: 'p', wait: { kind: 'event', names: ['approve'], until: at } });
+    assert.deepEqual(waiting?.wait, { kind: 'event', names: ['approve'], until: at });
+    assert.throws(() => validateCarry({ step: 0, payload: 0, wait: { kind: 'nap' } }), /wait has an unknown kind/);
+    assert.throws(
+      () => validateCarry({ step: 0, payload: 0, wait: { kind: 'sleep', until: 'later' } }),
+      /wait.until must be an ISO time/,
+    );
+    assert.throws(() => validateCarry({ step: 0, payload: 0, deadlineAt: 5 }), /deadlineAt must be an ISO time/);
+  });
+
+  test("remembered IDs: past 400 KiB the oldest are forgotten; unless an earlier version's replay says no", () => {
+    const id = (i: number) => `${String(i).padStart(6, '0')}${'i'.repeat(194)}`; // 200 characters, 202 bytes encoded
+    const inbox = new EventInbox();
+    const fits = Math.floor(MAX_REMEMBERED_ID_BYTES / 202);
+    for (let i = 0; i <= fits; i++) {
+      assert.equal(inbox.receive({ name: 'x', id: id(i) }, at, 'f').kind, 'accepted');
+      inbox.take(['x']); // taken by a wait: only the ID stays
+    }
+    assert.equal(inbox.carry().seen.length, fits);
+    assert.equal(inbox.carry().seen[0], id(1), 'the oldest was forgotten');
+    assert.ok(JSON.stringify(inbox.carry().seen).length <= MAX_REMEMBERED_ID_BYTES + fits);
+    const old = new EventInbox(undefined, () => false);
+    for (let i = 0; i <= fits; i++) {
+      old.receive({ name: 'x', id: id(i) }, at, 'f');
+      old.take(['x']);
+    }
+    assert.equal(old.carry().seen.length, fits + 1);
   });
 });
