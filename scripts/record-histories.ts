@@ -104,9 +104,6 @@ const runners: Record<string, StepRunner> = {
     return StepOutcome.succeed(charge);
   },
   sleepsForever: async () => StepOutcome.continueAfter(null, '1h'),
-  /** Step 0 continues with 1,900,000 characters: step 1's input would not fit in a command. */
-  oversized: async (step) =>
-    step.stepNumber === 0 ? StepOutcome.continue('y'.repeat(1_900_000)) : StepOutcome.succeed('unreachable'),
 };
 
 /** Writes every execution of `workflowId`, oldest first (walking a continue-as-new chain back). */
@@ -309,14 +306,20 @@ async function main(): Promise<void> {
     files.push(...(await record(kit, webhookWorkflowId('webhook-refused'))));
     // ── limits: continue-as-new during a wait (events sent during it), a sleep and a backoff with
     // a memo (patch continue-as-new-while-waiting), a deadline across continue-as-new, a size bound.
-    const handedOver = async (runId: string) =>
-      (await kit.client.temporal.workflow.getHandle(runId).describe()).raw.workflowExecutionInfo?.firstRunId !==
-      (await kit.client.temporal.workflow.getHandle(runId).describe()).runId;
-    /** Sends raw `event` signals (as the Temporal CLI does) until the run has handed over. */
+    const describeRun = (runId: string) => kit.client.temporal.workflow.getHandle(runId).describe();
+    /**
+     * Sends raw `event` signals (as the Temporal CLI does) until the history passes maxHistoryEvents
+     * (30), then waits for the hand-over: the server refuses a continue-as-new while signals keep
+     * arriving during its workflow task.
+     */
     const noiseUntilHandedOver = async (runId: string) => {
-      for (let i = 0; i < 300 && !(await handedOver(runId)); i++) {
+      for (let i = 0; i < 100 && ((await describeRun(runId)).historyLength ?? 0) <= 30; i++) {
         await kit.client.temporal.workflow.getHandle(runId).signal('event', { name: 'noise', id: `noise-${i}` });
       }
+      await eventually(async () => {
+        const d = await describeRun(runId);
+        return d.runId !== d.raw.workflowExecutionInfo?.firstRunId;
+      }, 30_000);
     };
     await submit('wait-continue-as-new', 'approval', { maxHistoryEvents: 30 });
     await waitForState(kit, 'wait-continue-as-new', 'waiting');
@@ -335,7 +338,19 @@ async function main(): Promise<void> {
     await done('backoff-continue-as-new');
     await scenario('deadline-continue-as-new', 'counts', { maxHistoryEvents: 40, deadline: '1h' });
     await scenario('deadline-after-continue-as-new', 'sleepsForever', { maxHistoryEvents: 20, deadline: '5h' });
-    await scenario('size-bound-step-input', 'oversized', { headers: { callback_url: hookUrl } });
+    // Headers above 32 KiB, started around the client (as the Temporal CLI can): failed at once, with the webhook.
+    await kit.client.temporal.workflow.start('durableRun', {
+      workflowId: 'size-bound-headers',
+      taskQueue: kit.taskQueue,
+      args: [
+        {
+          input: { hello: 'world' },
+          runner: 'threeSteps',
+          headers: { callback_url: hookUrl, pad: 'h'.repeat(33_000) },
+        },
+      ],
+    });
+    await done('size-bound-headers');
   } finally {
     await kit.teardown();
     receiver.close();

@@ -289,3 +289,17 @@ describe('limits: the carry of a wait, memos and the deadline; byte bounds of th
     assert.equal(old.carry().seen.length, fits + 1);
   });
 });
+
+test('the history ceiling: what runs is interrupted and the run fails naming it, unless it has ended', () => {
+  const run = new RunModel('r1', spec);
+  assert.equal(run.onHistoryCeiling(), true);
+  assert.equal(run.onHistoryCeiling(), false, 'once');
+  assert.equal(run.interruptPending, true);
+  assert.match(
+    run.budgetSpent()!,
+    /^history limit: the run's history passed 40000 events while a step or its children ran/,
+  );
+  const ended = new RunModel('r2', spec);
+  ended.state = 'succeeded';
+  assert.equal(ended.onHistoryCeiling(), false);
+});
