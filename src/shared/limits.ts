@@ -48,14 +48,24 @@ function utf8Length(text: string): number {
   return n;
 }
 
-/** The bytes `value` takes as a JSON payload (0 for undefined). */
+/**
+ * The bytes `value` takes as a JSON payload (0 for undefined). Never throws: a value nested too
+ * deeply to encode measures Infinity (it could not be sent either), so an event of it is refused
+ * instead of failing a workflow task.
+ */
 export function encodedSize(value: unknown): number {
-  const text = JSON.stringify(value, (_key, v: unknown) => (v instanceof Uint8Array ? { $bytes: toBase64(v) } : v));
+  let text: string | undefined;
+  try {
+    text = JSON.stringify(value, (_key, v: unknown) => (v instanceof Uint8Array ? { $bytes: toBase64(v) } : v));
+  } catch {
+    return Infinity;
+  }
   return text === undefined ? 0 : utf8Length(text);
 }
 
 /** Bytes as people read them: `1.9 MB (1900000 bytes)`. */
 export function showBytes(n: number): string {
+  if (!Number.isFinite(n)) return 'too deeply nested to encode';
   return n >= 1024 * 1024
     ? `${(n / (1024 * 1024)).toFixed(2)} MiB (${n} bytes)`
     : n >= 1024
@@ -71,6 +81,9 @@ export function overflow(what: string, parts: Record<string, unknown>, limit: nu
   const sizes = Object.entries(parts).map(([name, value]) => [name, encodedSize(value)] as const);
   const total = sizes.reduce((sum, [, n]) => sum + n, 0);
   if (total <= limit) return undefined;
+  // Nested too deeply to measure: the payload converter cannot encode it either, and names it
+  // when it tries (the step "could not be scheduled", the run fails).
+  if (!Number.isFinite(total)) return undefined;
   const largest = sizes
     .filter(([, n]) => n > 0)
     .sort((a, b) => b[1] - a[1])
