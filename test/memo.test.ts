@@ -182,7 +182,7 @@ test('durable-runs send wakes a wait; status shows the wait; a closed run exits 
     assert.match(status.stdout, /cli-send {2}waiting {2}step 0 .*waiting for approve or reject until \d{4}-/);
     const sent = await cli('send', runId, 'reject', '{"note":"shorter"}', '--id', 'r-1', '--json');
     assert.equal(sent.code, 0);
-    assert.deepEqual(JSON.parse(sent.stdout), { runId, name: 'reject', sent: true });
+    assert.deepEqual(JSON.parse(sent.stdout), { runId, name: 'reject', sent: true, result: 'accepted' });
     const outcome = await client.result(runId);
     assert.deepEqual((outcome.result as { event: { name: string; data: unknown; id: string } }).event.id, 'r-1');
     const late = await cli('send', runId, 'approve');

@@ -34,7 +34,10 @@ export interface InboxCarry {
   seen: string[];
 }
 
-export type Receipt = { kind: 'accepted' } | { kind: 'duplicate' } | { kind: 'refused'; reason: string };
+export type Receipt =
+  | { kind: 'accepted'; id: string }
+  | { kind: 'duplicate'; id: string }
+  | { kind: 'refused'; reason: string; cause: 'invalid' | 'full' };
 
 function checkName(what: string, value: unknown): string {
   if (typeof value !== 'string' || value.length === 0 || value.length > MAX_NAME_LENGTH) {
@@ -89,27 +92,44 @@ export class EventInbox {
   }
 
   /**
-   * Takes in an `event` signal's argument. `fallbackId` names an event sent without an ID (the
-   * workflow makes a fresh, replay-safe one).
+   * What {@link EventInbox.receive} would do with an event, without taking it in (an update's
+   * validator asks this). `fallbackId` names an event sent without an ID.
+   */
+  check(raw: unknown, fallbackId: string): Receipt {
+    return this.verdict(raw, fallbackId).receipt;
+  }
+
+  /**
+   * Takes in an `event` signal's (or update's) argument. `fallbackId` names an event sent without
+   * an ID (the workflow makes a fresh, replay-safe one).
    */
   receive(raw: unknown, receivedAt: string, fallbackId: string): Receipt {
+    const { receipt, event } = this.verdict(raw, fallbackId);
+    if (receipt.kind !== 'accepted' || !event) return receipt;
+    this.remember(receipt.id);
+    this.pending.push({ name: event.name, data: event.data ?? null, id: receipt.id, receivedAt });
+    return receipt;
+  }
+
+  private verdict(raw: unknown, fallbackId: string): { receipt: Receipt; event?: EventSignal } {
     let event: EventSignal;
     try {
       event = validateEventSignal(raw);
     } catch (err) {
-      return { kind: 'refused', reason: (err as Error).message };
+      return { receipt: { kind: 'refused', reason: (err as Error).message, cause: 'invalid' } };
     }
     const id = event.id ?? fallbackId;
-    if (this.seen.has(id)) return { kind: 'duplicate' };
+    if (this.seen.has(id)) return { receipt: { kind: 'duplicate', id } };
     if (this.pending.length >= MAX_PENDING_EVENTS) {
       return {
-        kind: 'refused',
-        reason: `event "${event.name}" (id ${id}) refused: the run already keeps ${MAX_PENDING_EVENTS} unconsumed events`,
+        receipt: {
+          kind: 'refused',
+          reason: `event "${event.name}" (id ${id}) refused: the run already keeps ${MAX_PENDING_EVENTS} unconsumed events`,
+          cause: 'full',
+        },
       };
     }
-    this.remember(id);
-    this.pending.push({ name: event.name, data: event.data ?? null, id, receivedAt });
-    return { kind: 'accepted' };
+    return { receipt: { kind: 'accepted', id }, event };
   }
 
   /** Whether an event named in `names` is waiting. */

@@ -32,11 +32,17 @@ import type { createActivities, ResolvedChild, RunStepInput, StepResult } from '
 import {
   cancelSignal,
   eventSignal,
+  eventUpdate,
   memoSignal,
   memosQuery,
+  memoUpdate,
+  PARENT_TOKEN_MEMO_KEY,
   statusQuery,
   type CancelRequest,
+  type EventAck,
+  type MemoRequest,
 } from '../shared/definitions';
+import type { Receipt } from '../shared/events';
 import { RunModel } from '../shared/run-model';
 import { MetricName } from '../shared/metrics';
 import { ErrorType, OUTCOME_MEMO_KEY } from '../shared/names';
@@ -72,6 +78,19 @@ const Patch = {
   FastChains: 'fast-chains',
   /** A step in backoff keeps its attempt (and last error) across continue-as-new. */
   CarryAttempt: 'carry-attempt',
+  /**
+   * Internal messages carry proof: a step activity's input holds a token its attempts present to
+   * record a memo (the memo update), and a child run starts with a token in its Temporal memo
+   * that its parent sends along with its cancel. Asked when the first step activity (or child) of
+   * an execution is scheduled, so it costs one marker per execution; runs that never schedule one
+   * (fast chains) record none.
+   */
+  VerifiedMessages: 'verified-messages',
+  /**
+   * A `cancel` that says `by: "parent"` without the parent's token counts as an ordinary cancel.
+   * Asked only when such a cancel arrives: a history recorded before it replays the old way.
+   */
+  RefuseForgedMessages: 'refuse-forged-messages',
 } as const;
 
 /**
@@ -120,6 +139,34 @@ function messageOf(err: unknown): string {
  */
 function countClosed(status: RunStatusKind): void {
   metricMeter.createCounter(MetricName.RunsClosedTotal, '', 'Runs that closed').add(1, { status });
+}
+
+/** Why the `event` update refuses an event: the failure its sender gets (no history is written). */
+function eventRefusal(receipt: Exclude<Receipt, { kind: 'accepted' }> | { kind: 'closing' }): ApplicationFailure {
+  switch (receipt.kind) {
+    case 'closing':
+      return ApplicationFailure.create({
+        type: ErrorType.RunClosing,
+        message: 'the run is closing',
+        nonRetryable: true,
+      });
+    case 'duplicate':
+      return ApplicationFailure.create({
+        type: ErrorType.DuplicateEvent,
+        message: `the run has already received an event with id ${receipt.id}`,
+        nonRetryable: true,
+      });
+    case 'refused':
+      return ApplicationFailure.create({
+        type: receipt.cause === 'full' ? ErrorType.EventRefused : ErrorType.InvalidEvent,
+        message: receipt.reason,
+        nonRetryable: true,
+      });
+  }
+}
+
+function memoRefusal(reason: string): ApplicationFailure {
+  return ApplicationFailure.create({ type: ErrorType.MemoRefused, message: reason, nonRetryable: true });
 }
 
 function failureType(err: unknown): string | undefined {
@@ -182,10 +229,21 @@ export async function durableRun(rawSpec: RunSpec, rawCarry?: RunCarry): Promise
     }, done);
   };
 
+  /** Whether this execution gives its steps and children tokens (see Patch.VerifiedMessages). */
+  let verified = false;
+  const verifiedMessages = (): boolean => (verified ||= patched(Patch.VerifiedMessages));
+  const parentToken: unknown = workflowInfo().memo?.[PARENT_TOKEN_MEMO_KEY];
+  /**
+   * A cancel that says it comes from the parent counts as the parent's with the token the parent
+   * gave this run at start; without it, only in a history recorded before tokens existed.
+   */
+  const fromParent = (token: unknown): boolean =>
+    (typeof parentToken === 'string' && token === parentToken) || !patched(Patch.RefuseForgedMessages);
+
   setHandler(statusQuery, () => run.status());
   setHandler(cancelSignal, (request?: CancelRequest) => {
     const wasCancel = run.cancel;
-    if (!run.onCancelSignal(request)) return;
+    if (!run.onCancelSignal(request, fromParent)) return;
     if (run.cancel && !wasCancel) report();
     interrupt();
   });
@@ -193,7 +251,40 @@ export async function durableRun(rawSpec: RunSpec, rawCarry?: RunCarry): Promise
   setHandler(eventSignal, (raw: unknown) => {
     if (run.onEvent(raw, new Date().toISOString(), uuid4())) report();
   });
-  setHandler(memoSignal, (record: unknown) => run.onMemo(record));
+  // The same event as an update: the validator refuses what the run would not keep, so a refused
+  // event writes no history and its sender hears why.
+  setHandler(
+    eventUpdate,
+    (raw: unknown): EventAck => {
+      const receipt = run.takeEvent(raw, new Date().toISOString(), uuid4());
+      if (receipt.kind !== 'accepted') throw eventRefusal(receipt);
+      report();
+      return { id: receipt.id, pendingEvents: run.inbox.size };
+    },
+    {
+      validator: (raw: unknown) => {
+        const receipt = run.checkEvent(raw);
+        if (receipt.kind !== 'accepted') throw eventRefusal(receipt);
+      },
+    },
+  );
+  setHandler(
+    memoUpdate,
+    (raw: unknown): unknown => {
+      const refused = run.checkMemo(raw);
+      if (refused !== undefined) throw memoRefusal(refused);
+      return run.recordMemo(raw as MemoRequest);
+    },
+    {
+      validator: (raw: unknown) => {
+        const refused = run.checkMemo(raw);
+        if (refused !== undefined) throw memoRefusal(refused);
+      },
+    },
+  );
+  setHandler(memoSignal, (record: unknown) => {
+    if (!run.onMemo(record)) log.warn('durableRuns.memo signal ignored: steps record memos with proof', { runId });
+  });
   setHandler(memosQuery, (forStep: unknown) => run.memosFor(forStep));
   CancellationScope.current().cancelRequested.catch(() => run.onServerCancel());
   // The time budget counts from submission (the start of the continue-as-new chain).
@@ -288,17 +379,23 @@ export async function durableRun(rawSpec: RunSpec, rawCarry?: RunCarry): Promise
     report();
     const outcomes: RunOutcome[] = new Array<RunOutcome>(children.length);
     const started = new Set<string>();
+    /** The token each child got at start, which proves the parent's cancel to it. */
+    const tokens = new Map<string, string>();
     let next = 0;
     let stopping = false;
-    const cancelChild = (id: string) =>
-      getExternalWorkflowHandle(id)
-        .signal(cancelSignal, { reason: 'parent run cancelled', by: 'parent' } as CancelRequest)
+    const cancelChild = (id: string) => {
+      const token = tokens.get(id);
+      const request: CancelRequest = { reason: 'parent run cancelled', by: 'parent', ...(token ? { token } : {}) };
+      return getExternalWorkflowHandle(id)
+        .signal(cancelSignal, request)
         .catch(() => undefined);
+    };
     const lane = async (): Promise<void> => {
       while (!stopping && next < children.length) {
         const index = next++;
         const child = children[index]!;
-        outcomes[index] = await childOutcome(child, () => {
+        if (verifiedMessages()) tokens.set(child.runId, uuid4());
+        outcomes[index] = await childOutcome(child, tokens.get(child.runId), () => {
           started.add(child.runId);
           if (stopping) void cancelChild(child.runId);
         });
@@ -396,6 +493,8 @@ export async function durableRun(rawSpec: RunSpec, rawCarry?: RunCarry): Promise
 
       let result: StepResult;
       const local = mode !== 'activity';
+      // Fast steps cannot record memos: only a step activity gets a token.
+      if (!local && run.stepToken === undefined) run.stepToken = verifiedMessages() ? uuid4() : null;
       const input: RunStepInput =
         mode === 'chain' || !modeKnown
           ? {
@@ -524,7 +623,11 @@ export async function durableRun(rawSpec: RunSpec, rawCarry?: RunCarry): Promise
 }
 
 /** Starts one child run and waits for its outcome, whatever its close status. */
-async function childOutcome(child: ResolvedChild, onStarted: () => void): Promise<RunOutcome> {
+async function childOutcome(
+  child: ResolvedChild,
+  token: string | undefined,
+  onStarted: () => void,
+): Promise<RunOutcome> {
   const base = { runId: child.runId, headers: child.spec.headers ?? {}, finalStep: 0 };
   let handle;
   try {
@@ -536,6 +639,7 @@ async function childOutcome(child: ResolvedChild, onStarted: () => void): Promis
       // or times out still has the server cancel them.
       cancellationType: ChildWorkflowCancellationType.ABANDON,
       parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
+      ...(token !== undefined ? { memo: { [PARENT_TOKEN_MEMO_KEY]: token } } : {}),
     });
   } catch (err) {
     return { ...base, status: 'failed', error: `child run ${child.runId} could not start: ${messageOf(err)}` };
