@@ -11,6 +11,8 @@ import {
   WorkflowNotFoundError,
   WorkflowUpdateFailedError,
   WorkflowUpdateRPCTimeoutOrCancelledError,
+  isGrpcServiceError,
+  ServiceError,
 } from '@temporalio/client';
 import {
   ApplicationFailure,
@@ -81,10 +83,16 @@ export class RunNotResponding extends Error {
     timeoutMs: number,
   ) {
     super(
-      `run ${runId} did not answer within ${timeoutMs} ms: is a worker polling its task queue? The event (id ${eventId}) may still reach the run; send it again with that id to find out`,
+      `run ${runId} did not answer within ${timeoutMs} ms: is a worker polling its task queue, or is the run flooded with messages? The event (id ${eventId}) may still reach the run; send it again with that id to find out`,
     );
     this.name = 'RunNotResponding';
   }
+}
+
+/** The server asks to try again later: too many updates of one workflow in flight, or one aborted. */
+function serverBusy(err: unknown): boolean {
+  const cause = err instanceof ServiceError ? err.cause : err;
+  return isGrpcServiceError(cause) && (cause.code === 8 || cause.code === 14); // RESOURCE_EXHAUSTED, UNAVAILABLE
 }
 
 /** How long `sendEvent` waits for the run's answer by default. */
@@ -351,12 +359,22 @@ export class RunsClient {
     const id = options.id ?? ulid();
     const event = validateEventSignal({ name, id, ...(data !== undefined ? { data } : {}) });
     const handle = this.temporal.workflow.getHandle(runId);
+    const deadline = Date.now() + timeoutMs;
     try {
-      await this.temporal.withDeadline(Date.now() + timeoutMs, () =>
-        handle.executeUpdate(eventUpdate, { args: [event] }),
-      );
-      return true;
+      for (let pause = 50; ; pause = Math.min(pause * 2, 1000)) {
+        try {
+          await this.temporal.withDeadline(deadline, () => handle.executeUpdate(eventUpdate, { args: [event] }));
+          return true;
+        } catch (err) {
+          // The server lets only a few updates of one workflow be in flight (10 by default) and asks
+          // the others to come back; so does an update it aborted before the run took it.
+          const wait = pause / 2 + Math.random() * pause;
+          if (!serverBusy(err) || Date.now() + wait >= deadline) throw err;
+          await new Promise((resolve) => setTimeout(resolve, wait));
+        }
+      }
     } catch (err) {
+      if (serverBusy(err)) throw new RunNotResponding(runId, id, timeoutMs);
       if (err instanceof WorkflowNotFoundError) return false;
       if (err instanceof WorkflowUpdateRPCTimeoutOrCancelledError) throw new RunNotResponding(runId, id, timeoutMs);
       const cause = err instanceof WorkflowUpdateFailedError ? err.cause : undefined;
