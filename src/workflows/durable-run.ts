@@ -282,8 +282,9 @@ export async function durableRun(rawSpec: RunSpec, rawCarry?: RunCarry): Promise
       },
     },
   );
+  // The memo signal of earlier versions: only for a step scheduled without a token (see RunModel.onMemo).
   setHandler(memoSignal, (record: unknown) => {
-    if (!run.onMemo(record)) log.warn('durableRuns.memo signal ignored: steps record memos with proof', { runId });
+    if (!run.onMemo(record)) log.warn('durableRuns.memo signal ignored (the step records memos by update)', { runId });
   });
   setHandler(memosQuery, (forStep: unknown) => run.memosFor(forStep));
   CancellationScope.current().cancelRequested.catch(() => run.onServerCancel());
