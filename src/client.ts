@@ -95,6 +95,36 @@ function serverBusy(err: unknown): boolean {
   return isGrpcServiceError(cause) && (cause.code === 8 || cause.code === 14); // RESOURCE_EXHAUSTED, UNAVAILABLE
 }
 
+/**
+ * How many events one client sends to one run at once; the others wait their turn. The server
+ * lets ten updates of one workflow be in flight (`history.maxInFlightUpdates`), and one it
+ * refuses for that limit aborts the updates in flight too (server 1.32): past the limit, senders
+ * would mostly retry each other's aborted updates.
+ */
+const EVENTS_IN_FLIGHT_PER_RUN = 8;
+
+/** At most `limit` tasks at once per key; the others wait their turn, in order. */
+class KeyedLimit {
+  private readonly lanes = new Map<string, { active: number; waiting: Array<() => void> }>();
+
+  constructor(private readonly limit: number) {}
+
+  async run<T>(key: string, task: () => Promise<T>): Promise<T> {
+    let lane = this.lanes.get(key);
+    if (!lane) this.lanes.set(key, (lane = { active: 0, waiting: [] }));
+    if (lane.active < this.limit) lane.active += 1;
+    else await new Promise<void>((resolve) => lane.waiting.push(resolve));
+    try {
+      return await task();
+    } finally {
+      const next = lane.waiting.shift();
+      // The slot passes to the next in line, or is freed.
+      if (next) next();
+      else if (--lane.active === 0) this.lanes.delete(key);
+    }
+  }
+}
+
 /** How long `sendEvent` waits for the run's answer by default. */
 export const SEND_EVENT_TIMEOUT_MS = 30_000;
 
@@ -213,6 +243,8 @@ export class RunsClient {
 
   /** Schedules of runs (Temporal Schedules): create, list, describe, pause, unpause, trigger, delete. */
   readonly schedules: RunSchedules;
+
+  private readonly eventsInFlight = new KeyedLimit(EVENTS_IN_FLIGHT_PER_RUN);
 
   /**
    * Wraps an existing Temporal client. It must use durable-runs' payload converter and, with
@@ -360,19 +392,22 @@ export class RunsClient {
     const event = validateEventSignal({ name, id, ...(data !== undefined ? { data } : {}) });
     const handle = this.temporal.workflow.getHandle(runId);
     const deadline = Date.now() + timeoutMs;
-    try {
+    const send = async (): Promise<true> => {
       for (let pause = 50; ; pause = Math.min(pause * 2, 1000)) {
         try {
           await this.temporal.withDeadline(deadline, () => handle.executeUpdate(eventUpdate, { args: [event] }));
           return true;
         } catch (err) {
-          // The server lets only a few updates of one workflow be in flight (10 by default) and asks
-          // the others to come back; so does an update it aborted before the run took it.
+          // The server lets only a few updates of one workflow be in flight and asks the others
+          // (other clients' too) to come back; so does an update it aborted before the run took it.
           const wait = pause / 2 + Math.random() * pause;
           if (!serverBusy(err) || Date.now() + wait >= deadline) throw err;
           await new Promise((resolve) => setTimeout(resolve, wait));
         }
       }
+    };
+    try {
+      return await this.eventsInFlight.run(runId, send);
     } catch (err) {
       if (serverBusy(err)) throw new RunNotResponding(runId, id, timeoutMs);
       if (err instanceof WorkflowNotFoundError) return false;
