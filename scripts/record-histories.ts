@@ -104,6 +104,15 @@ const runners: Record<string, StepRunner> = {
     return StepOutcome.succeed(charge);
   },
   sleepsForever: async () => StepOutcome.continueAfter(null, '1h'),
+  // ── messages: a step whose first attempt holds until the script has forged a memo for it, then fails
+  memoAfterForgery: async (step) => {
+    if (step.attempt === 1) {
+      started.add(step.runId);
+      await until(() => released.has(step.runId));
+      throw StepError.transient('first attempt fails');
+    }
+    return StepOutcome.succeed(await step.memo('charge', async () => ({ id: 'ch_real' })));
+  },
 };
 
 /** Writes every execution of `workflowId`, oldest first (walking a continue-as-new chain back). */
@@ -351,6 +360,42 @@ async function main(): Promise<void> {
       ],
     });
     await done('size-bound-headers');
+
+    // ── messages: events through the `event` update (accepted, duplicate and malformed ones refused
+    // by the validator, so they leave no history), memos through the memo update across a retry,
+    // a forged memo (signal and update), a forged parent cancel, a parent cancel with its token.
+    await submit('event-update', 'approval');
+    await waitForState(kit, 'event-update', 'waiting');
+    await kit.client.sendEvent('event-update', 'unrelated', 1, { id: 'u-1' });
+    await kit.client.sendEvent('event-update', 'unrelated', 2, { id: 'u-1' });
+    await kit.client.temporal.workflow
+      .getHandle('event-update')
+      .executeUpdate('event', { args: [{ name: 'approve', extra: 1 }] })
+      .catch(() => undefined);
+    await kit.client.temporal.workflow.getHandle('event-update').signal('event', { name: 'approve', extra: 1 });
+    await kit.client.sendEvent('event-update', 'approve', { by: 'ana' }, { id: 'a-1' });
+    await done('event-update');
+    await scenario('memo-update-retry', 'memoRetry');
+    await submit('memo-forged', 'memoAfterForgery');
+    await until(() => started.has('memo-forged'));
+    const forged = kit.client.temporal.workflow.getHandle('memo-forged');
+    await forged.signal('durableRuns.memo', { step: 0, key: 'charge', value: { id: 'forged' } });
+    await forged
+      .executeUpdate('durableRuns.recordMemo', { args: [{ step: 0, key: 'charge', value: 'x', token: 'guess' }] })
+      .catch(() => undefined);
+    released.add('memo-forged');
+    await done('memo-forged');
+    await submit('parent-cancel-forged', 'approval');
+    await waitForState(kit, 'parent-cancel-forged', 'waiting');
+    await kit.client.temporal.workflow
+      .getHandle('parent-cancel-forged')
+      .signal('cancel', { reason: 'parent run cancelled', by: 'parent' });
+    await done('parent-cancel-forged');
+    await submit('parent-cancel-verified', 'holdingFamily', { heartbeatTimeoutMs: 2000 });
+    await until(() => started.has('parent-cancel-verified-0-0') && started.has('parent-cancel-verified-0-1'));
+    await kit.client.cancel('parent-cancel-verified', 'stop the family');
+    await done('parent-cancel-verified');
+    for (const child of ['parent-cancel-verified-0-0', 'parent-cancel-verified-0-1']) await done(child);
   } finally {
     await kit.teardown();
     receiver.close();

@@ -9,6 +9,10 @@ import {
   type WorkflowHandle,
   WorkflowFailedError,
   WorkflowNotFoundError,
+  WorkflowUpdateFailedError,
+  WorkflowUpdateRPCTimeoutOrCancelledError,
+  isGrpcServiceError,
+  ServiceError,
 } from '@temporalio/client';
 import {
   ApplicationFailure,
@@ -32,9 +36,9 @@ import { connectionTarget, loadConnectionConfig } from './config';
 import { EncryptionCodec, type EncryptionOption, encryptionDataConverter, resolveEncryptionKeys } from './encryption';
 import { supportsEagerStart } from './eager-start';
 import { flushTracing, startTracing, tracingClientInterceptors } from './observability';
-import { cancelSignal, eventSignal, statusQuery } from './shared/definitions';
-import { MAX_PENDING_EVENTS, validateEventSignal } from './shared/events';
-import { OUTCOME_MEMO_KEY, WEBHOOK_WORKFLOW_TYPE, WORKFLOW_TYPE, webhookWorkflowId } from './shared/names';
+import { cancelSignal, eventSignal, eventUpdate, statusQuery } from './shared/definitions';
+import { validateEventSignal } from './shared/events';
+import { ErrorType, OUTCOME_MEMO_KEY, WEBHOOK_WORKFLOW_TYPE, WORKFLOW_TYPE, webhookWorkflowId } from './shared/names';
 import type { WebhookDeliveryInput, WebhookDeliveryStatus } from './shared/webhook';
 import { RunSchedules } from './schedules';
 import { toBase64 } from './shared/payload-converter';
@@ -60,14 +64,84 @@ export class InputMismatch extends Error {
   }
 }
 
-/** The run does not exist (or not in this namespace). */
-/** A run refused an event: it already keeps its limit of unconsumed events. */
+/** A run refused an event: it already keeps its limit of unconsumed events. The run holds nothing of it. */
 export class EventRefused extends Error {
   constructor(message: string) {
     super(message);
     this.name = 'EventRefused';
   }
 }
+
+/**
+ * No worker answered for the run in time (none polls its task queue, or all are busy). The event
+ * may still reach the run when a worker takes it: send it again with the same `eventId` to learn
+ * whether it did (`deliverEvent` then answers `'duplicate'`).
+ */
+export class RunNotResponding extends Error {
+  constructor(
+    readonly runId: string,
+    readonly eventId: string,
+    timeoutMs: number,
+  ) {
+    super(
+      `run ${runId} did not answer within ${timeoutMs} ms: is a worker polling its task queue, or is the run flooded with messages? The event (id ${eventId}) may still reach the run; send it again with that id to find out`,
+    );
+    this.name = 'RunNotResponding';
+  }
+}
+
+/** The server asks to try again later: too many updates of one workflow in flight, or one aborted. */
+function serverBusy(err: unknown): boolean {
+  const cause = err instanceof ServiceError ? err.cause : err;
+  return isGrpcServiceError(cause) && (cause.code === 8 || cause.code === 14); // RESOURCE_EXHAUSTED, UNAVAILABLE
+}
+
+/**
+ * How many events one client sends to one run at once; the others wait their turn. The server
+ * lets ten updates of one workflow be in flight (`history.maxInFlightUpdates`), and one it
+ * refuses for that limit aborts the updates in flight too (server 1.32): past the limit, senders
+ * would mostly retry each other's aborted updates.
+ */
+const EVENTS_IN_FLIGHT_PER_RUN = 8;
+
+/** At most `limit` tasks at once per key; the others wait their turn, in order. */
+class KeyedLimit {
+  private readonly lanes = new Map<string, { active: number; waiting: Array<() => void> }>();
+
+  constructor(private readonly limit: number) {}
+
+  async run<T>(key: string, task: () => Promise<T>): Promise<T> {
+    let lane = this.lanes.get(key);
+    if (!lane) this.lanes.set(key, (lane = { active: 0, waiting: [] }));
+    if (lane.active < this.limit) lane.active += 1;
+    else await new Promise<void>((resolve) => lane.waiting.push(resolve));
+    try {
+      return await task();
+    } finally {
+      const next = lane.waiting.shift();
+      // The slot passes to the next in line, or is freed.
+      if (next) next();
+      else if (--lane.active === 0) this.lanes.delete(key);
+    }
+  }
+}
+
+/** How long `sendEvent` waits for the run's answer by default. */
+export const SEND_EVENT_TIMEOUT_MS = 30_000;
+
+/** Options of {@link RunsClient.sendEvent}. */
+export interface SendEventOptions {
+  /** The event's ID: a second event with an ID the run has received is not taken. @default a new ULID */
+  id?: string;
+  /**
+   * How long to wait for the run's answer (milliseconds or a duration like `'1m'`): the run
+   * answers through a worker, so with none running the wait ends in `RunNotResponding`.
+   * @default 30000
+   */
+  timeout?: number | string;
+}
+
+/** The run does not exist (or not in this namespace). */
 
 export class RunNotFound extends Error {
   constructor(
@@ -170,6 +244,8 @@ export class RunsClient {
 
   /** Schedules of runs (Temporal Schedules): create, list, describe, pause, unpause, trigger, delete. */
   readonly schedules: RunSchedules;
+
+  private readonly eventsInFlight = new KeyedLimit(EVENTS_IN_FLIGHT_PER_RUN);
 
   /**
    * Wraps an existing Temporal client. It must use durable-runs' payload converter and, with
@@ -296,41 +372,82 @@ export class RunsClient {
   }
 
   /**
-   * Cancels a running run. Returns `false` (and changes nothing) when the run is unknown or already closed.
-   * @param reason ends up in `RunOutcome.error`
+   * Sends an event to a run and waits for the run's answer (the `event` update): a `waitForEvent`
+   * naming it takes it, now or later. The run itself accepts or refuses it, and a refused event
+   * leaves nothing in the run.
+   * @returns `true`: the run has the event (taken now, or earlier with the same `id`: a retried
+   * send lands here and changes nothing). `false`: the run is unknown, closed or closing.
+   * @throws `ValidationError` for a bad name, ID or payload; `EventRefused` when the run already
+   * keeps its limit of unconsumed events; `RunNotResponding` when no worker answered within
+   * `options.timeout`.
    */
+  async sendEvent(runId: string, name: string, data?: unknown, options: SendEventOptions = {}): Promise<boolean> {
+    return (await this.deliverEvent(runId, name, data, options)) !== 'not-running';
+  }
+
   /**
-   * Sends an event to a run (signal `event`): a `waitForEvent` naming it takes it, now or later.
-   * `true` once the server holds it; `false` when the run is unknown or closed. An event with an
-   * `id` the run has already received is ignored by the run. Throws `ValidationError` for a bad
-   * name, ID or payload, and `EventRefused` when the run already keeps its limit of unconsumed events.
+   * {@link sendEvent}, telling apart an event the run took now (`'accepted'`) from one it already
+   * had by its `id` (`'duplicate'`: nothing changed); `'not-running'` for an unknown, closed or
+   * closing run. Throws as `sendEvent` does.
    */
-  async sendEvent(runId: string, name: string, data?: unknown, options: { id?: string } = {}): Promise<boolean> {
+  async deliverEvent(
+    runId: string,
+    name: string,
+    data?: unknown,
+    options: SendEventOptions = {},
+  ): Promise<'accepted' | 'duplicate' | 'not-running'> {
     validateRunId(runId);
+    const timeoutMs =
+      options.timeout === undefined ? SEND_EVENT_TIMEOUT_MS : parseDelay(options.timeout, 'sendEvent timeout');
     const id = options.id ?? ulid();
     const event = validateEventSignal({ name, id, ...(data !== undefined ? { data } : {}) });
     const handle = this.temporal.workflow.getHandle(runId);
-    try {
-      const description = await handle.describe();
-      if (description.status.name !== 'RUNNING') return false;
-      // The run refuses past its limit and says so in lastError; the sender learns it here, when a
-      // worker can answer in time (without one, the event is sent and the run decides later).
-      const status = await this.temporal
-        .withDeadline(Date.now() + 5000, () => handle.query(statusQuery))
-        .catch(() => undefined);
-      if ((status?.pendingEvents ?? 0) >= MAX_PENDING_EVENTS) {
-        throw new EventRefused(
-          `run ${runId} already keeps ${MAX_PENDING_EVENTS} unconsumed events: event "${name}" not sent`,
-        );
+    const deadline = Date.now() + timeoutMs;
+    const send = async (): Promise<'accepted'> => {
+      for (let pause = 50; ; pause = Math.min(pause * 2, 1000)) {
+        try {
+          await this.temporal.withDeadline(deadline, () => handle.executeUpdate(eventUpdate, { args: [event] }));
+          return 'accepted';
+        } catch (err) {
+          // The server lets only a few updates of one workflow be in flight and asks the others
+          // (other clients' too) to come back; so does an update it aborted before the run took it.
+          const wait = pause / 2 + Math.random() * pause;
+          if (!serverBusy(err) || Date.now() + wait >= deadline) throw err;
+          await new Promise((resolve) => setTimeout(resolve, wait));
+        }
       }
-      await handle.signal(eventSignal, event);
-      return true;
+    };
+    try {
+      return await this.eventsInFlight.run(runId, send);
     } catch (err) {
-      if (err instanceof WorkflowNotFoundError) return false;
+      if (serverBusy(err)) throw new RunNotResponding(runId, id, timeoutMs);
+      if (err instanceof WorkflowNotFoundError) return 'not-running';
+      if (err instanceof WorkflowUpdateRPCTimeoutOrCancelledError) throw new RunNotResponding(runId, id, timeoutMs);
+      const cause = err instanceof WorkflowUpdateFailedError ? err.cause : undefined;
+      if (!(cause instanceof ApplicationFailure)) throw err;
+      switch (cause.type) {
+        case ErrorType.DuplicateEvent:
+          return 'duplicate';
+        case ErrorType.RunClosing:
+          return 'not-running';
+        case ErrorType.EventRefused:
+          throw new EventRefused(`run ${runId} refused event "${name}": ${cause.message}`);
+        case ErrorType.InvalidEvent:
+          throw new ValidationError(cause.message);
+      }
+      // A worker of a version before the update: the event goes as a signal, as it did then.
+      if (/no registered handler for update/i.test(cause.message)) {
+        await handle.signal(eventSignal, event);
+        return 'accepted';
+      }
       throw err;
     }
   }
 
+  /**
+   * Cancels a running run. Returns `false` (and changes nothing) when the run is unknown or already closed.
+   * @param reason ends up in `RunOutcome.error`
+   */
   async cancel(runId: string, reason?: string): Promise<boolean> {
     if (reason !== undefined && typeof reason !== 'string') throw new ValidationError('cancel reason must be a string');
     try {

@@ -258,10 +258,12 @@ describe('a key that does not fit never wedges a run', () => {
     );
     await assertNoWorkflowTaskFailed('tampered');
 
-    // A signal is no different: the run ignores the event, says why, and goes on.
+    // An event is no different: the update is refused (it writes no history); the signal is
+    // ignored, and the run says why and goes on.
     await enc.client.submit({ runId: 'tampered-event', input: null, runner: 'waits' });
     await eventually(async () => (await enc.client.status('tampered-event')).state === 'waiting');
-    assert.equal(await tampering.sendEvent('tampered-event', 'go'), true);
+    await assert.rejects(tampering.sendEvent('tampered-event', 'go'));
+    await tampering.temporal.workflow.getHandle('tampered-event').signal('event', { name: 'go' });
     await eventually(async () =>
       /key "new" failed authentication/.test((await enc.client.status('tampered-event')).lastError ?? ''),
     );

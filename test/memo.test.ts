@@ -131,10 +131,11 @@ test('a memo across a transient retry: recorded once, returned to the next attem
     const outcome = await client.result(runId);
     assert.deepEqual(outcome.result, { charge: { chargeId: 'ch_memo-retry_1' }, email: { sent: true }, attempt: 2 });
     assert.equal(charges.get(runId), 1);
-    // What a memo costs: one signal event each, and the workflow task it wakes.
+    // What a memo costs: one update each (accepted and completed), and the workflow task it wakes.
     const history = await client.temporal.workflow.getHandle(runId).fetchHistory();
-    const signals = history.events?.filter((e) => e.workflowExecutionSignaledEventAttributes) ?? [];
-    assert.equal(signals.length, 2, 'one signal per memo');
+    const updates = history.events?.filter((e) => e.workflowExecutionUpdateAcceptedEventAttributes) ?? [];
+    assert.equal(updates.length, 2, 'one update per memo');
+    assert.equal(history.events?.filter((e) => e.workflowExecutionSignaledEventAttributes).length, 0);
   } finally {
     await stop(w, 'SIGTERM');
   }
@@ -182,7 +183,7 @@ test('durable-runs send wakes a wait; status shows the wait; a closed run exits 
     assert.match(status.stdout, /cli-send {2}waiting {2}step 0 .*waiting for approve or reject until \d{4}-/);
     const sent = await cli('send', runId, 'reject', '{"note":"shorter"}', '--id', 'r-1', '--json');
     assert.equal(sent.code, 0);
-    assert.deepEqual(JSON.parse(sent.stdout), { runId, name: 'reject', sent: true });
+    assert.deepEqual(JSON.parse(sent.stdout), { runId, name: 'reject', sent: true, result: 'accepted' });
     const outcome = await client.result(runId);
     assert.deepEqual((outcome.result as { event: { name: string; data: unknown; id: string } }).event.id, 'r-1');
     const late = await cli('send', runId, 'approve');

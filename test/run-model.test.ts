@@ -14,6 +14,8 @@ const spec = validateRunSpec({
   maxAttemptsPerStep: 2,
 });
 const at = '2026-11-25T00:00:00.000Z';
+/** A run whose cancels never carry its parent's proof. */
+const noParent = () => false;
 
 describe('RunModel', () => {
   test('a new run: running at step 0 with its input', () => {
@@ -32,24 +34,28 @@ describe('RunModel', () => {
 
   test('cancel signal: a reason cancels once; a malformed one is kept to fail the run; none after the end', () => {
     const run = new RunModel('r1', spec);
-    assert.equal(run.onCancelSignal({ reason: 'stop' }), true);
+    assert.equal(run.onCancelSignal({ reason: 'stop' }, noParent), true);
     assert.deepEqual(run.cancel, { reason: 'stop', by: 'signal' });
     assert.equal(run.state, 'cancelling');
-    assert.equal(run.onCancelSignal({ reason: 'again' }), false, 'a second cancel changes nothing');
+    assert.equal(run.onCancelSignal({ reason: 'again' }, noParent), false, 'a second cancel changes nothing');
     assert.deepEqual(run.cancel, { reason: 'stop', by: 'signal' });
+    const isParent = (token: unknown) => token === 'parent-token';
     const byParent = new RunModel('r5', spec);
-    byParent.onCancelSignal({ reason: 'parent run cancelled', by: 'parent' });
+    byParent.onCancelSignal({ reason: 'parent run cancelled', by: 'parent', token: 'parent-token' }, isParent);
     assert.equal(byParent.cancelledBy(), 'parent');
+    const forged = new RunModel('r6', spec);
+    forged.onCancelSignal({ reason: 'parent run cancelled', by: 'parent', token: 'guess' }, isParent);
+    assert.deepEqual(forged.cancel, { reason: 'parent run cancelled', by: 'signal' }, 'no proof: an ordinary cancel');
 
     const bad = new RunModel('r2', spec);
-    assert.equal(bad.onCancelSignal({ reason: 7 }), true);
+    assert.equal(bad.onCancelSignal({ reason: 7 }, noParent), true);
     assert.equal(bad.badSignal, 'cancel signal reason must be a string, got number 7');
     assert.equal(bad.cancel, undefined);
-    assert.equal(new RunModel('r3', spec).onCancelSignal('now') && true, true);
+    assert.equal(new RunModel('r3', spec).onCancelSignal('now', noParent) && true, true);
 
     const done = new RunModel('r4', spec);
     done.state = 'succeeded';
-    assert.equal(done.onCancelSignal({}), false);
+    assert.equal(done.onCancelSignal({}, noParent), false);
     assert.equal(done.cancel, undefined);
   });
 
@@ -62,7 +68,7 @@ describe('RunModel', () => {
     );
     assert.equal(run.cancelledBy(), 'temporal');
     const signalled = new RunModel('r2', spec);
-    signalled.onCancelSignal({ reason: 'first' });
+    signalled.onCancelSignal({ reason: 'first' }, noParent);
     signalled.onServerCancel();
     assert.deepEqual(signalled.cancel, { reason: 'first', by: 'signal' });
   });
@@ -91,7 +97,7 @@ describe('RunModel', () => {
   test('a backoff cut short by a cancel stays cancelling', () => {
     const run = new RunModel('r1', spec);
     run.stepFailed(undefined, 'blip');
-    run.onCancelSignal({});
+    run.onCancelSignal({}, noParent);
     run.backoffDone();
     assert.equal(run.state, 'cancelling');
   });
@@ -125,9 +131,10 @@ describe('RunModel', () => {
 
   test('memos: kept for the current step only, cleared when it advances', () => {
     const run = new RunModel('r1', spec);
-    run.onMemo({ step: 0, key: 'charge', value: { id: 'ch_1' } });
-    run.onMemo({ step: 3, key: 'stale', value: 1 });
-    run.onMemo('garbage');
+    run.stepToken = 'tok';
+    run.recordMemo({ key: 'charge', value: { id: 'ch_1' } });
+    assert.notEqual(run.checkMemo({ step: 3, key: 'stale', value: 1, token: 'tok' }), undefined);
+    assert.notEqual(run.checkMemo('garbage'), undefined);
     assert.deepEqual(run.stepInput().memos, { charge: { id: 'ch_1' } });
     assert.deepEqual(run.memosFor(0), { charge: { id: 'ch_1' } });
     assert.deepEqual(run.memosFor(1), {});
@@ -141,7 +148,7 @@ describe('RunModel', () => {
     run.onEvent({ name: 'b', id: 'e2' }, at, 'x');
     run.beginWait(['a'], undefined);
     run.advance({ n: 1 }, run.endWait(true));
-    run.onCancelSignal({ reason: 'later' });
+    run.onCancelSignal({ reason: 'later' }, noParent);
     const next = new RunModel('r1', spec, validateCarry(JSON.parse(JSON.stringify(run.carryForward()))));
     assert.deepEqual(next.status(), { ...run.status() });
     assert.deepEqual(next.stepInput(), run.stepInput());
@@ -196,21 +203,63 @@ describe('budgets', () => {
   });
 });
 
+describe('memos and their proof', () => {
+  test('the memo update: only with the step token, for the current step; the first value recorded wins', () => {
+    const run = new RunModel('r1', spec);
+    assert.match(
+      run.checkMemo({ step: 0, key: 'k', value: 1, token: 't' }) ?? '',
+      /does not carry the token of step 0/,
+    );
+    run.stepToken = 'tok-0';
+    assert.deepEqual(run.stepInput().token, 'tok-0');
+    assert.match(run.checkMemo({ step: 0, key: 'k', value: 1 }) ?? '', /does not carry the token/);
+    assert.match(run.checkMemo({ step: 0, key: 'k', value: 1, token: 'tok-x' }) ?? '', /does not carry the token/);
+    assert.match(run.checkMemo({ step: 1, key: 'k', value: 1, token: 'tok-0' }) ?? '', /the run is at step 0/);
+    assert.match(run.checkMemo({ step: 0, key: '', value: 1, token: 'tok-0' }) ?? '', /memo key must be a string/);
+    assert.match(run.checkMemo('nope') ?? '', /memo request must be an object, got the string "nope"/);
+    assert.equal(run.checkMemo({ step: 0, key: 'k', value: 1, token: 'tok-0' }), undefined);
+    assert.equal(run.recordMemo({ key: 'k', value: 'first' }), 'first');
+    assert.equal(run.recordMemo({ key: 'k', value: 'second' }), 'first', 'the first value recorded wins');
+    assert.equal(run.onMemo({ step: 0, key: 'k', value: 'forged' }), false, 'the old signal takes no effect');
+    assert.deepEqual(run.stepInput().memos, { k: 'first' });
+    run.advance('next');
+    assert.deepEqual([run.stepToken, run.stepInput().token, run.stepInput().memos], [undefined, undefined, undefined]);
+  });
+
+  test('the old memo signal: only for a step scheduled without a token (a run begun before tokens)', () => {
+    const run = new RunModel('r1', spec);
+    assert.equal(run.onMemo({ step: 0, key: 'k', value: 1 }), false, 'not scheduled yet');
+    run.stepToken = null;
+    assert.equal(run.onMemo({ step: 1, key: 'k', value: 1 }), false, 'another step');
+    assert.equal(run.onMemo({ step: 0, key: 'k', value: 1 }), true);
+    assert.equal(run.onMemo({ step: 0, key: 'k', value: 2 }), true, 'the old path: the last value wins');
+    assert.deepEqual(run.stepInput().memos, { k: 2 });
+    assert.equal(run.stepInput().token, undefined);
+  });
+});
+
 describe('EventInbox', () => {
   test('accepts, ignores duplicates, refuses past the limit and reports malformed events', () => {
     const inbox = new EventInbox();
-    assert.deepEqual(inbox.receive({ name: 'go' }, at, 'id-1'), { kind: 'accepted' });
-    assert.deepEqual(inbox.receive({ name: 'go', id: 'id-1' }, at, 'id-2'), { kind: 'duplicate' });
+    assert.deepEqual(inbox.check({ name: 'go' }, 'id-1'), { kind: 'accepted', id: 'id-1' });
+    assert.equal(inbox.size, 0, 'check takes nothing in');
+    assert.deepEqual(inbox.receive({ name: 'go' }, at, 'id-1'), { kind: 'accepted', id: 'id-1' });
+    assert.deepEqual(inbox.check({ name: 'go', id: 'id-1' }, 'id-2'), { kind: 'duplicate', id: 'id-1' });
+    assert.deepEqual(inbox.receive({ name: 'go', id: 'id-1' }, at, 'id-2'), { kind: 'duplicate', id: 'id-1' });
     assert.deepEqual(inbox.receive({ name: 'go', extra: 1 }, at, 'id-3'), {
       kind: 'refused',
       reason: 'unknown field "extra" in event signal (fields: name, data, id)',
+      cause: 'invalid',
     });
     for (let i = 1; i < MAX_PENDING_EVENTS; i++) inbox.receive({ name: 'x', id: `x${i}` }, at, 'unused');
     assert.equal(inbox.size, MAX_PENDING_EVENTS);
-    assert.deepEqual(inbox.receive({ name: 'x', id: 'one-more' }, at, 'unused'), {
+    const full = {
       kind: 'refused',
       reason: 'event "x" (id one-more) refused: the run already keeps 1000 unconsumed events',
-    });
+      cause: 'full',
+    };
+    assert.deepEqual(inbox.check({ name: 'x', id: 'one-more' }, 'unused'), full);
+    assert.deepEqual(inbox.receive({ name: 'x', id: 'one-more' }, at, 'unused'), full);
     assert.deepEqual(inbox.take(['go']), { name: 'go', data: null, id: 'id-1', receivedAt: at });
     assert.equal(inbox.take(['go']), undefined);
   });

@@ -1,5 +1,6 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
-import { memoSignal, memosQuery } from '../shared/definitions';
+import { WorkflowUpdateFailedError } from '@temporalio/client';
+import { memoSignal, memosQuery, memoUpdate } from '../shared/definitions';
 import { isFastRunner, StepError } from '../shared/outcome';
 import { isUndecodable, payloadConverter } from '../shared/payload-converter';
 import { DEFAULT_RUNNER, ErrorType } from '../shared/names';
@@ -24,6 +25,11 @@ export interface RunStepInput {
   children?: RunOutcome[];
   /** Values this step journaled with `step.memo` in earlier attempts. */
   memos?: Record<string, unknown>;
+  /**
+   * The proof the step's attempts present to record a memo (the memo update refuses any other).
+   * Absent for steps scheduled by versions before it, which record with a signal.
+   */
+  token?: string;
   /**
    * For a runner registered with fastSteps(): go on with the next steps in this same call while
    * they return `continue`, up to this many steps and this much time (see {@link StepResult}).
@@ -146,15 +152,35 @@ function checkSize(result: StepResult): void {
 }
 
 /**
- * `step.memo` for one attempt. Records go to the run by signal, which the server persists before
- * it answers: once `memo` returns, the value is in the run's history. The run hands a step's memos
- * to its next attempt; an attempt that Temporal itself retried (heartbeat timeout, lost worker)
- * still has its first input, so it asks the run once.
+ * `step.memo` for one attempt. A record goes to the run by update, which the run has persisted
+ * once it answers: when `memo` returns, the value is in the run's history. The run keeps the first
+ * value recorded for a key and answers with it, so an attempt that lost a race (a stale attempt
+ * still running after Temporal retried it) returns the winner's value, as every later attempt
+ * does. The run hands a step's memos to its next attempt; an attempt that Temporal itself retried
+ * (heartbeat timeout, lost worker) still has its first input, so it asks the run once before it
+ * runs `fn`. A step scheduled by an earlier version has no token and records by signal.
  */
 function createMemo(input: RunStepInput, ctx: Context) {
   const recorded = new Map(Object.entries(input.memos ?? {}));
   let asked = ctx.info.attempt <= 1;
   const handle = () => ctx.client.workflow.getHandle(input.runId, ctx.info.workflowExecution?.runId);
+  const record = async (key: string, value: unknown): Promise<unknown> => {
+    if (input.token === undefined) {
+      await handle().signal(memoSignal, { step: input.stepNumber, key, value });
+      return value;
+    }
+    try {
+      return await handle().executeUpdate(memoUpdate, {
+        args: [{ step: input.stepNumber, key, value, token: input.token }],
+      });
+    } catch (err) {
+      const cause = err instanceof WorkflowUpdateFailedError ? err.cause : undefined;
+      if (cause instanceof ApplicationFailure && cause.type === ErrorType.MemoRefused) {
+        throw new Error(`step.memo("${key}") was not recorded: ${cause.message}`, { cause: err });
+      }
+      throw err;
+    }
+  };
   return async <T>(key: string, fn: () => Promise<T> | T): Promise<T> => {
     if (typeof key !== 'string' || key.length === 0 || key.length > 200) {
       throw StepError.permanent(`step.memo key must be a string of 1–200 characters, got ${describeType(key)}`);
@@ -176,9 +202,9 @@ function createMemo(input: RunStepInput, ctx: Context) {
         `step.memo("${key}"): the value is ${size} bytes, above the ${MAX_MEMO_BYTES} a memo may record: keep large data elsewhere and record a reference`,
       );
     }
-    await handle().signal(memoSignal, { step: input.stepNumber, key, value: value ?? null });
-    recorded.set(key, value ?? null);
-    return value;
+    const kept = await record(key, value ?? null);
+    recorded.set(key, kept);
+    return kept as T;
   };
 }
 

@@ -3,7 +3,7 @@
  * text forms of a status and an outcome, and argument parsers.
  */
 import { CommanderError } from 'commander';
-import { RunNotFound, RunsClient } from '../client';
+import { EventRefused, RunNotFound, RunNotResponding, RunsClient } from '../client';
 import { ScheduleNotFound } from '../schedules';
 import type { RunOutcome, RunStatus } from '../shared/types';
 
@@ -47,6 +47,7 @@ export function reportError(err: unknown): number {
   process.stderr.write(`durable-runs: ${(err as Error).message ?? String(err)}\n`);
   if (err instanceof CliError) return err.code;
   if (err instanceof RunNotFound || err instanceof ScheduleNotFound) return EXIT.notFound;
+  if (err instanceof EventRefused || err instanceof RunNotResponding) return EXIT.failed;
   return EXIT.usage;
 }
 

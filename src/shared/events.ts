@@ -35,7 +35,10 @@ export interface InboxCarry {
   seen: string[];
 }
 
-export type Receipt = { kind: 'accepted' } | { kind: 'duplicate' } | { kind: 'refused'; reason: string };
+export type Receipt =
+  | { kind: 'accepted'; id: string }
+  | { kind: 'duplicate'; id: string }
+  | { kind: 'refused'; reason: string; cause: 'invalid' | 'full' };
 
 function checkName(what: string, value: unknown): string {
   if (typeof value !== 'string' || value.length === 0 || value.length > MAX_NAME_LENGTH) {
@@ -103,36 +106,60 @@ export class EventInbox {
   }
 
   /**
-   * Takes in an `event` signal's argument. `fallbackId` names an event sent without an ID (the
-   * workflow makes a fresh, replay-safe one).
+   * What {@link EventInbox.receive} would do with an event, without taking it in (an update's
+   * validator asks this). `fallbackId` names an event sent without an ID.
+   */
+  check(raw: unknown, fallbackId: string): Receipt {
+    return this.verdict(raw, fallbackId, true).receipt;
+  }
+
+  /**
+   * Takes in an `event` signal's (or update's) argument. `fallbackId` names an event sent without
+   * an ID (the workflow makes a fresh, replay-safe one).
    */
   receive(raw: unknown, receivedAt: string, fallbackId: string): Receipt {
+    const { receipt, event } = this.verdict(raw, fallbackId, false);
+    if (receipt.kind !== 'accepted' || !event) return receipt;
+    this.remember(receipt.id);
+    const received = { name: event.name, data: event.data ?? null, id: receipt.id, receivedAt };
+    this.pending.push(received);
+    this.pendingBytes += encodedSize(received);
+    return receipt;
+  }
+
+  private verdict(raw: unknown, fallbackId: string, validating: boolean): { receipt: Receipt; event?: EventSignal } {
     let event: EventSignal;
     try {
       event = validateEventSignal(raw);
     } catch (err) {
-      return { kind: 'refused', reason: (err as Error).message };
+      return { receipt: { kind: 'refused', reason: (err as Error).message, cause: 'invalid' } };
     }
     const id = event.id ?? fallbackId;
-    if (this.seen.has(id)) return { kind: 'duplicate' };
+    if (this.seen.has(id)) return { receipt: { kind: 'duplicate', id } };
     if (this.pending.length >= MAX_PENDING_EVENTS) {
       return {
-        kind: 'refused',
-        reason: `event "${event.name}" (id ${id}) refused: the run already keeps ${MAX_PENDING_EVENTS} unconsumed events`,
+        receipt: {
+          kind: 'refused',
+          reason: `event "${event.name}" (id ${id}) refused: the run already keeps ${MAX_PENDING_EVENTS} unconsumed events`,
+          cause: 'full',
+        },
       };
     }
-    const received = { name: event.name, data: event.data ?? null, id, receivedAt };
+    // Sized as it will be kept: an ISO time is always this long.
+    const received = { name: event.name, data: event.data ?? null, id, receivedAt: '2000-01-01T00:00:00.000Z' };
     const size = encodedSize(received);
-    if (this.pendingBytes + size > MAX_PENDING_EVENT_BYTES && this.byteBounds()) {
+    // An update's validator refuses without asking the patch (a refusal writes no history);
+    // a signal's handler asks it only when the bound would refuse (runs before it never did).
+    if (this.pendingBytes + size > MAX_PENDING_EVENT_BYTES && (validating || this.byteBounds())) {
       return {
-        kind: 'refused',
-        reason: `event "${event.name}" (id ${id}, ${showBytes(size)}) refused: the run's unconsumed events would take more than ${showBytes(MAX_PENDING_EVENT_BYTES)}`,
+        receipt: {
+          kind: 'refused',
+          reason: `event "${event.name}" (id ${id}, ${showBytes(size)}) refused: the run's unconsumed events would take more than ${showBytes(MAX_PENDING_EVENT_BYTES)}`,
+          cause: 'full',
+        },
       };
     }
-    this.remember(id);
-    this.pending.push(received);
-    this.pendingBytes += size;
-    return { kind: 'accepted' };
+    return { receipt: { kind: 'accepted', id }, event };
   }
 
   /** Whether an event named in `names` is waiting. */

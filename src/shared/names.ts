@@ -27,6 +27,16 @@ export const ErrorType = {
   WebhookGiveUp: 'WebhookGiveUp',
   /** A webhook attempt failed and will be retried. */
   WebhookRetry: 'WebhookRetry',
+  /** The `event` update refused an event: the run already keeps its limit of unconsumed events. */
+  EventRefused: 'EventRefused',
+  /** The `event` update refused a malformed event. */
+  InvalidEvent: 'InvalidEvent',
+  /** The `event` update refused an event whose ID the run has already received. */
+  DuplicateEvent: 'DuplicateEvent',
+  /** The `event` update refused an event because the run is closing. */
+  RunClosing: 'RunClosing',
+  /** The memo update refused a record: wrong or missing step token, or not the current step. */
+  MemoRefused: 'MemoRefused',
 } as const;
 
 export function webhookWorkflowId(runId: string): string {

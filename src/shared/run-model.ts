@@ -5,7 +5,7 @@
  * conditions; unit tests drive it directly.
  */
 import type { RunStepInput } from '../activities/run-step';
-import { EventInbox, type RunEvent } from './events';
+import { EventInbox, type Receipt, type RunEvent } from './events';
 import { ErrorType } from './names';
 import { isUndecodable } from './payload-converter';
 import type { CancelOrigin, RunOutcome, RunState, RunStatus } from './types';
@@ -61,6 +61,13 @@ export class RunModel {
   children: { total: number; closed: number } | undefined;
   /** What the current step journaled with `step.memo`, for its later attempts. */
   memos: Record<string, unknown> = {};
+  /**
+   * The proof the current step's attempts present to record a memo (in their input): undefined
+   * until the step is first scheduled as an activity in this execution; null when it was
+   * scheduled without one (a run begun by a version before tokens), whose attempts record with
+   * the `durableRuns.memo` signal.
+   */
+  stepToken: string | null | undefined;
   /** The wait in progress: the names that end it and when it times out. */
   waiting: { names: string[]; deadline?: string } | undefined;
 
@@ -166,8 +173,11 @@ export class RunModel {
     return parts.join(' · ');
   }
 
-  /** The `cancel` signal. Returns whether what runs must be interrupted. */
-  onCancelSignal(request: unknown): boolean {
+  /**
+   * The `cancel` signal. Returns whether what runs must be interrupted. `fromParent` tells whether
+   * a request that says `by: "parent"` carries the parent's proof (its `token`); asked only then.
+   */
+  onCancelSignal(request: unknown, fromParent: (token: unknown) => boolean): boolean {
     if (this.cancel || isTerminal(this.state)) return false;
     if (isUndecodable(request)) {
       this.badSignal = `cancel signal argument: ${request.reason}`;
@@ -181,8 +191,10 @@ export class RunModel {
       this.badSignal = `cancel signal reason must be a string, got ${describeType(reason)}`;
     }
     if (this.badSignal) return true;
-    // The parent run cancels its children with this signal and `by: "parent"`.
-    const by = (request as { by?: unknown } | null | undefined)?.by === 'parent' ? 'parent' : 'signal';
+    // The parent run cancels its children with this signal, `by: "parent"` and its token; anyone
+    // else who says `by: "parent"` cancels as any signal does.
+    const claim = request as { by?: unknown; token?: unknown } | null | undefined;
+    const by = claim?.by === 'parent' && fromParent(claim.token) ? 'parent' : 'signal';
     this.cancel = { reason: typeof reason === 'string' ? reason : null, by };
     this.state = 'cancelling';
     return true;
@@ -205,12 +217,58 @@ export class RunModel {
     return receipt.kind !== 'duplicate';
   }
 
-  /** A memo the step wrapper recorded; anything else, or a late one from an earlier step, is ignored. */
-  onMemo(record: unknown): void {
+  /**
+   * What the `event` update would do with an event, without taking it (its validator asks this):
+   * `closing` once the run has its outcome.
+   */
+  checkEvent(raw: unknown): Receipt | { kind: 'closing' } {
+    return isTerminal(this.state) ? { kind: 'closing' } : this.inbox.check(raw, '');
+  }
+
+  /** The `event` update, once its validator accepted the event: takes it in. */
+  takeEvent(raw: unknown, receivedAt: string, fallbackId: string): Receipt | { kind: 'closing' } {
+    return isTerminal(this.state) ? { kind: 'closing' } : this.inbox.receive(raw, receivedAt, fallbackId);
+  }
+
+  /**
+   * The `durableRuns.memo` signal of earlier versions: it takes effect only for a step scheduled
+   * without a token (a run begun before tokens); a late one from an earlier step, or anything
+   * malformed, is ignored. Returns whether it was recorded.
+   */
+  onMemo(record: unknown): boolean {
     const r = record as Partial<{ step: unknown; key: unknown; value: unknown }> | null;
+    if (this.stepToken !== null) return false;
     if (!r || typeof r !== 'object' || isUndecodable(record) || r.step !== this.step || typeof r.key !== 'string')
-      return;
+      return false;
     this.memos = { ...this.memos, [r.key]: r.value ?? null };
+    return true;
+  }
+
+  /** Why the memo update must refuse this request, if it must (its validator asks this). */
+  checkMemo(raw: unknown): string | undefined {
+    const r = raw as Partial<{ step: unknown; key: unknown; token: unknown }> | null;
+    if (!r || typeof r !== 'object' || isUndecodable(raw))
+      return `memo request must be an object, got ${describeType(raw)}`;
+    if (typeof this.stepToken !== 'string' || r.token !== this.stepToken) {
+      return `memo refused: the request does not carry the token of step ${this.step}`;
+    }
+    if (r.step !== this.step) return `memo for step ${String(r.step)} refused: the run is at step ${this.step}`;
+    if (typeof r.key !== 'string' || r.key.length === 0 || r.key.length > 200) {
+      return `memo key must be a string of 1–200 characters, got ${describeType(r.key)}`;
+    }
+    if (isTerminal(this.state)) return 'memo refused: the run is closing';
+    return undefined;
+  }
+
+  /**
+   * The memo update, once its validator accepted it: the first value recorded for a key wins.
+   * Returns the value the run holds for the key.
+   */
+  recordMemo(request: { key: string; value?: unknown }): unknown {
+    if (!Object.hasOwn(this.memos, request.key)) {
+      this.memos = { ...this.memos, [request.key]: request.value ?? null };
+    }
+    return this.memos[request.key];
   }
 
   memosFor(step: unknown): Record<string, unknown> {
@@ -228,6 +286,7 @@ export class RunModel {
       attempt: this.attempt,
       ...this.delivered,
       ...(Object.keys(this.memos).length > 0 ? { memos: this.memos } : {}),
+      ...(typeof this.stepToken === 'string' ? { token: this.stepToken } : {}),
     };
   }
 
@@ -306,6 +365,7 @@ export class RunModel {
   skipAhead(n: number): void {
     this.step += n;
     this.memos = {};
+    this.stepToken = undefined;
     this.delivered = undefined;
     this.attempt = 1;
     this.lastError = undefined;

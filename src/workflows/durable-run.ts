@@ -32,11 +32,17 @@ import type { createActivities, ResolvedChild, RunStepInput, StepResult } from '
 import {
   cancelSignal,
   eventSignal,
+  eventUpdate,
   memoSignal,
   memosQuery,
+  memoUpdate,
+  PARENT_TOKEN_MEMO_KEY,
   statusQuery,
   type CancelRequest,
+  type EventAck,
+  type MemoRequest,
 } from '../shared/definitions';
+import type { Receipt } from '../shared/events';
 import { HISTORY_CEILING, isTerminal, RunModel } from '../shared/run-model';
 import { MAX_COMMAND_BYTES, overflow } from '../shared/limits';
 import { MetricName } from '../shared/metrics';
@@ -87,6 +93,19 @@ const Patch = {
    * only when one of these happens, so runs that never meet them record no marker.
    */
   ContinueAsNewWhileWaiting: 'continue-as-new-while-waiting',
+  /**
+   * Internal messages carry proof: a step activity's input holds a token its attempts present to
+   * record a memo (the memo update), and a child run starts with a token in its Temporal memo
+   * that its parent sends along with its cancel. Asked when the first step activity (or child) of
+   * an execution is scheduled, so it costs one marker per execution; runs that never schedule one
+   * (fast chains) record none.
+   */
+  VerifiedMessages: 'verified-messages',
+  /**
+   * A `cancel` that says `by: "parent"` without the parent's token counts as an ordinary cancel.
+   * Asked only when such a cancel arrives: a history recorded before it replays the old way.
+   */
+  RefuseForgedMessages: 'refuse-forged-messages',
 } as const;
 
 /**
@@ -124,6 +143,11 @@ const { runTerminalHooks } = proxyLocalActivities<Activities>({
 
 /** The history length past which a waiting run hands over at most (see HISTORY_CEILING). */
 const HANDOVER_CAP = 30_000;
+/**
+ * Updates an execution takes before a waiting run hands over: the server refuses any update past
+ * 2,000 per execution (`history.maxTotalUpdates`), and a new execution starts a new count.
+ */
+const UPDATE_HANDOVER = 1_800;
 
 /** What a step input or a carry holds beside the parts that can grow (run ID, step, names, times). */
 const ROOM_FOR_SMALL_FIELDS = 4096;
@@ -143,6 +167,34 @@ function messageOf(err: unknown): string {
  */
 function countClosed(status: RunStatusKind): void {
   metricMeter.createCounter(MetricName.RunsClosedTotal, '', 'Runs that closed').add(1, { status });
+}
+
+/** Why the `event` update refuses an event: the failure its sender gets (no history is written). */
+function eventRefusal(receipt: Exclude<Receipt, { kind: 'accepted' }> | { kind: 'closing' }): ApplicationFailure {
+  switch (receipt.kind) {
+    case 'closing':
+      return ApplicationFailure.create({
+        type: ErrorType.RunClosing,
+        message: 'the run is closing',
+        nonRetryable: true,
+      });
+    case 'duplicate':
+      return ApplicationFailure.create({
+        type: ErrorType.DuplicateEvent,
+        message: `the run has already received an event with id ${receipt.id}`,
+        nonRetryable: true,
+      });
+    case 'refused':
+      return ApplicationFailure.create({
+        type: receipt.cause === 'full' ? ErrorType.EventRefused : ErrorType.InvalidEvent,
+        message: receipt.reason,
+        nonRetryable: true,
+      });
+  }
+}
+
+function memoRefusal(reason: string): ApplicationFailure {
+  return ApplicationFailure.create({ type: ErrorType.MemoRefused, message: reason, nonRetryable: true });
 }
 
 function failureType(err: unknown): string | undefined {
@@ -208,10 +260,23 @@ export async function durableRun(rawSpec: RunSpec, rawCarry?: RunCarry): Promise
     }, done);
   };
 
+  /** Whether this execution gives its steps and children tokens (see Patch.VerifiedMessages). */
+  let verified = false;
+  const verifiedMessages = (): boolean => (verified ||= patched(Patch.VerifiedMessages));
+  const parentToken: unknown = workflowInfo().memo?.[PARENT_TOKEN_MEMO_KEY];
+  /**
+   * A cancel that says it comes from the parent counts as the parent's with the token the parent
+   * gave this run at start; without it, only in a history recorded before tokens existed.
+   */
+  const fromParent = (token: unknown): boolean =>
+    (typeof parentToken === 'string' && token === parentToken) || !patched(Patch.RefuseForgedMessages);
+
+  /** Updates this execution took (accepted by their validators); see UPDATE_HANDOVER. */
+  let updatesTaken = 0;
   setHandler(statusQuery, () => run.status());
   setHandler(cancelSignal, (request?: CancelRequest) => {
     const wasCancel = run.cancel;
-    if (!run.onCancelSignal(request)) return;
+    if (!run.onCancelSignal(request, fromParent)) return;
     if (run.cancel && !wasCancel) report();
     interrupt();
   });
@@ -219,7 +284,43 @@ export async function durableRun(rawSpec: RunSpec, rawCarry?: RunCarry): Promise
   setHandler(eventSignal, (raw: unknown) => {
     if (run.onEvent(raw, new Date().toISOString(), uuid4())) report();
   });
-  setHandler(memoSignal, (record: unknown) => run.onMemo(record));
+  // The same event as an update: the validator refuses what the run would not keep, so a refused
+  // event writes no history and its sender hears why.
+  setHandler(
+    eventUpdate,
+    (raw: unknown): EventAck => {
+      updatesTaken += 1;
+      const receipt = run.takeEvent(raw, new Date().toISOString(), uuid4());
+      if (receipt.kind !== 'accepted') throw eventRefusal(receipt);
+      report();
+      return { id: receipt.id, pendingEvents: run.inbox.size };
+    },
+    {
+      validator: (raw: unknown) => {
+        const receipt = run.checkEvent(raw);
+        if (receipt.kind !== 'accepted') throw eventRefusal(receipt);
+      },
+    },
+  );
+  setHandler(
+    memoUpdate,
+    (raw: unknown): unknown => {
+      updatesTaken += 1;
+      const refused = run.checkMemo(raw);
+      if (refused !== undefined) throw memoRefusal(refused);
+      return run.recordMemo(raw as MemoRequest);
+    },
+    {
+      validator: (raw: unknown) => {
+        const refused = run.checkMemo(raw);
+        if (refused !== undefined) throw memoRefusal(refused);
+      },
+    },
+  );
+  // The memo signal of earlier versions: only for a step scheduled without a token (see RunModel.onMemo).
+  setHandler(memoSignal, (record: unknown) => {
+    if (!run.onMemo(record)) log.warn('durableRuns.memo signal ignored (the step records memos by update)', { runId });
+  });
   setHandler(memosQuery, (forStep: unknown) => run.memosFor(forStep));
   CancellationScope.current().cancelRequested.catch(() => run.onServerCancel());
   // The time budget counts from submission: `startTime` is the current execution's start, so a
@@ -325,7 +426,11 @@ export async function durableRun(rawSpec: RunSpec, rawCarry?: RunCarry): Promise
    */
   const historyFull = (): boolean => {
     const info = workflowInfo();
-    return info.continueAsNewSuggested || info.historyLength > Math.min(spec.maxHistoryEvents, HANDOVER_CAP);
+    return (
+      info.continueAsNewSuggested ||
+      info.historyLength > Math.min(spec.maxHistoryEvents, HANDOVER_CAP) ||
+      updatesTaken >= UPDATE_HANDOVER
+    );
   };
 
   /**
@@ -438,17 +543,23 @@ export async function durableRun(rawSpec: RunSpec, rawCarry?: RunCarry): Promise
     report();
     const outcomes: RunOutcome[] = new Array<RunOutcome>(children.length);
     const started = new Set<string>();
+    /** The token each child got at start, which proves the parent's cancel to it. */
+    const tokens = new Map<string, string>();
     let next = 0;
     let stopping = false;
-    const cancelChild = (id: string) =>
-      getExternalWorkflowHandle(id)
-        .signal(cancelSignal, { reason: 'parent run cancelled', by: 'parent' } as CancelRequest)
+    const cancelChild = (id: string) => {
+      const token = tokens.get(id);
+      const request: CancelRequest = { reason: 'parent run cancelled', by: 'parent', ...(token ? { token } : {}) };
+      return getExternalWorkflowHandle(id)
+        .signal(cancelSignal, request)
         .catch(() => undefined);
+    };
     const lane = async (): Promise<void> => {
       while (!stopping && next < children.length) {
         const index = next++;
         const child = children[index]!;
-        outcomes[index] = await childOutcome(child, () => {
+        if (verifiedMessages()) tokens.set(child.runId, uuid4());
+        outcomes[index] = await childOutcome(child, tokens.get(child.runId), () => {
           started.add(child.runId);
           if (stopping) void cancelChild(child.runId);
         });
@@ -574,6 +685,8 @@ export async function durableRun(rawSpec: RunSpec, rawCarry?: RunCarry): Promise
 
       let result: StepResult;
       const local = mode !== 'activity';
+      // Fast steps cannot record memos: only a step activity gets a token.
+      if (!local && run.stepToken === undefined) run.stepToken = verifiedMessages() ? uuid4() : null;
       const input: RunStepInput =
         mode === 'chain' || !modeKnown
           ? {
@@ -704,7 +817,11 @@ export async function durableRun(rawSpec: RunSpec, rawCarry?: RunCarry): Promise
 }
 
 /** Starts one child run and waits for its outcome, whatever its close status. */
-async function childOutcome(child: ResolvedChild, onStarted: () => void): Promise<RunOutcome> {
+async function childOutcome(
+  child: ResolvedChild,
+  token: string | undefined,
+  onStarted: () => void,
+): Promise<RunOutcome> {
   const base = { runId: child.runId, headers: child.spec.headers ?? {}, finalStep: 0 };
   let handle;
   try {
@@ -716,6 +833,7 @@ async function childOutcome(child: ResolvedChild, onStarted: () => void): Promis
       // or times out still has the server cancel them.
       cancellationType: ChildWorkflowCancellationType.ABANDON,
       parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
+      ...(token !== undefined ? { memo: { [PARENT_TOKEN_MEMO_KEY]: token } } : {}),
     });
   } catch (err) {
     return { ...base, status: 'failed', error: `child run ${child.runId} could not start: ${messageOf(err)}` };
