@@ -6,11 +6,14 @@
  *
  * Histories of a released version stay while runs it started may still be open: record into a new
  * version folder, never over an old one.
+ *
+ * `HISTORIES_OUT=<dir>` writes into another folder instead (e.g. a scratch one under /tmp), to try
+ * a scenario without touching the corpus.
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { fastSteps, StepError, StepOutcome, type StepRunner } from '../src';
 import { webhookWorkflowId } from '../src/shared/names';
@@ -20,7 +23,10 @@ import { eventually } from '../support/wait';
 
 const ROOT = join(__dirname, '..');
 const version = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
-const outDir = join(ROOT, 'test', 'histories', version);
+/** Where the histories go: `HISTORIES_OUT`, or the corpus folder of this package version. */
+const outDir = process.env.HISTORIES_OUT
+  ? resolve(process.env.HISTORIES_OUT)
+  : join(ROOT, 'test', 'histories', version);
 
 const waitForAbort = (signal: AbortSignal) =>
   new Promise<void>((resolve) => (signal.aborted ? resolve() : signal.addEventListener('abort', () => resolve())));
