@@ -6,11 +6,14 @@
  *
  * Histories of a released version stay while runs it started may still be open: record into a new
  * version folder, never over an old one.
+ *
+ * `HISTORIES_OUT=<dir>` writes into another folder instead (e.g. a scratch one under /tmp), to try
+ * a scenario without touching the corpus.
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { fastSteps, StepError, StepOutcome, type StepRunner } from '../src';
 import { webhookWorkflowId } from '../src/shared/names';
@@ -20,7 +23,10 @@ import { eventually } from '../support/wait';
 
 const ROOT = join(__dirname, '..');
 const version = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
-const outDir = join(ROOT, 'test', 'histories', version);
+/** Where the histories go: `HISTORIES_OUT`, or the corpus folder of this package version. */
+const outDir = process.env.HISTORIES_OUT
+  ? resolve(process.env.HISTORIES_OUT)
+  : join(ROOT, 'test', 'histories', version);
 
 const waitForAbort = (signal: AbortSignal) =>
   new Promise<void>((resolve) => (signal.aborted ? resolve() : signal.addEventListener('abort', () => resolve())));
@@ -113,6 +119,33 @@ const runners: Record<string, StepRunner> = {
     }
     return StepOutcome.succeed(await step.memo('charge', async () => ({ id: 'ch_real' })));
   },
+  // ── corpus: runners of the paths recorded in the corpus block of main()
+  /** Fast steps without end, 20 ms each: a first chain stops after 500 ms, later ones go on in local activities. */
+  fastEndless: fastSteps(async (step) => {
+    await new Promise((r) => setTimeout(r, 20));
+    return StepOutcome.continue(step.stepNumber);
+  }),
+  /** Two children that sleep an hour in their first step. */
+  sleepingFamily: async (step) =>
+    step.stepNumber === 0
+      ? StepOutcome.runChildren(null, [
+          { input: 0, runner: 'sleeps' },
+          { input: 1, runner: 'sleeps' },
+        ])
+      : StepOutcome.succeed(step.children!.map((c) => `${c.status}: ${c.error ?? ''}`)),
+  /** One child that sleeps an hour, or (payload `{ runId }`) one that takes a run ID already in use. */
+  oneChild: async (step) =>
+    step.stepNumber === 0
+      ? StepOutcome.runChildren(null, [
+          {
+            input: 0,
+            runner: 'sleeps',
+            ...((step.payload as { runId?: string } | null)?.runId
+              ? { runId: (step.payload as { runId: string }).runId }
+              : {}),
+          },
+        ])
+      : StepOutcome.succeed(step.children!.map((c) => `${c.status}: ${c.error ?? ''}`)),
 };
 
 /** Writes every execution of `workflowId`, oldest first (walking a continue-as-new chain back). */
@@ -232,10 +265,6 @@ async function main(): Promise<void> {
     });
     await done('invalid-input');
 
-    await scenario('webhook-delivered', 'threeSteps', { headers: { callback_url: hookUrl } });
-    await kit.client.temporal.workflow.getHandle(webhookWorkflowId('webhook-delivered')).result();
-    files.push(...(await record(kit, webhookWorkflowId('webhook-delivered'))));
-
     await submit('wait-event', 'approval');
     await waitForState(kit, 'wait-event', 'waiting');
     await kit.client.sendEvent('wait-event', 'approve', { by: 'ana' }, { id: 'evt-1' });
@@ -259,18 +288,17 @@ async function main(): Promise<void> {
     await until(() => started.has('children-cancelled-0-0') && started.has('children-cancelled-0-1'));
     await kit.client.cancel('children-cancelled', 'stop the family');
     await done('children-cancelled');
-    for (const child of ['children-cancelled-0-0', 'children-cancelled-0-1']) await done(child);
+    // Both children take the same path (cancelled by the parent mid-step): one recording.
+    await kit.client.result('children-cancelled-0-1');
+    await done('children-cancelled-0-0');
     await scenario('step-budget', 'counts3', { maxSteps: 3 });
     await scenario('deadline-mid-step', 'waits', { deadline: '2s', heartbeatTimeoutMs: 2000 });
     await scenario('delayed-start', 'threeSteps', { startDelay: '10m' });
 
-    // No terminal hook for the run on its worker (no user hooks, no callback URL): no hooks marker.
-    await scenario('no-terminal-hook', 'threeSteps');
-    await scenario('fast-chain-no-terminal-hook', 'fastCounts');
-
-    // Fast steps in chains (fast-steps*.json: the first version, one local activity a step).
+    // Fast steps in chains (fast-steps*.json: the first version, one local activity a step). The
+    // kit's worker has no terminal hook for these runs (no user hooks, no callback URL): a chain-mode
+    // run closes without the hooks local activity.
     await scenario('fast-chain', 'fastCounts');
-    await scenario('fast-chain-continue-as-new', 'fastCounts', { maxHistoryEvents: 5 });
     // Continue-as-new in the backoff of step 60: the next execution keeps attempt 2 (Patch.CarryAttempt).
     await scenario('carry-attempt', 'fastCounts', { maxHistoryEvents: 5 });
     // A cancel through a chain of fast steps, on a real dev server: its clock is not skipped, so
@@ -288,11 +316,12 @@ async function main(): Promise<void> {
       await live.teardown();
     }
 
-    // The first attempt as a local activity (webhook-delivered and webhook-refused: every attempt
-    // an activity, as before), then retries in the activity.
+    // The first attempt as a local activity (0.1.0's webhook-delivered and webhook-refused: every
+    // attempt an activity, as before), then retries in the activity. Only the delivery is recorded:
+    // its run takes the path of `succeeded` or `failed-outcome`.
     const delivery = async (runId: string, runner: string) => {
       await submit(runId, runner, { headers: { callback_url: hookUrl } });
-      await done(runId);
+      await kit.client.result(runId);
       await kit.client.temporal.workflow
         .getHandle(webhookWorkflowId(runId))
         .result()
@@ -307,12 +336,6 @@ async function main(): Promise<void> {
 
     status = 410;
     await delivery('webhook-local-refused', 'fails');
-    await scenario('webhook-refused', 'fails', { headers: { callback_url: hookUrl } });
-    await kit.client.temporal.workflow
-      .getHandle(webhookWorkflowId('webhook-refused'))
-      .result()
-      .catch(() => undefined);
-    files.push(...(await record(kit, webhookWorkflowId('webhook-refused'))));
     // ── limits: continue-as-new during a wait (events sent during it), a sleep and a backoff with
     // a memo (patch continue-as-new-while-waiting), a deadline across continue-as-new, a size bound.
     const describeRun = (runId: string) => kit.client.temporal.workflow.getHandle(runId).describe();
@@ -396,6 +419,184 @@ async function main(): Promise<void> {
     await kit.client.cancel('parent-cancel-verified', 'stop the family');
     await done('parent-cancel-verified');
     for (const child of ['parent-cancel-verified-0-0', 'parent-cancel-verified-0-1']) await done(child);
+
+    // ── corpus: paths without a recording (issue 20, item 11). Each scenario checks that its run
+    // took the path it is named after, so a recording never stands for another path.
+    const closedWith = async (runId: string, status: string, error?: RegExp) => {
+      const outcome = await kit.client.result(runId);
+      if (outcome.status !== status || (error && !error.test(outcome.error ?? '')))
+        throw new Error(`${runId}: expected ${status} ${error ?? ''}, got ${outcome.status}: ${outcome.error}`);
+    };
+    /** Starts a run with its input as raw JSON text (what the converter would never write). */
+    const startRaw = (workflowId: string, json: string) =>
+      kit.client.temporal.workflowService.startWorkflowExecution({
+        namespace: 'default',
+        workflowId,
+        workflowType: { name: 'durableRun' },
+        taskQueue: { name: kit.taskQueue },
+        input: { payloads: [{ metadata: { encoding: Buffer.from('json/plain') }, data: Buffer.from(json) }] },
+        requestId: workflowId,
+      });
+    // No recording of an unschedulable step (Patch.FailUnschedulableStep) nor of an undecodable
+    // step outcome: the worker's own converter writes every value it reads, except one nested past
+    // the thread's stack, and where that lies differs between the live worker and a replay (a
+    // recording of it fails to replay). Both need a deterministic bound first.
+
+    // An input the worker cannot read at all (not JSON): the run fails naming it.
+    await startRaw('undecodable-input', '{"input": not json');
+    await closedWith('undecodable-input', 'failed', /could not be decoded/);
+    await done('undecodable-input');
+
+    // Events by raw signal (the Temporal CLI's way): malformed, duplicate, refused.
+    const rawEvent = (runId: string, event: unknown) =>
+      kit.client.temporal.workflow.getHandle(runId).signal('event', event);
+    await submit('event-malformed', 'approval');
+    await waitForState(kit, 'event-malformed', 'waiting');
+    await rawEvent('event-malformed', { name: 42, data: 'not a name' });
+    await eventually(async () => /event/.test((await kit.client.status('event-malformed')).lastError ?? ''), 30_000);
+    await rawEvent('event-malformed', { name: 'approve', id: 'ok-1' });
+    await closedWith('event-malformed', 'succeeded');
+    await done('event-malformed');
+    await submit('event-duplicate', 'approval');
+    await waitForState(kit, 'event-duplicate', 'waiting');
+    await rawEvent('event-duplicate', { name: 'approve', data: 'first', id: 'dup-1' });
+    await rawEvent('event-duplicate', { name: 'approve', data: 'second', id: 'dup-1' });
+    await closedWith('event-duplicate', 'succeeded');
+    await done('event-duplicate');
+    // 1,000 unconsumed events fill the inbox; the 1,001st is refused; then the run is cancelled.
+    await submit('events-inbox-full', 'approval');
+    await waitForState(kit, 'events-inbox-full', 'waiting');
+    for (let i = 0; i <= 1000; i++) await rawEvent('events-inbox-full', { name: 'other', data: i, id: `other-${i}` });
+    await eventually(
+      async () =>
+        /already keeps 1000 unconsumed events/.test((await kit.client.status('events-inbox-full')).lastError ?? ''),
+      60_000,
+      'events-inbox-full refuses the 1,001st event',
+    );
+    await kit.client.cancel('events-inbox-full', 'inbox full');
+    await closedWith('events-inbox-full', 'cancelled');
+    await done('events-inbox-full');
+
+    // Children: one fails to start (its run ID is taken), one is terminated, one is cancelled on its own.
+    await submit('child-start-failed-blocker', 'sleeps');
+    await submit('child-start-failed', 'oneChild', { input: { runId: 'child-start-failed-blocker' } });
+    await closedWith('child-start-failed', 'succeeded');
+    const startFailed = await kit.client.result('child-start-failed');
+    if (!/could not start/.test(JSON.stringify(startFailed.result)))
+      throw new Error(`child-start-failed: ${JSON.stringify(startFailed.result)}`);
+    await done('child-start-failed');
+    await kit.client.cancel('child-start-failed-blocker');
+    await kit.client.result('child-start-failed-blocker');
+    const childOf = (runId: string) => `${runId}-0-0`;
+    const childSleeping = (runId: string) =>
+      eventually(
+        async () => (await kit.client.status(childOf(runId))).state === 'sleeping',
+        30_000,
+        `${runId}'s child sleeps`,
+      );
+    // Terminated on a dev server: the time-skipping test server times the parent out instead of
+    // telling it that its child was terminated.
+    const terminating = await createTestKit({ runners, server: 'local', webhook: false });
+    try {
+      await terminating.client.submit({ runId: 'child-terminated', runner: 'oneChild', input: null });
+      await eventually(
+        async () => (await terminating.client.status(childOf('child-terminated'))).state === 'sleeping',
+        30_000,
+        'child-terminated: its child sleeps',
+      );
+      await terminating.client.temporal.workflow.getHandle(childOf('child-terminated')).terminate('operator');
+      const outcome = await terminating.client.result('child-terminated');
+      if (!/failed: terminated/.test(JSON.stringify(outcome.result)))
+        throw new Error(`child-terminated: ${JSON.stringify(outcome)}`);
+      files.push(...(await record(terminating, 'child-terminated')));
+    } finally {
+      await terminating.teardown();
+    }
+    await submit('child-cancelled-alone', 'oneChild');
+    await childSleeping('child-cancelled-alone');
+    await kit.client.cancel(childOf('child-cancelled-alone'), 'this one only');
+    await closedWith('child-cancelled-alone', 'succeeded');
+    await done('child-cancelled-alone');
+
+    // A deadline during a wait, a sleep, a backoff (1 s, 2 s, 4 s, 8 s, 16 s: 20 s lands in the
+    // fifth) and children (which sleep an hour).
+    await scenario('deadline-during-wait', 'approval', { deadline: '10m' });
+    await scenario('deadline-during-sleep', 'sleeps', { deadline: '10m' });
+    await scenario('deadline-during-backoff', 'alwaysThrows', { deadline: '20s', maxAttemptsPerStep: 10 });
+    await scenario('deadline-during-children', 'sleepingFamily', { deadline: '10m' });
+    for (const runId of [
+      'deadline-during-wait',
+      'deadline-during-sleep',
+      'deadline-during-backoff',
+      'deadline-during-children',
+    ])
+      await closedWith(runId, 'failed', /^deadline exceeded$/);
+
+    // Temporal's cancel (handle.cancel(), as the UI and `temporal workflow cancel` do) during a
+    // wait, a sleep, a backoff and children.
+    const temporalCancel = async (
+      runId: string,
+      runner: string,
+      state: 'waiting' | 'sleeping' | 'children',
+      extra = {},
+    ) => {
+      await submit(runId, runner, extra);
+      if (state === 'children')
+        await eventually(
+          async () => (await kit.client.status(runId)).children?.total === 2,
+          30_000,
+          `${runId} children`,
+        );
+      else await waitForState(kit, runId, state);
+      await kit.client.temporal.workflow.getHandle(runId).cancel();
+      await closedWith(runId, 'cancelled');
+      await done(runId);
+    };
+    await temporalCancel('temporal-cancel-during-wait', 'approval', 'waiting');
+    await temporalCancel('temporal-cancel-during-sleep', 'sleeps', 'sleeping');
+    await temporalCancel('temporal-cancel-during-backoff', 'alwaysThrows', 'sleeping', { maxAttemptsPerStep: 3 });
+    await temporalCancel('temporal-cancel-during-children', 'sleepingFamily', 'children');
+
+    // maxSteps reached inside a chain of fast steps (the first chain stops after 500 ms, ~25 steps).
+    await scenario('step-budget-fast-chain', 'fastEndless', { maxSteps: 60 });
+    await closedWith('step-budget-fast-chain', 'failed', /60 steps/);
+
+    // A worker with a user hook that throws, and webhooks without retries (maxRetries 0): the
+    // local first attempt is the only one.
+    const hooked = await createTestKit({
+      runners,
+      hooks: [
+        {
+          name: 'breaks',
+          onTermination: () => {
+            throw new Error('the hook broke');
+          },
+        },
+      ],
+      webhook: { allowPrivate: true, maxRetries: 0, baseDelayMs: 100 },
+    });
+    try {
+      await hooked.client.submit({ runId: 'terminal-hook-fails', runner: 'threeSteps', input: { hello: 'world' } });
+      await hooked.client.result('terminal-hook-fails');
+      files.push(...(await record(hooked, 'terminal-hook-fails')));
+      answers.push(503);
+      await hooked.client.submit({
+        runId: 'webhook-no-retries',
+        runner: 'threeSteps',
+        input: { hello: 'world' },
+        headers: { callback_url: hookUrl },
+      });
+      await hooked.client.result('webhook-no-retries');
+      const delivery = hooked.client.temporal.workflow.getHandle(webhookWorkflowId('webhook-no-retries'));
+      const undelivered = await delivery.result().then(
+        () => undefined,
+        (err: Error) => err,
+      );
+      if (!undelivered) throw new Error('webhook-no-retries: delivered, but the receiver answered 503');
+      files.push(...(await record(hooked, webhookWorkflowId('webhook-no-retries'))));
+    } finally {
+      await hooked.teardown();
+    }
   } finally {
     await kit.teardown();
     receiver.close();

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { StepOutcome, type RunOutcome, type StepRunner } from '../src';
 import { childRunId } from '../src/activities/run-step';
+import { webhookWorkflowId } from '../src/shared/names';
 import { createTestKit, type TestKit } from '../src/testing';
 import { startReceiver, type Receiver } from '../support/receiver';
 import { eventually } from '../support/wait';
@@ -74,6 +75,18 @@ const runners: Record<string, StepRunner> = {
       null,
       Array.from({ length: 1001 }, () => ({ input: 0 })),
     ),
+  /** The most children a step may start (1,000), then how they ended. */
+  thousand: async (step) =>
+    step.stepNumber === 0
+      ? StepOutcome.runChildren(
+          null,
+          Array.from({ length: 1000 }, (_, i) => ({ input: i })),
+        )
+      : StepOutcome.succeed({
+          children: step.children!.length,
+          succeeded: step.children!.filter((c) => c.status === 'succeeded').length,
+          results: step.children!.every((c, i) => c.result === i * 10),
+        }),
   counts: async (step) => StepOutcome.continue(step.stepNumber),
   selfCancel: async () => StepOutcome.cancel('runner gave up'),
 };
@@ -166,6 +179,40 @@ describe('child runs', () => {
     assert.equal(outcome.status, 'failed');
     assert.match(outcome.error!, /runChildren: at most 1000 children per step, got 1001/);
   });
+
+  test(
+    "exactly 1,000 children are accepted and all run; only the parent's webhook is sent",
+    { timeout: 480_000 },
+    async () => {
+      const { runId } = await kit.client.submit({
+        runId: 'thousand',
+        input: null,
+        runner: 'thousand',
+        headers: { callback_url: `${receiver.url}/thousand`, tenant: 'acme' },
+      });
+      const outcome = await kit.client.result(runId);
+      assert.equal(outcome.status, 'succeeded', outcome.error ?? '');
+      assert.deepEqual(outcome.result, { children: 1000, succeeded: 1000, results: true });
+      await eventually(() => receiver.to('/thousand').length > 0, 60_000, "the parent's webhook");
+      // Children inherit the headers but the callback URL: no child ever had one to call.
+      for (const i of [0, 500, 999]) assert.deepEqual(headersSeen.get(`thousand-0-${i}`), { tenant: 'acme' });
+      // No delivery workflow was started for any child (they would be `<child>.webhook`).
+      const deliveries = await Promise.all(
+        Array.from({ length: 1000 }, (_, i) =>
+          kit.client.temporal.workflow
+            .getHandle(webhookWorkflowId(`thousand-0-${i}`))
+            .describe()
+            .then(
+              () => `thousand-0-${i}`,
+              () => undefined,
+            ),
+        ),
+      );
+      assert.deepEqual(deliveries.filter(Boolean), []);
+      assert.equal(receiver.requests.filter((r) => r.path.startsWith('/thousand')).length, 1);
+      assert.equal(receiver.to('/thousand').length, 1);
+    },
+  );
 
   test('child run IDs: <parent>-<step>-<index>, valid and at most 128 characters', () => {
     assert.equal(childRunId('order-7', 3, 12), 'order-7-3-12');

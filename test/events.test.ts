@@ -53,6 +53,22 @@ const runners: Record<string, StepRunner> = {
       ? StepOutcome.waitForEvent(so_far, { events: 'go', timeout: '1h' })
       : StepOutcome.succeed(so_far);
   },
+  /**
+   * Step 0 holds until the test opens its gate, then waits for approve or reject; step 1 for
+   * approve or unrelated; step 2 for approve. Reports the three events, in the order taken.
+   */
+  anyOf: async (step) => {
+    if (step.stepNumber === 0) {
+      const g = gates.get(step.runId)!;
+      g.entered = true;
+      await g.opened;
+      return StepOutcome.waitForEvent([], { events: ['approve', 'reject'] });
+    }
+    const taken = [...(step.payload as unknown[]), seen(step).event];
+    if (step.stepNumber === 1) return StepOutcome.waitForEvent(taken, { events: ['approve', 'unrelated'] });
+    if (step.stepNumber === 2) return StepOutcome.waitForEvent(taken, { events: 'approve' });
+    return StepOutcome.succeed(taken);
+  },
   /** Many quick steps (continue-as-new with a small history limit), then a wait for `late`. */
   long: async (step) => {
     if (step.stepNumber === 0) {
@@ -131,16 +147,37 @@ describe('waitForEvent', () => {
   });
 
   test('wait for any of several names: the one that arrives first wins; others stay pending in order', async () => {
+    const g = gate('any-1');
+    await kit.client.submit({ runId: 'any-1', input: null, runner: 'anyOf' });
+    await eventually(() => g.entered);
+    // All three arrive before the first wait: unrelated, then reject, then approve.
+    await kit.client.sendEvent('any-1', 'unrelated', 'u', { id: 'u-1' });
+    await kit.client.sendEvent('any-1', 'reject', 'r', { id: 'r-1' });
+    await kit.client.sendEvent('any-1', 'approve', 'a', { id: 'a-1' });
+    await eventually(async () => (await kit.client.status('any-1')).pendingEvents === 3);
+    g.open();
+    // approve|reject: reject (it came before approve); approve|unrelated: unrelated (before approve,
+    // still pending after the first wait); approve: approve, still pending after two waits.
+    const outcome = await kit.client.result('any-1');
+    assert.deepEqual(outcome.result, [
+      { name: 'reject', data: 'r', id: 'r-1' },
+      { name: 'unrelated', data: 'u', id: 'u-1' },
+      { name: 'approve', data: 'a', id: 'a-1' },
+    ]);
+  });
+
+  test('an event for none of the names stays pending while another wakes the wait', async () => {
     const { runId } = await kit.client.submit({ input: 'y', runner: 'approval' });
     await waitingFor(runId);
-    await kit.client.sendEvent(runId, 'unrelated', 'later maybe');
+    await kit.client.sendEvent(runId, 'unrelated', 'later maybe', { id: 'unrelated-1' });
     await eventually(async () => (await kit.client.status(runId)).pendingEvents === 1);
-    await kit.client.sendEvent(runId, 'reject', 'too rude');
+    assert.equal((await kit.client.status(runId)).state, 'waiting');
+    await kit.client.sendEvent(runId, 'reject', 'too rude', { id: 'reject-1' });
     const outcome = await kit.client.result(runId);
-    assert.deepEqual((outcome.result as { event: { name: string; data: unknown } }).event, {
+    assert.deepEqual((outcome.result as { event: unknown }).event, {
       name: 'reject',
       data: 'too rude',
-      id: (outcome.result as { event: { id: string } }).event.id,
+      id: 'reject-1',
     });
   });
 

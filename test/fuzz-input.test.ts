@@ -16,7 +16,7 @@ import fc from 'fast-check';
 import { StepOutcome, type StepRunner } from '../src';
 import { payloadConverter } from '../src/shared/payload-converter';
 import { createTestKit, type TestKit } from '../src/testing';
-import { eventually } from '../support/wait';
+import { eventually, StopWaiting } from '../support/wait';
 
 type Payload = temporal.api.common.v1.IPayload;
 type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
@@ -110,6 +110,16 @@ async function history(workflowId: string): Promise<HistoryEvent[]> {
 
 const failedTasks = (events: HistoryEvent[]) => events.filter((e) => e.workflowTaskFailedEventAttributes);
 
+/** Stops the wait at once when a workflow task failed: a retrying task never mends. */
+function assertNoFailedTask(workflowId: string, events: HistoryEvent[]): void {
+  const failed = failedTasks(events)[0]?.workflowTaskFailedEventAttributes;
+  if (failed) {
+    throw new StopWaiting(
+      `${workflowId}: a workflow task failed (${String(failed.cause)}): ${failed.failure?.message ?? '(no message)'}`,
+    );
+  }
+}
+
 /** Starts `durableRun` with these exact payloads as its arguments, bypassing every client-side check. */
 async function startRaw(workflowId: string, args: Payload[]): Promise<void> {
   await service().startWorkflowExecution({
@@ -127,8 +137,7 @@ async function assertClosesCleanly(workflowId: string): Promise<'COMPLETED' | 'F
   let status = '';
   await eventually(
     async () => {
-      const events = await history(workflowId);
-      assert.deepEqual(failedTasks(events), [], `${workflowId}: a workflow task failed`);
+      assertNoFailedTask(workflowId, await history(workflowId));
       const description = await kit.client.temporal.workflow.getHandle(workflowId).describe();
       status = description.status.name;
       return status !== 'RUNNING';
@@ -156,7 +165,7 @@ async function assertHandled(workflowId: string, kind: keyof HistoryEvent): Prom
   await eventually(
     async () => {
       const events = await history(workflowId);
-      assert.deepEqual(failedTasks(events), [], `${workflowId}: a workflow task failed`);
+      assertNoFailedTask(workflowId, events);
       const sent = events.map((e) => Boolean(e[kind])).lastIndexOf(true);
       return sent >= 0 && events.slice(sent).some((e) => e.workflowTaskCompletedEventAttributes);
     },
@@ -198,6 +207,31 @@ function echoed(text: string): { value: unknown } | undefined {
     return undefined;
   }
 }
+
+test('the checks fail at once, naming the failure, if a workflow task failed', async () => {
+  // No workflow of this type in the bundle: the worker fails every task of the execution.
+  const id = nextId('task-fails');
+  await service().startWorkflowExecution({
+    namespace: namespace(),
+    workflowId: id,
+    workflowType: { name: 'noSuchWorkflow' },
+    taskQueue: { name: kit.taskQueue },
+    input: { payloads: [] },
+    requestId: id,
+  });
+  try {
+    const started = Date.now();
+    await assert.rejects(assertClosesCleanly(id), (err: Error) => {
+      assert.ok(err instanceof StopWaiting, String(err));
+      assert.match(err.message, /: a workflow task failed \(.*\): .*noSuchWorkflow/);
+      return true;
+    });
+    // The wait allows 60 s; the first failed task must end it (its retries only repeat it).
+    assert.ok(Date.now() - started < 20_000, `failed after ${Date.now() - started} ms`);
+  } finally {
+    await kit.client.temporal.workflow.getHandle(id).terminate('test done');
+  }
+});
 
 describe('no inbound payload wedges a run (fast-check, dev server)', () => {
   test('any JSON as a run input: the run echoes it back or fails naming the input', async () => {

@@ -87,12 +87,60 @@ const runners: Record<string, StepRunner> = {
 /** `fast` (set by runs-fast.test.ts): every runner registered with fastSteps(). */
 const MODE = process.env.DURABLE_RUNS_TEST_STEPS === 'fast' ? 'fast' : 'default';
 
+/**
+ * Fast mode: the run's first step is an activity (it learns there that the runner is fast), and
+ * the activity goes on with a chain of the next steps until one does not return `continue`. So
+ * that a runner's own steps run as local activities, each run begins with one step of its own
+ * that outlasts a chain (600 ms against 500 ms) and continues; the runner sees its steps numbered
+ * from 0 as usual. The run's step numbers are one higher: OFFSET.
+ */
+const OFFSET = MODE === 'fast' ? 1 : 0;
+const CHAIN_MS = 500;
+function inLocalActivities(runner: StepRunner): StepRunner {
+  return fastSteps(async (step) => {
+    if (step.stepNumber === 0) {
+      await wallSleep(CHAIN_MS + 100);
+      return StepOutcome.continue(step.payload);
+    }
+    return runner({ ...step, stepNumber: step.stepNumber - 1 });
+  });
+}
+
 let kit: TestKit;
 before(async () => {
   kit = await createTestKit({
-    runners: MODE === 'fast' ? Object.fromEntries(Object.entries(runners).map(([k, r]) => [k, fastSteps(r)])) : runners,
+    runners:
+      MODE === 'fast'
+        ? Object.fromEntries(Object.entries(runners).map(([k, r]) => [k, inLocalActivities(r)]))
+        : runners,
   });
 });
+
+/**
+ * How the run's steps ran: in fast mode the runner's steps (all but the run's first) as local
+ * activities, `runStep` markers in the history; in default mode each as an activity, no marker.
+ */
+async function assertStepsRanAs(runId: string): Promise<void> {
+  const history = await kit.client.temporal.workflow.getHandle(runId).fetchHistory();
+  const events = history.events ?? [];
+  const localSteps = events.filter((e) => {
+    const marker = e.markerRecordedEventAttributes;
+    if (marker?.markerName !== 'core_local_activity') return false;
+    const data = marker.details?.data?.payloads?.[0]?.data;
+    return data !== undefined && data !== null && /"activity_type":"runStep"/.test(Buffer.from(data).toString());
+  }).length;
+  const activitySteps = events.filter(
+    (e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'runStep',
+  ).length;
+  if (MODE === 'fast') {
+    assert.ok(localSteps >= 1, `${runId}: no step ran as a local activity`);
+    // The first (the chain-ending step of inLocalActivities) is the only activity of an execution.
+    assert.equal(activitySteps, 1, `${runId}: steps as activities`);
+  } else {
+    assert.equal(localSteps, 0, `${runId}: steps as local activities`);
+    assert.ok(activitySteps >= 1, `${runId}: no step activity`);
+  }
+}
 after(async () => {
   await kit?.teardown();
 });
@@ -111,10 +159,11 @@ describe('outcomes map onto close statuses', () => {
       status: 'succeeded',
       result: { total: 2, bytes: new Uint8Array([1, 2, 3]) },
       headers: { tenant: 'acme' },
-      finalStep: 2,
+      finalStep: 2 + OFFSET,
     } satisfies RunOutcome);
     assert.equal(await closeStatus(runId), 'COMPLETED');
     assert.deepEqual(seen.get(runId)?.steps, [0, 1, 2]);
+    await assertStepsRanAs(runId);
   });
 
   test('fail → Failed, non-retryable ApplicationFailure with the reason as message', async () => {
@@ -134,6 +183,7 @@ describe('outcomes map onto close statuses', () => {
     assert.ok(err.cause instanceof ApplicationFailure);
     assert.equal(err.cause.message, 'card declined');
     assert.equal(err.cause.nonRetryable, true);
+    await assertStepsRanAs(runId);
   });
 
   test('cancel by the runner → Canceled, reason in the outcome', async () => {
@@ -144,10 +194,11 @@ describe('outcomes map onto close statuses', () => {
       status: 'cancelled',
       error: 'user walked away',
       headers: {},
-      finalStep: 0,
+      finalStep: OFFSET,
       cancelledBy: 'runner',
     });
     assert.equal(await closeStatus(runId), 'CANCELLED');
+    await assertStepsRanAs(runId);
   });
 });
 
@@ -158,6 +209,7 @@ describe('step retries', () => {
     assert.equal(outcome.status, 'succeeded');
     assert.equal(outcome.result, 'third time lucky');
     assert.deepEqual(seen.get(runId)?.attempts, [1, 2, 3]);
+    await assertStepsRanAs(runId);
   });
 
   test('permanent error: one attempt, run failed with its message', async () => {
@@ -167,15 +219,17 @@ describe('step retries', () => {
     assert.equal(outcome.error, 'invalid document');
     assert.deepEqual(seen.get(runId)?.attempts, [1]);
     assert.equal(await closeStatus(runId), 'FAILED');
+    await assertStepsRanAs(runId);
   });
 
   test('spent budget: failed with the last error, after exactly maxAttemptsPerStep attempts', async () => {
     const { runId } = await kit.client.submit({ input: null, runner: 'alwaysBroken', maxAttemptsPerStep: 4 });
     const outcome = await kit.client.result(runId);
     assert.equal(outcome.status, 'failed');
-    assert.equal(outcome.error, 'step 0 failed after 4 attempts: TypeError: broken on attempt 4');
+    assert.equal(outcome.error, `step ${OFFSET} failed after 4 attempts: TypeError: broken on attempt 4`);
     assert.deepEqual(seen.get(runId)?.attempts, [1, 2, 3, 4]);
     assert.equal(await closeStatus(runId), 'FAILED');
+    await assertStepsRanAs(runId);
   });
 });
 
@@ -190,11 +244,12 @@ describe('cancellation', () => {
       status: 'cancelled',
       error: 'operator said stop',
       headers: {},
-      finalStep: 0,
+      finalStep: OFFSET,
       cancelledBy: 'signal',
     });
     assert.equal(seen.get(runId)?.aborted, true);
     assert.equal(await closeStatus(runId), 'CANCELLED');
+    await assertStepsRanAs(runId);
   });
 
   test("a runner's own cancel wins over the outside cancel", async () => {
@@ -204,6 +259,7 @@ describe('cancellation', () => {
     const outcome = await kit.client.result(runId);
     assert.equal(outcome.status, 'cancelled');
     assert.equal(outcome.error, 'runner had the last word');
+    await assertStepsRanAs(runId);
   });
 
   test('a runner that never heartbeats and ignores the signal is cancelled within the heartbeat timeout', async () => {
@@ -225,6 +281,7 @@ describe('cancellation', () => {
     await eventually(() => seen.get(runId)?.late === 'returned', 20_000);
     assert.equal(await closeStatus(runId), 'CANCELLED');
     assert.equal((await kit.client.result(runId)).status, 'cancelled');
+    await assertStepsRanAs(runId);
   });
 
   test('while sleeping in continueAfter: the timer is cut short', async () => {
@@ -237,10 +294,11 @@ describe('cancellation', () => {
       status: 'cancelled',
       error: 'no need to wait',
       headers: {},
-      finalStep: 0,
+      finalStep: OFFSET,
       cancelledBy: 'signal',
     });
     assert.deepEqual(seen.get(runId)?.steps, [0]);
+    await assertStepsRanAs(runId);
     const d = await kit.client.temporal.workflow.getHandle(runId).describe();
     assert.ok(d.closeTime!.getTime() - d.startTime.getTime() < 3600_000, 'closed before the timer fired');
   });
@@ -255,6 +313,7 @@ describe('cancellation', () => {
     assert.equal(outcome.error, 'stop retrying');
     assert.equal(seen.get(runId)?.attempts.length, before, 'no attempt after the cancel');
     assert.ok(before < 10);
+    await assertStepsRanAs(runId);
   });
 
   test('before the first step: the runner is never called', async () => {
@@ -288,11 +347,12 @@ describe('cancellation', () => {
       status: 'cancelled',
       error: null,
       headers: {},
-      finalStep: 0,
+      finalStep: OFFSET,
       cancelledBy: 'temporal',
     });
     assert.equal(seen.get(runId)?.aborted, true);
     assert.equal(await closeStatus(runId), 'CANCELLED');
+    await assertStepsRanAs(runId);
   });
 
   test('cancelling a closed or unknown run returns false and changes nothing', async () => {
@@ -311,7 +371,8 @@ test('continueAfter of 1 h completes without waiting an hour of wall time', asyn
   const outcome = await kit.client.result(runId);
   assert.equal(outcome.status, 'succeeded');
   assert.equal(outcome.result, 'woke');
-  assert.equal(outcome.finalStep, 1);
+  assert.equal(outcome.finalStep, 1 + OFFSET);
+  await assertStepsRanAs(runId);
   const d = await kit.client.temporal.workflow.getHandle(runId).describe();
   assert.ok(d.closeTime!.getTime() - d.startTime.getTime() >= 3600_000, 'server clock moved at least an hour');
   assert.ok(Date.now() - started < 60_000, 'wall time stayed short');
@@ -330,7 +391,7 @@ describe('long runs', () => {
     const outcome = await kit.client.result(runId);
     assert.equal(outcome.status, 'succeeded');
     assert.equal(outcome.runId, 'long-run');
-    assert.equal(outcome.finalStep, 2999);
+    assert.equal(outcome.finalStep, 2999 + OFFSET);
     const d = await kit.client.temporal.workflow.getHandle(runId).describe();
     assert.notEqual(d.runId, d.raw.workflowExecutionInfo?.firstRunId, 'the run continued as new at least once');
   });
@@ -403,7 +464,7 @@ describe('status', () => {
     assert.equal(mid.state, 'running');
     assert.equal(mid.runner, 'slowSteps');
     assert.equal(mid.attempt, 1);
-    assert.ok(mid.step >= 2 && mid.step <= 50, `step ${mid.step}`);
+    assert.ok(mid.step >= 2 + OFFSET && mid.step <= 50 + OFFSET, `step ${mid.step}`);
     await kit.client.cancel(runId, 'enough');
     await kit.client.result(runId);
     const closed = await kit.client.status(runId);
@@ -415,6 +476,7 @@ describe('status', () => {
       runner: 'slowSteps',
     });
     assert.ok(closed.step >= mid.step);
+    await assertStepsRanAs(runId);
   });
 
   test('the status query answers from the Temporal API too, with current details for the UI', async () => {
@@ -422,9 +484,9 @@ describe('status', () => {
     await eventually(async () => (await kit.client.status(runId)).state === 'sleeping');
     const handle = kit.client.temporal.workflow.getHandle(runId);
     const status = await handle.query('status');
-    assert.deepEqual(status, { runId, state: 'sleeping', step: 0, runner: 'sleepy' });
+    assert.deepEqual(status, { runId, state: 'sleeping', step: OFFSET, runner: 'sleepy' });
     const metadata = await handle.query<{ currentDetails?: string }>('__temporal_workflow_metadata');
-    assert.equal(metadata.currentDetails, '**sleeping** · step 0');
+    assert.equal(metadata.currentDetails, `**sleeping** · step ${OFFSET}`);
     await kit.client.cancel(runId);
     await kit.client.result(runId);
   });

@@ -1,14 +1,16 @@
 /**
  * Runs that start runs, on a real dev server: schedules (`--every` fires runs that complete;
  * pause, trigger, describe, list, delete, through the CLI and the client), `list --parent`, and
- * fairness: one tenant's flood does not hold back another tenant's runs.
+ * the order the server serves a backlog in: fairness keys, fairness weights and priority.
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
-import { StepOutcome, type StepRunner } from '../src';
+import type { TestWorkflowEnvironment as TestEnv } from '@temporalio/testing';
+import { RunsClient, StepOutcome, type StepRunner } from '../src';
+import type { RunScheduling } from '../src/shared/validate';
 import { createTestEnv, createTestKit, type TestKit } from '../src/testing';
 import { eventually } from '../support/wait';
 
@@ -96,50 +98,78 @@ test("list --parent lists a run's children", async () => {
   ]);
 });
 
-describe('fairness (dev server with matching.enableFairness=true)', () => {
+describe('fairness and priority (dev server with matching.enableFairness=true)', () => {
   /**
-   * Tenant A submits a flood, then tenant B submits a few. With fairness keys (the default: the
-   * `tenant` header) B's runs share the backlogged queue with A's, so they finish far earlier in
-   * the order of completions than without them. One slot per worker builds the backlog.
+   * The order in which the server hands out a backlog: the runs are all submitted before a worker
+   * polls their task queue, and the worker runs one step at a time, so the order of completions
+   * is the order of dispatch (the dev server keeps one partition, which holds the fair order).
+   * Returns one letter per completed run, its tenant: e.g. "ABAB…".
    */
-  async function positionsOfB(withFairness: boolean): Promise<{ mean: number; aBeforeLastB: number }> {
-    const env = await createTestEnv('local');
+  let env: TestEnv;
+  let queues = 0;
+  before(async () => {
+    env = await createTestEnv('local');
+  });
+  after(async () => {
+    await env?.teardown();
+  });
+  async function dispatchOrder(runs: Array<{ tenant: string } & RunScheduling>): Promise<string> {
+    const taskQueue = `fairness-${++queues}`;
+    const client = RunsClient.fromClient(env.client, taskQueue);
+    for (const [i, { tenant, ...scheduling }] of runs.entries())
+      await client.submit({
+        runId: `${taskQueue}-${i}`,
+        input: null,
+        runner: 'work',
+        headers: { tenant },
+        ...scheduling,
+      });
+    completions.length = 0;
     const k = await createTestKit({
       runners,
       env,
+      taskQueue,
+      webhook: false,
       tuning: { maxConcurrentWorkflowTaskExecutions: 2, maxConcurrentActivityTaskExecutions: 1 },
     });
-    completions.length = 0;
     try {
-      const submit = (tenant: string, i: number) =>
-        k.client.submit({
-          runId: `${tenant}-${withFairness}-${i}`,
-          input: null,
-          runner: 'work',
-          headers: { tenant },
-          ...(withFairness ? {} : { fairnessKey: 'everyone' }),
-        });
-      for (let i = 0; i < 300; i += 50) await Promise.all(Array.from({ length: 50 }, (_, j) => submit('A', i + j)));
-      await Promise.all(Array.from({ length: 10 }, (_, i) => submit('B', i)));
-      await eventually(() => completions.length === 310, 300_000, 'all 310 runs finish');
-      const positions = completions.flatMap((c, i) => (c.startsWith('B:') ? [i] : []));
-      const lastB = positions.at(-1)!;
-      return {
-        mean: positions.reduce((a, b) => a + b, 0) / positions.length,
-        aBeforeLastB: completions.slice(0, lastB).filter((c) => c.startsWith('A:')).length,
-      };
+      await eventually(() => completions.length === runs.length, 120_000, `all ${runs.length} runs finish`);
     } finally {
       await k.teardown();
-      await env.teardown();
     }
+    return completions.map((c) => c.split(':')[0]).join('');
   }
+  const many = (n: number, run: { tenant: string } & RunScheduling) => Array.from({ length: n }, () => run);
 
-  test("tenant B submitting after A's 300 runs finishes far earlier with fairness keys than without", async () => {
-    const without = await positionsOfB(false);
-    const fair = await positionsOfB(true);
-    process.stdout.write(
-      `# fairness: B's mean completion position ${fair.mean.toFixed(1)} with keys, ${without.mean.toFixed(1)} without (of 310); A's runs done before B's last: ${fair.aBeforeLastB} with keys, ${without.aBeforeLastB} without\n`,
-    );
-    assert.ok(fair.mean < without.mean, `with ${fair.mean}, without ${without.mean}`);
+  test("fairness keys: tenant B's 10 runs, queued after A's 30, are served alternately with A's", async () => {
+    const fair = await dispatchOrder([...many(30, { tenant: 'A' }), ...many(10, { tenant: 'B' })]);
+    // The same backlog under one key for everyone: first come, first served.
+    const fifo = await dispatchOrder([
+      ...many(30, { tenant: 'A', fairnessKey: 'everyone' }),
+      ...many(10, { tenant: 'B', fairnessKey: 'everyone' }),
+    ]);
+    process.stdout.write(`# dispatch order with tenant keys ${fair}, with one key ${fifo}\n`);
+    // Alternating: all of B's within the first 22 (B's 10 and at most 12 of A's); without keys,
+    // at least 25 of A's before B's first.
+    assert.ok(fair.lastIndexOf('B') < 22, `with tenant keys: ${fair}`);
+    assert.ok(fifo.indexOf('B') >= 25, `with one key: ${fifo}`);
+  });
+
+  test('priority: runs of priority 1 are served before a backlog of priority 3', async () => {
+    const order = await dispatchOrder([
+      ...many(20, { tenant: 'A', priority: 3 }),
+      ...many(5, { tenant: 'B', priority: 1 }),
+    ]);
+    assert.equal(order.slice(0, 5), 'BBBBB', order);
+  });
+
+  test('fairnessWeight: a tenant of weight 3 is served about three times as often as one of weight 1', async () => {
+    const order = await dispatchOrder([
+      ...many(30, { tenant: 'A', fairnessWeight: 1 }),
+      ...many(30, { tenant: 'B', fairnessWeight: 3 }),
+    ]);
+    // 15 of the first 20 at 3:1 (10 at equal weights, 0 first come first served); A not starved.
+    const bInFirst20 = [...order.slice(0, 20)].filter((t) => t === 'B').length;
+    assert.ok(bInFirst20 >= 13 && bInFirst20 <= 17, `${bInFirst20} of the first 20 are B's: ${order}`);
   });
 });

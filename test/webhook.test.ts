@@ -203,12 +203,16 @@ describe('retries', () => {
     assert.deepEqual(await delivered(kit, runId), { runId, state: 'delivered', attempts: 4, lastStatus: 200 });
     const reqs = receiver.to(path);
     const gaps = reqs.slice(1).map((r, i) => r.at! - reqs[i]!.at!);
-    // Base delay 500 ms, ×2 per retry, ±25 % jitter: at least 375, 750 and 1500 ms apart.
-    const least = [375, 750, 1500];
-    assert.ok(
-      gaps.every((g, i) => g >= least[i]! - 50),
-      `server-clock gaps ${gaps.join(', ')} ms, expected at least ${least.join(', ')}`,
-    );
+    // Base delay 500 ms, ×2 per retry, ±25 % jitter: 375–625, 750–1250 and 1500–2500 ms apart,
+    // plus what an attempt and its scheduling take (at most 400 ms here, on a busy machine).
+    const nominal = [500, 1000, 2000];
+    const bounds = nominal.map((n) => [n * 0.75 - 50, n * 1.25 + 400] as const);
+    const report = `server-clock gaps ${gaps.join(', ')} ms, expected ${bounds.map(([lo, hi]) => `${lo}–${hi}`).join(', ')}`;
+    assert.equal(gaps.length, 3, report);
+    gaps.forEach((g, i) => assert.ok(g >= bounds[i]![0] && g <= bounds[i]![1], report));
+    // And they grow: the jitter of two successive gaps may overlap (625 ms vs 750 ms), but the
+    // third is at least 1,450 ms where the first is at most 1,025 ms.
+    assert.ok(gaps[2]! / gaps[0]! >= 1.4, `${report}: the third gap is not ~4x the first`);
   });
 
   for (const [status, label] of [
