@@ -318,6 +318,8 @@ describe('payloads bound to their run', () => {
     const input = (await history('bound-a'))[0]?.workflowExecutionStartedEventAttributes?.input?.payloads?.[0];
     assert.ok(input);
     await startRaw('bound-b', input as Payload);
+    // Bounded: a run that took A's input would wait for its event instead of closing.
+    await eventually(async () => (await enc.client.status('bound-b')).state === 'failed');
     const outcome = await enc.client.result('bound-b');
     assert.equal(outcome.status, 'failed');
     assert.equal(
