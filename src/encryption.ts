@@ -177,15 +177,15 @@ function parseBinding(bytes: Uint8Array): PayloadBinding | string {
  * namespace, the run's workflow ID, and whether it is the workflow's own payload (input, result,
  * signal, update, query, memo, failure) or one of its activities' (step input and result,
  * heartbeat). Its bytes, after a versioned label, are GCM's associated data, so they cannot be
- * altered or removed, and a decoder without a context (the codec server behind the Temporal UI
- * and CLI, the client reading raw history) still knows what the payload belongs to. A decoder with
- * a context refuses a payload bound to another run or scope. A payload crosses runs only after
- * being decrypted and encrypted again for its new place (a child's input and result, a signal to
- * a child, the webhook delivery's input), which the SDK does with the target's context. What no
- * context says, and so is not bound: which field of a run a payload is (a run's input could be
- * sent to that same run as a signal), and which execution of a workflow ID (continue-as-new,
- * retries, an ID reused after its run closed). The runs of one schedule share a binding (see
- * {@link scheduleFamily}).
+ * altered or removed, and a decoder without a context (the codec server behind the Temporal UI and
+ * CLI, the client reading raw history) still decrypts, with the AAD from the metadata. A decoder
+ * with a context refuses a payload bound to another run or scope. A payload crosses runs only after
+ * being decrypted and encrypted again for its new place (a child's input and result, a signal to a
+ * child, the webhook delivery's input), which the SDK does with the target's context. What no
+ * context says, and so is not bound: which field of a run a payload is (a run's input could be sent
+ * to that same run as a signal), and which execution of a workflow ID (continue-as-new, retries, an
+ * ID reused after its run closed). The runs of one schedule share a binding (see {@link
+ * scheduleFamily}).
  *
  * Payloads without `encryption-binding` were encrypted by versions before it, with no associated
  * data; they still decrypt, bound to nothing, so that runs in flight go on.
