@@ -140,17 +140,14 @@ test('codec-server: keys, token and origins are checked at start-up, naming the 
   }
 });
 
-test('codec-server serves until SIGTERM: with the token it decodes, without it 401', async () => {
-  const token = randomBytes(24).toString('base64url');
-  const child = spawn(process.execPath, [BIN, 'codec-server', '--port', '0', '--json'], {
-    env: {
-      PATH: process.env.PATH ?? '',
-      HOME: process.env.HOME ?? '',
-      DURABLE_RUNS_ENCRYPTION_KEYS: `k1:${randomBytes(32).toString('base64')}`,
-      DURABLE_RUNS_CODEC_TOKEN: token,
-    },
-    stdio: ['ignore', 'pipe', 'inherit'],
+/** Starts `codec-server --port 0 --json` with `args` and `env`: its start-up line, what it wrote to stderr, and a stop. */
+async function serveCodec(args: string[], env: Record<string, string>) {
+  const child = spawn(process.execPath, [BIN, 'codec-server', '--port', '0', '--json', ...args], {
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
   try {
     const line = await new Promise<string>((resolve, reject) => {
@@ -159,9 +156,30 @@ test('codec-server serves until SIGTERM: with the token it decodes, without it 4
         out += d.toString();
         if (out.includes('\n')) resolve(out.split('\n')[0]!);
       });
-      child.once('exit', (code) => reject(new Error(`codec-server exited with ${code}`)));
+      child.once('exit', (code) => reject(new Error(`codec-server exited with ${code}: ${stderr}`)));
     });
-    const info = JSON.parse(line) as { url: string; corsOrigins: string[]; keyIds: string[] };
+    return {
+      info: JSON.parse(line) as { url: string; corsOrigins: string[]; keyIds: string[] },
+      stderr: () => stderr,
+      stop: async () => {
+        child.kill('SIGTERM');
+        return exited;
+      },
+    };
+  } catch (err) {
+    child.kill('SIGKILL');
+    throw err;
+  }
+}
+
+test('codec-server serves until SIGTERM: with the token it decodes, without it 401', async () => {
+  const token = randomBytes(24).toString('base64url');
+  const server = await serveCodec([], {
+    DURABLE_RUNS_ENCRYPTION_KEYS: `k1:${randomBytes(32).toString('base64')}`,
+    DURABLE_RUNS_CODEC_TOKEN: token,
+  });
+  try {
+    const { info } = server;
     assert.match(info.url, /^http:\/\/127\.0\.0\.1:\d+$/);
     assert.deepEqual([info.corsOrigins, info.keyIds], [['http://localhost:8233'], ['k1']]);
     const payload = { metadata: { encoding: Buffer.from('json/plain').toString('base64') }, data: 'MQ==' };
@@ -177,9 +195,35 @@ test('codec-server serves until SIGTERM: with the token it decodes, without it 4
     assert.deepEqual(await decoded.json(), { payloads: [payload] });
     assert.equal((await post('/decode', {})).status, 401);
   } finally {
-    child.kill('SIGTERM');
+    assert.equal(await server.stop(), 0);
   }
-  assert.equal(await exited, 0);
+  assert.equal(server.stderr(), '', 'the token from the environment needs no warning');
+});
+
+test('codec-server --token still works, and warns that the process list shows it; --help says to prefer the variable', async () => {
+  const token = randomBytes(24).toString('base64url');
+  const server = await serveCodec(['--token', token], {
+    DURABLE_RUNS_ENCRYPTION_KEYS: `k1:${randomBytes(32).toString('base64')}`,
+  });
+  try {
+    const res = await fetch(`${server.info.url}/decode`, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${token}` },
+      body: JSON.stringify({ payloads: [] }),
+    });
+    assert.equal(res.status, 200);
+  } finally {
+    assert.equal(await server.stop(), 0);
+  }
+  assert.equal(
+    server.stderr(),
+    'durable-runs: warning: --token is visible to every user of this machine in the process list (ps); set DURABLE_RUNS_CODEC_TOKEN instead\n',
+  );
+  assert.ok(!server.stderr().includes(token));
+  assert.match(
+    cli(['codec-server', '--help']).stdout,
+    /--token <token> +token every request needs; prefer\s+DURABLE_RUNS_CODEC_TOKEN: a command-line argument\s+shows in the process list \(ps\)/,
+  );
 });
 
 test('the log level of dev and worker: a bad --log-level or DURABLE_RUNS_LOG_LEVEL exits 2 naming it', () => {

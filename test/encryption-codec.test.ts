@@ -3,9 +3,15 @@
  * loopback: round trips, rotation, tampering, configuration errors, token, CORS.
  */
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
+import { createHmac, hkdfSync, randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import { ApplicationFailure, DefaultFailureConverter, type Payload, ValueError } from '@temporalio/common';
+import {
+  ApplicationFailure,
+  DefaultFailureConverter,
+  type Payload,
+  type SerializationContext,
+  ValueError,
+} from '@temporalio/common';
 import { decodeFailure, encodeFailure } from '@temporalio/common/lib/internal-non-workflow';
 import { temporal } from '@temporalio/proto';
 import { type CodecServer, startCodecServer } from '../src/codec-server';
@@ -50,7 +56,11 @@ describe('encryption codec', () => {
       assert.deepEqual(back, value);
       assert.equal(text(encrypted.metadata?.encoding), 'binary/encrypted');
       assert.equal(text(encrypted.metadata?.['encryption-key-id']), 'k1');
-      assert.deepEqual(Object.keys(encrypted.metadata ?? {}).sort(), ['encoding', 'encryption-key-id']);
+      assert.deepEqual(Object.keys(encrypted.metadata ?? {}).sort(), [
+        'encoding',
+        'encryption-binding',
+        'encryption-key-id',
+      ]);
     }
     const secret = 'the-plaintext-secret-4711';
     const { encrypted } = await roundTrip(codec, { secret });
@@ -80,7 +90,7 @@ describe('encryption codec', () => {
     const [unreadable] = await before.decode([fromRotated!]);
     assert.equal(
       text(unreadable!.metadata?.[DECRYPTION_ERROR]),
-      'payload encrypted with key "new", which is not among the keys of DURABLE_RUNS_ENCRYPTION_KEYS here (old)',
+      'payload encrypted with key "new", which is not among the keys of DURABLE_RUNS_ENCRYPTION_KEYS here',
     );
   });
 
@@ -136,6 +146,17 @@ describe('encryption codec', () => {
     assert.notEqual(a.pseudonym('acme'), b.pseudonym('acme'));
   });
 
+  test('the pseudonym key is derived from the encrypting key (HKDF), not the encrypting key itself', () => {
+    const codec = new EncryptionCodec(EncryptionKeys.parse(`k1:${OLD}`));
+    const hmac = (key: Uint8Array) =>
+      `h-${createHmac('sha256', key).update('durable-runs pseudonym\0acme').digest('base64url').slice(0, 22)}`;
+    const raw = Buffer.from(OLD, 'base64');
+    const derived = Buffer.from(hkdfSync('sha256', raw, new Uint8Array(0), 'durable-runs fairness pseudonym v1', 32));
+    assert.notDeepEqual(derived, raw);
+    assert.notEqual(codec.pseudonym('acme'), hmac(raw));
+    assert.equal(codec.pseudonym('acme'), hmac(derived));
+  });
+
   test('failure messages and stack traces travel encrypted', async () => {
     const codec = new EncryptionCodec(EncryptionKeys.parse(`k1:${OLD}`));
     const failure = encryptingFailureConverter.errorToFailure(
@@ -150,6 +171,149 @@ describe('encryption codec', () => {
     assert.equal(text(stored.encodedAttributes?.metadata?.encoding), 'binary/encrypted');
     const read = new DefaultFailureConverter().failureToError(await decodeFailure([codec], stored), payloadConverter);
     assert.equal(read.message, 'card 4242 declined');
+  });
+});
+
+describe('payloads bound to their run', () => {
+  const codec = new EncryptionCodec(EncryptionKeys.parse(`k1:${OLD}`));
+  const run = (workflowId: string, namespace = 'default'): SerializationContext => ({
+    type: 'workflow',
+    namespace,
+    workflowId,
+  });
+  const activityOf = (workflowId: string): SerializationContext => ({
+    type: 'activity',
+    namespace: 'default',
+    workflowId,
+    activityId: '1',
+    isLocal: false,
+  });
+  const sealed = async (context?: SerializationContext) =>
+    (await codec.encode([payloadConverter.toPayload({ amount: 25 })], context))[0]!;
+  const opened = async (payload: Payload, context?: SerializationContext) => {
+    const [out] = await codec.decode([payload], context);
+    const error = out!.metadata?.[DECRYPTION_ERROR];
+    return error ? { error: text(error) } : { value: payloadConverter.fromPayload(out!) };
+  };
+
+  test('the binding names the namespace, the run and the scope, in metadata a reader without context sees', async () => {
+    assert.deepEqual(JSON.parse(text((await sealed(run('run-A'))).metadata?.['encryption-binding'])), {
+      v: 1,
+      namespace: 'default',
+      workflowId: 'run-A',
+      scope: 'workflow',
+    });
+    assert.deepEqual(JSON.parse(text((await sealed(activityOf('run-A'))).metadata?.['encryption-binding'])), {
+      v: 1,
+      namespace: 'default',
+      workflowId: 'run-A',
+      scope: 'activity',
+    });
+    // The codec server and any other encoder without a context bind nothing.
+    assert.deepEqual(JSON.parse(text((await sealed()).metadata?.['encryption-binding'])), { v: 1 });
+  });
+
+  test('a payload opens in its own run and without a context; elsewhere it is refused, naming both', async () => {
+    const forA = await sealed(run('run-A'));
+    assert.deepEqual(await opened(forA, run('run-A')), { value: { amount: 25 } });
+    assert.deepEqual(await opened(forA), { value: { amount: 25 } }, 'the codec server and raw-history readers');
+    assert.deepEqual(await opened(forA, run('run-B')), {
+      error:
+        'payload encrypted with key "k1" belongs to run "run-A", not to run "run-B": an encrypted payload cannot be moved to another run',
+    });
+    assert.deepEqual(await opened(forA, run('run-A', 'other')), {
+      error:
+        'payload encrypted with key "k1" belongs to run "run-A" in namespace "default", not to run "run-A" in namespace "other": an encrypted payload cannot be moved to another run',
+    });
+    assert.deepEqual(await opened(forA, activityOf('run-A')), {
+      error:
+        'payload encrypted with key "k1" belongs to run "run-A", not to an activity of run "run-A": an encrypted payload cannot be moved between a run and its activities\' payloads',
+    });
+    const stepOfA = await sealed(activityOf('run-A'));
+    assert.deepEqual(await opened(stepOfA, activityOf('run-A')), { value: { amount: 25 } });
+    assert.match(
+      (await opened(stepOfA, activityOf('run-B'))).error!,
+      /belongs to an activity of run "run-A", not to an activity of run "run-B"/,
+    );
+    // Bound to nothing (the codec server's), it opens anywhere.
+    assert.deepEqual(await opened(await sealed(), run('run-B')), { value: { amount: 25 } });
+  });
+
+  test("a schedule's runs share its binding: its input and each run's last result open in every run it starts", async () => {
+    const action = await sealed(run('nightly'));
+    assert.deepEqual(await opened(action, run('nightly-2026-12-04T14:09:48Z')), { value: { amount: 25 } });
+    const lastResult = await sealed(run('nightly-2026-12-04T14:09:48Z'));
+    assert.deepEqual(await opened(lastResult, run('nightly-2026-12-05T14:09:48Z')), { value: { amount: 25 } });
+    for (const other of ['nightly2-2026-12-04T14:09:48Z', 'nightly-extra', 'nightly-2026-12-04', 'x-nightly']) {
+      assert.match((await opened(action, run(other))).error!, /cannot be moved to another run/, other);
+    }
+  });
+
+  test('the binding is authenticated: altered, swapped or removed, the payload fails authentication', async () => {
+    const forA = await sealed(run('run-A'));
+    const forB = await sealed(run('run-B'));
+    const variants: Array<[string, Payload]> = [
+      [
+        'altered',
+        {
+          ...forA,
+          metadata: {
+            ...forA.metadata,
+            'encryption-binding': Buffer.from('{"v":1,"namespace":"default","workflowId":"run-B","scope":"workflow"}'),
+          },
+        },
+      ],
+      [
+        'swapped',
+        { ...forA, metadata: { ...forA.metadata, 'encryption-binding': forB.metadata!['encryption-binding']! } },
+      ],
+      ['unbound', { ...forA, metadata: { ...forA.metadata, 'encryption-binding': Buffer.from('{"v":1}') } }],
+      [
+        'removed (read as a payload of before bindings)',
+        {
+          ...forA,
+          metadata: { encoding: forA.metadata!.encoding!, 'encryption-key-id': forA.metadata!['encryption-key-id']! },
+        },
+      ],
+    ];
+    for (const [what, payload] of variants) {
+      for (const context of [run('run-B'), undefined]) {
+        assert.match(
+          (await opened(payload, context)).error ?? '(opened)',
+          /^payload encrypted with key "k1" failed authentication: the ciphertext or its encryption-binding is corrupt or was tampered with/,
+          what,
+        );
+      }
+    }
+    const unreadable: Array<[string, RegExp]> = [
+      ['not json', /its encryption-binding is not JSON$/],
+      ['{"v":2}', /its encryption-binding has version 2, which this version of durable-runs cannot read$/],
+      ['{"v":1,"workflowId":7}', /its encryption-binding has a workflow ID that is not a string$/],
+    ];
+    for (const [binding, message] of unreadable) {
+      const payload = { ...forA, metadata: { ...forA.metadata, 'encryption-binding': Buffer.from(binding) } };
+      assert.match((await opened(payload, run('run-A'))).error!, message, binding);
+    }
+  });
+
+  test('payloads encrypted before bindings (no associated data) still open, in any run: bytes from that version', async () => {
+    // Written by the codec of commit 9e0f3e5 with key id "legacy" = 32 bytes of 0x07.
+    const legacy: Payload = {
+      metadata: { encoding: Buffer.from('binary/encrypted'), 'encryption-key-id': Buffer.from('legacy') },
+      data: Buffer.from(
+        'hhNCaeB6p9rRQDK8glB7O1w390j0IVTxweP3apKqviJLCEC+F0qLvMMsQqLcqXFVu5GJiEApWwAiC2JHmVlQ64M3977AV8js8ve9HxTJ3XjT6I3MnTrieAr7IHpa6E8=',
+        'base64',
+      ),
+    };
+    const rotated = new EncryptionCodec(
+      EncryptionKeys.parse(`k1:${OLD},legacy:${Buffer.alloc(32, 7).toString('base64')}`),
+    );
+    for (const context of [run('run-A'), activityOf('run-B'), undefined]) {
+      const [out] = await rotated.decode([legacy], context);
+      assert.equal(out!.metadata?.[DECRYPTION_ERROR], undefined);
+      assert.deepEqual(payloadConverter.fromPayload(out!), { order: 'A-17', amount: 25 });
+      assert.equal(text(out!.metadata?.['x-empty']), '');
+    }
   });
 });
 
@@ -217,7 +381,42 @@ describe('payload wire format', () => {
       assert.deepEqual(normalize(Proto.decode(payloadToBytes(p))), normalize(p));
       assert.deepEqual(normalize(payloadFromBytes(Proto.encode(p).finish())), normalize(p));
     }
-    assert.throws(() => payloadFromBytes(new Uint8Array([0x0a, 0x05, 0x01])), /truncated/);
+    assert.throws(() => payloadFromBytes(new Uint8Array([0x0a, 0x05, 0x01])), /index out of range/);
+  });
+
+  test('the same bytes as the hand-written encoding before @temporalio/proto, both ways (stored payloads stay readable)', () => {
+    // payloadToBytes of commit 9e0f3e5, for these two payloads.
+    const fixed: Array<[Payload, string]> = [
+      [
+        {
+          metadata: { encoding: Buffer.from('json/plain'), 'x-empty': new Uint8Array(0) },
+          data: Buffer.from('{"order":"A-17","amount":25}'),
+        },
+        '0a160a08656e636f64696e67120a6a736f6e2f706c61696e0a0b0a07782d656d7074791200121c7b226f72646572223a22412d3137222c22616d6f756e74223a32357d',
+      ],
+      [{ metadata: { encoding: Buffer.from('binary/null') } }, '0a170a08656e636f64696e67120b62696e6172792f6e756c6c'],
+    ];
+    for (const [payload, hex] of fixed) {
+      assert.equal(Buffer.from(payloadToBytes(payload)).toString('hex'), hex);
+      assert.deepEqual(normalize(payloadFromBytes(Buffer.from(hex, 'hex'))), normalize(payload));
+    }
+  });
+
+  test('every field of a Payload survives, not only metadata and data (the codec encrypts the whole message)', async () => {
+    // protobufjs takes a number where its types say Long.
+    const externalPayloads = [{ sizeBytes: 1234 }] as unknown as NonNullable<Payload['externalPayloads']>;
+    const payload: Payload = { ...payloadConverter.toPayload('big'), externalPayloads };
+    const back = payloadFromBytes(payloadToBytes(payload));
+    assert.deepEqual(
+      back.externalPayloads?.map((e) => Number(e.sizeBytes)),
+      [1234],
+    );
+    const codec = new EncryptionCodec(EncryptionKeys.parse(`k1:${OLD}`));
+    const [decrypted] = await codec.decode(await codec.encode([payload]));
+    assert.deepEqual(
+      decrypted!.externalPayloads?.map((e) => Number(e.sizeBytes)),
+      [1234],
+    );
   });
 
   test('JSON: the codec-server protocol form', () => {
@@ -272,6 +471,14 @@ describe('codec server over loopback', () => {
     ]);
     const fromOld = await post('/decode', { payloads: [payloadToJson(old!)] }, auth);
     assert.deepEqual(await fromOld.json(), { payloads: [payloadToJson(payloadConverter.toPayload(42))] });
+    // What a worker wrote for a run (bound to it) decodes without knowing the run.
+    const [bound] = await new EncryptionCodec(keys).encode([payloadConverter.toPayload(7)], {
+      type: 'workflow',
+      namespace: 'default',
+      workflowId: 'run-A',
+    });
+    const fromRun = await post('/decode', { payloads: [payloadToJson(bound!)] }, auth);
+    assert.deepEqual(await fromRun.json(), { payloads: [payloadToJson(payloadConverter.toPayload(7))] });
   });
 
   test('without the token, or with a wrong one, 401; the token may also be a path segment (the UI)', async () => {

@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { createCipheriv, randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,6 +21,9 @@ import { RunsClient, StepError, StepOutcome, type StepRunner } from '../src';
 import { dataConverter } from '../src/client';
 import { type CodecServer, startCodecServer } from '../src/codec-server';
 import { EncryptionCodec, EncryptionKeys } from '../src/encryption';
+import { payloadToBytes, payloadToJson } from '../src/payload-wire';
+import { eventSignal } from '../src/shared/definitions';
+import { payloadConverter } from '../src/shared/payload-converter';
 import { createTestEnv, createTestKit, type TestKit } from '../src/testing';
 import { freePort } from '../src/dev-server';
 import { startReceiver, type Receiver } from '../support/receiver';
@@ -61,6 +64,14 @@ const runners: Record<string, StepRunner<{ order: string; fail?: boolean; note?:
   },
   waits: async (step) =>
     step.event ? StepOutcome.succeed(step.event.name) : StepOutcome.waitForEvent(null, { events: ['go'] }),
+  parent: async (step) =>
+    step.stepNumber === 0
+      ? StepOutcome.runChildren(step.payload, [
+          { input: { order: 'c1' }, runner: 'child' },
+          { input: { order: 'c2' }, runner: 'child' },
+        ])
+      : StepOutcome.succeed({ children: step.children!.map((c) => [c.status, c.result]) }),
+  child: async (step) => StepOutcome.succeed({ child: step.payload.order }),
 };
 
 let env: TestWorkflowEnvironment;
@@ -203,12 +214,16 @@ describe('a key that does not fit never wedges a run', () => {
     assert.equal(outcome.status, 'failed');
     assert.equal(
       outcome.error,
-      'workflow input: payload with encoding "binary/encrypted" could not be decoded: payload encrypted with key "stranger", which is not among the keys of DURABLE_RUNS_ENCRYPTION_KEYS here (new, old)',
+      'workflow input: payload with encoding "binary/encrypted" could not be decoded: payload encrypted with key "stranger", which is not among the keys of DURABLE_RUNS_ENCRYPTION_KEYS here',
     );
     assert.equal((await enc.client.temporal.workflow.getHandle('wrong-key').describe()).status.name, 'FAILED');
     await assertNoWorkflowTaskFailed('wrong-key');
-    // The stranger cannot read what the workers wrote either, and says which key it lacks.
-    await assert.rejects(stranger.result('wrong-key'), /key "new", which is not among the keys .* \(stranger\)/);
+    // The stranger cannot read what the workers wrote either, and says which key it lacks, naming none of its own.
+    await assert.rejects(stranger.result('wrong-key'), (err: Error) => {
+      assert.match(err.message, /key "new", which is not among the keys of DURABLE_RUNS_ENCRYPTION_KEYS here/);
+      assert.doesNotMatch(err.message, /stranger/);
+      return true;
+    });
   });
 
   test('a worker without keys closes an encrypted run Failed, saying it has none', async () => {
@@ -254,7 +269,7 @@ describe('a key that does not fit never wedges a run', () => {
     assert.equal(outcome.status, 'failed');
     assert.match(
       outcome.error!,
-      /^workflow input: payload with encoding "binary\/encrypted" could not be decoded: payload encrypted with key "new" failed authentication: the ciphertext is corrupt or was tampered with/,
+      /^workflow input: payload with encoding "binary\/encrypted" could not be decoded: payload encrypted with key "new" failed authentication: the ciphertext or its encryption-binding is corrupt or was tampered with/,
     );
     await assertNoWorkflowTaskFailed('tampered');
 
@@ -271,6 +286,144 @@ describe('a key that does not fit never wedges a run', () => {
     assert.equal(await enc.client.sendEvent('tampered-event', 'go'), true);
     assert.equal((await enc.client.result('tampered-event')).result, 'go');
     await assertNoWorkflowTaskFailed('tampered-event');
+  });
+});
+
+describe('payloads bound to their run', () => {
+  const namespace = () => enc.client.temporal.options.namespace;
+  const service = () => enc.client.temporal.workflowService;
+  /** What anyone who may start workflows can do without the keys: start a run with raw payloads. */
+  const startRaw = (runId: string, input: Payload) =>
+    service().startWorkflowExecution({
+      namespace: namespace(),
+      workflowId: runId,
+      workflowType: { name: 'durableRun' },
+      taskQueue: { name: enc.taskQueue },
+      input: { payloads: [input] },
+      requestId: randomUUID(),
+    });
+  const signalRaw = (runId: string, input: Payload) =>
+    service().signalWorkflowExecution({
+      namespace: namespace(),
+      workflowExecution: { workflowId: runId },
+      signalName: 'event',
+      input: { payloads: [input] },
+      requestId: randomUUID(),
+    });
+  const history = async (runId: string) =>
+    (await service().getWorkflowExecutionHistory({ namespace: namespace(), execution: { workflowId: runId } })).history
+      ?.events ?? [];
+
+  test("a payload taken from run A's history is refused by run B, started or signalled with it; neither retries a workflow task", async () => {
+    await enc.client.submit({ runId: 'bound-a', input: { order: SECRET.input }, runner: 'waits' });
+    await eventually(async () => (await enc.client.status('bound-a')).state === 'waiting');
+    const input = (await history('bound-a'))[0]?.workflowExecutionStartedEventAttributes?.input?.payloads?.[0];
+    assert.ok(input);
+    await startRaw('bound-b', input as Payload);
+    // Bounded: a run that took A's input would wait for its event instead of closing.
+    await eventually(async () => (await enc.client.status('bound-b')).state === 'failed');
+    const outcome = await enc.client.result('bound-b');
+    assert.equal(outcome.status, 'failed');
+    assert.equal(
+      outcome.error,
+      'workflow input: payload with encoding "binary/encrypted" could not be decoded: payload encrypted with key "new" belongs to run "bound-a", not to run "bound-b": an encrypted payload cannot be moved to another run',
+    );
+    await assertNoWorkflowTaskFailed('bound-b');
+
+    // The event signal run A took, sent to run C: C ignores it, says why, and goes on waiting.
+    await enc.client.temporal.workflow.getHandle('bound-a').signal(eventSignal, { name: 'go', id: 'ev-a' });
+    assert.equal((await enc.client.result('bound-a')).result, 'go');
+    const signalled = (await history('bound-a')).find(
+      (e) => e.workflowExecutionSignaledEventAttributes?.signalName === 'event',
+    );
+    const event = signalled?.workflowExecutionSignaledEventAttributes?.input?.payloads?.[0];
+    assert.ok(event);
+    await enc.client.submit({ runId: 'bound-c', input: null, runner: 'waits' });
+    await eventually(async () => (await enc.client.status('bound-c')).state === 'waiting');
+    await signalRaw('bound-c', event as Payload);
+    await eventually(async () =>
+      /belongs to run "bound-a", not to run "bound-c": an encrypted payload cannot be moved to another run/.test(
+        (await enc.client.status('bound-c')).lastError ?? '',
+      ),
+    );
+    assert.equal((await enc.client.status('bound-c')).state, 'waiting');
+    assert.equal(await enc.client.sendEvent('bound-c', 'go'), true);
+    assert.equal((await enc.client.result('bound-c')).result, 'go');
+    for (const id of ['bound-a', 'bound-c']) await assertNoWorkflowTaskFailed(id);
+  });
+
+  test('a run whose input was encrypted before bindings (no associated data) still runs', async () => {
+    const iv = randomBytes(12);
+    const cipher = createCipheriv('aes-256-gcm', Buffer.from(NEW, 'base64'), iv);
+    const plaintext = payloadToBytes(payloadConverter.toPayload({ input: { order: SECRET.input } }));
+    const body = Buffer.concat([cipher.update(plaintext), cipher.final()]);
+    await startRaw('unbound-legacy', {
+      metadata: { encoding: Buffer.from('binary/encrypted'), 'encryption-key-id': Buffer.from('new') },
+      data: Buffer.concat([iv, body, cipher.getAuthTag()]),
+    });
+    const outcome = await enc.client.result('unbound-legacy');
+    assert.deepEqual([outcome.status, outcome.result], ['succeeded', { answer: SECRET.result }]);
+    await assertNoWorkflowTaskFailed('unbound-legacy');
+  });
+
+  test("payloads that cross runs are encrypted again for the run they enter: children, the webhook delivery, redeliver, a schedule's runs", async () => {
+    await enc.client.submit({ runId: 'bound-parent', input: { order: 'p' }, runner: 'parent', headers: headers() });
+    const outcome = await enc.client.result('bound-parent');
+    assert.deepEqual(
+      [outcome.status, outcome.result],
+      [
+        'succeeded',
+        {
+          children: [
+            ['succeeded', { child: 'c1' }],
+            ['succeeded', { child: 'c2' }],
+          ],
+        },
+      ],
+    );
+    await eventually(async () => (await enc.client.webhookStatus('bound-parent'))?.state === 'delivered');
+    await enc.client.redeliver('bound-parent');
+    await eventually(
+      () =>
+        receiver.to(`/hooks/${SECRET.path}`).filter((r) => r.headers['workflow-run-id'] === 'bound-parent').length ===
+        2,
+    );
+    const bodies = receiver
+      .to(`/hooks/${SECRET.path}`)
+      .filter((r) => r.headers['workflow-run-id'] === 'bound-parent')
+      .map((r) => JSON.parse(r.body.toString()) as unknown);
+    assert.deepEqual(bodies, [outcome.result, outcome.result]);
+    await assertNoWorkflowTaskFailed('bound-parent');
+
+    // A schedule encrypts its runs' input once, for its own ID; each run has an ID of its own.
+    await enc.client.schedules.create({
+      scheduleId: 'bound-schedule',
+      every: '1h',
+      paused: true,
+      run: { input: { order: 's' }, runner: 'child' },
+    });
+    try {
+      // Two runs: the second also gets the first's result (its last completion result).
+      let previous = '';
+      for (const n of [1, 2]) {
+        // Run IDs carry the trigger's second: a second trigger in the same second would collide.
+        await eventually(() => new Date().toISOString().slice(0, 19) > previous.slice(-20, -1));
+        await enc.client.schedules.trigger('bound-schedule');
+        await eventually(async () => (await enc.client.schedules.describe('bound-schedule')).recentRuns.length >= n);
+        const runId = (await enc.client.schedules.describe('bound-schedule')).recentRuns.at(-1)!;
+        assert.notEqual(runId, previous);
+        assert.match(runId, /^bound-schedule-\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+        const run = (await enc.client.temporal.workflow.getHandle(runId).result()) as {
+          status: string;
+          result: unknown;
+        };
+        assert.deepEqual([run.status, run.result], ['succeeded', { child: 's' }]);
+        await assertNoWorkflowTaskFailed(runId);
+        previous = runId;
+      }
+    } finally {
+      await enc.client.schedules.delete('bound-schedule');
+    }
   });
 });
 
@@ -381,17 +534,7 @@ describe('durable-runs dev with DURABLE_RUNS_ENCRYPTION_KEYS', () => {
     const [encrypted] = await new EncryptionCodec(EncryptionKeys.parse(`old:${OLD}`)).encode([
       { metadata: { encoding: Buffer.from('json/plain') }, data: Buffer.from('"from the UI"') },
     ]);
-    const body = JSON.stringify({
-      payloads: [
-        {
-          metadata: {
-            encoding: Buffer.from(encrypted!.metadata!.encoding!).toString('base64'),
-            'encryption-key-id': Buffer.from('old').toString('base64'),
-          },
-          data: Buffer.from(encrypted!.data!).toString('base64'),
-        },
-      ],
-    });
+    const body = JSON.stringify({ payloads: [payloadToJson(encrypted!)] });
     const origin = `http://localhost:${uiPort}`;
     const decoded = await fetch(`${settings.Codec.Endpoint}/decode`, {
       method: 'POST',

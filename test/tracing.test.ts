@@ -6,15 +6,17 @@
  */
 import assert from 'node:assert/strict';
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { EventEmitter } from 'node:events';
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
+import { context, trace } from '@opentelemetry/api';
 import { Connection } from '@temporalio/client';
 import { Worker } from '@temporalio/worker';
 import { ConfigError, ObservabilityPlugin, RunsClient } from '../src';
-import { loadTracingConfig } from '../src/observability';
+import { loadTracingConfig, startTracing } from '../src/observability';
 import { workflowBundle } from '../src/testing';
 import { payloadConverterPath } from '../src/worker';
 import { startDevServer, type DevServer } from '../src/dev-server';
@@ -396,4 +398,20 @@ test('recorded histories replay with the tracing interceptors built in', async (
   }
   assert.equal(replayed, files.length);
   assert.deepEqual(failures, []);
+});
+
+// Last in this file: it starts tracing in the test process itself.
+test('the context manager tracing registers binds EventEmitters: a listener runs in the context it was bound to', () => {
+  const tracing = startTracing({ url: `${otlp.url}/v1/traces` });
+  assert.ok(tracing);
+  const span = tracing.tracer.startSpan('emitter-owner');
+  const emitter = new EventEmitter();
+  context.bind(trace.setSpan(context.active(), span), emitter);
+  const seen: Array<string | undefined> = [];
+  // Added after the bind, emitted outside any span: the listener still sees the bound span.
+  emitter.on('data', () => seen.push(trace.getActiveSpan()?.spanContext().spanId));
+  assert.equal(trace.getActiveSpan(), undefined);
+  emitter.emit('data');
+  span.end();
+  assert.deepEqual(seen, [span.spanContext().spanId]);
 });

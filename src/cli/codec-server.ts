@@ -32,6 +32,9 @@ function requireKeys(): EncryptionKeys {
 
 const collect = (value: string, previous: string[]) => [...previous, value];
 
+/** Printed when the token comes from `--token`: every user of the machine can read argv. */
+const TOKEN_IN_ARGV_WARNING = `durable-runs: warning: --token is visible to every user of this machine in the process list (ps); set ${CODEC_TOKEN_VARIABLE} instead`;
+
 export function addCodecServerCommand(program: Command): void {
   program
     .command('codec-server')
@@ -44,7 +47,10 @@ export function addCodecServerCommand(program: Command): void {
       'address to listen on (loopback by default; serve others through a TLS proxy)',
       '127.0.0.1',
     )
-    .option('--token <token>', `token every request needs (default: ${CODEC_TOKEN_VARIABLE})`)
+    .option(
+      '--token <token>',
+      `token every request needs; prefer ${CODEC_TOKEN_VARIABLE}: a command-line argument shows in the process list (ps)`,
+    )
     .option(
       '--cors-origin <origin>',
       `browser origin of a Temporal UI allowed to call it (repeatable; default: ${CODEC_CORS_ORIGINS_VARIABLE}, comma-separated, or ${DEFAULT_CORS_ORIGINS.join(', ')})`,
@@ -75,6 +81,7 @@ export function addCodecServerCommand(program: Command): void {
           port: parsePort(opts.port, '--port'),
           host: opts.host,
         });
+        if (opts.token !== undefined) process.stderr.write(`${TOKEN_IN_ARGV_WARNING}\n`);
         const info = { url: server.url, corsOrigins, keyIds: keys.ids, encryptingKeyId: keys.encryptingKeyId };
         print(opts.json, info, () =>
           [

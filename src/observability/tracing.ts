@@ -8,6 +8,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { context, trace, type Tracer } from '@opentelemetry/api';
+import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { envDetectorSync, Resource } from '@opentelemetry/resources';
 import { BasicTracerProvider, BatchSpanProcessor, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
@@ -28,7 +29,6 @@ import type {
 } from '@temporalio/worker';
 import { ConfigError } from '../config';
 import type { TracingConfig } from './config';
-import { AsyncLocalStorageContextManager } from './context-manager';
 
 /** `service.name` of every span, unless `OTEL_SERVICE_NAME` or `OTEL_RESOURCE_ATTRIBUTES` say otherwise. */
 export const SERVICE_NAME = 'durable-runs';
