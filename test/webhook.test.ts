@@ -333,7 +333,10 @@ describe('retries', () => {
     });
     await eventually(() => receiver.to(path).length === 1);
     assert.equal((await kit.client.temporal.workflow.getHandle(runId).describe()).status.name, 'COMPLETED');
-    const pending = await kit.client.webhookStatus(runId);
+    // The first (local) attempt's marker reaches the history once its workflow task completes,
+    // a moment after the receiver saw the request.
+    let pending: Awaited<ReturnType<typeof kit.client.webhookStatus>>;
+    await eventually(async () => (pending = await kit.client.webhookStatus(runId))?.lastError !== undefined);
     assert.equal(pending?.state, 'pending');
     // Waiting out the Retry-After after the first (local) attempt: that attempt and its error.
     assert.equal(pending?.attempts, 1);
