@@ -46,6 +46,7 @@ import {
   ValidationError,
   validatePriority,
   validateRunId,
+  validateRunIdLookup,
   validateRunSpec,
 } from './shared/validate';
 
@@ -141,6 +142,20 @@ const LIST_FILTER: Record<string, string> = {
 };
 
 type OutcomeMemo = Omit<RunOutcome, 'result'> & { runner?: string };
+
+/**
+ * The visibility-query condition for "child of `parent`", for any workflow ID: quotes can neither
+ * break the query nor add conditions to it. A `'` is escaped (`\'`); the dev server's SQL
+ * visibility matches no literal holding `"` or `\` as it was written (measured on Temporal 1.32),
+ * so for such an ID the query selects by the prefix before the first of them and the caller keeps
+ * only exact matches ({@link RunsClient.list} always checks the parent it reads back).
+ */
+export function parentCondition(parent: string): string {
+  const literal = (value: string) => `'${value.replace(/'/g, "\\'")}'`;
+  const cut = parent.search(/["\\]/);
+  if (cut < 0) return `ParentWorkflowId = ${literal(parent)}`;
+  return cut === 0 ? 'ParentWorkflowId IS NOT NULL' : `ParentWorkflowId STARTS_WITH ${literal(parent.slice(0, cut))}`;
+}
 
 /** A stable text for comparing submissions (key order ignored, bytes compared by content). */
 function canonical(value: unknown): string {
@@ -243,6 +258,7 @@ export class RunsClient {
 
   /** Where a run stands; answers for closed runs too (no worker needed for those). */
   async status(runId: string): Promise<RunStatus> {
+    validateRunIdLookup(runId);
     const description = await this.describe(runId);
     const closed = CLOSED_STATE[description.status.name];
     if (!closed) {
@@ -303,7 +319,7 @@ export class RunsClient {
    * name, ID or payload, and `EventRefused` when the run already keeps its limit of unconsumed events.
    */
   async sendEvent(runId: string, name: string, data?: unknown, options: { id?: string } = {}): Promise<boolean> {
-    validateRunId(runId);
+    validateRunIdLookup(runId);
     const id = options.id ?? ulid();
     const event = validateEventSignal({ name, id, ...(data !== undefined ? { data } : {}) });
     const handle = this.temporal.workflow.getHandle(runId);
@@ -329,6 +345,7 @@ export class RunsClient {
   }
 
   async cancel(runId: string, reason?: string): Promise<boolean> {
+    validateRunIdLookup(runId);
     if (reason !== undefined && typeof reason !== 'string') throw new ValidationError('cancel reason must be a string');
     try {
       const description = await this.temporal.workflow.getHandle(runId).describe();
@@ -343,6 +360,7 @@ export class RunsClient {
 
   /** Waits for a run to close and tells how it ended, whatever its close status. */
   async result(runId: string): Promise<RunOutcome> {
+    validateRunIdLookup(runId);
     const handle = this.temporal.workflow.getHandle<(spec: RunSpec) => Promise<RunOutcome>>(runId);
     try {
       return await handle.result();
@@ -376,7 +394,9 @@ export class RunsClient {
     options: { state?: 'running' | RunStatusKind; limit?: number; parent?: string } = {},
   ): Promise<RunListing[]> {
     let query = `WorkflowType = '${WORKFLOW_TYPE}'`;
-    if (options.parent !== undefined) query += ` AND ParentWorkflowId = '${validateRunId(options.parent)}'`;
+    if (options.parent !== undefined) {
+      query += ` AND ${parentCondition(validateRunIdLookup(options.parent))}`;
+    }
     if (options.state) {
       const status = LIST_FILTER[options.state];
       if (!status)
@@ -386,6 +406,7 @@ export class RunsClient {
     const limit = options.limit ?? 100;
     const out: RunListing[] = [];
     for await (const execution of this.temporal.workflow.list({ query })) {
+      if (options.parent !== undefined && execution.parentExecution?.workflowId !== options.parent) continue;
       out.push({
         runId: execution.workflowId,
         state: CLOSED_STATE[execution.status.name] ?? 'running',
@@ -402,6 +423,7 @@ export class RunsClient {
    * `<runId>.webhook` workflow. Fails if the run never had a webhook or a delivery is in progress.
    */
   async redeliver(runId: string): Promise<void> {
+    validateRunIdLookup(runId);
     const workflowId = webhookWorkflowId(runId);
     const input = await this.startInput<WebhookDeliveryInput>(workflowId).catch((err: unknown) => {
       if (err instanceof RunNotFound) throw new RunNotFound(runId, `run ${runId} has no terminal webhook to redeliver`);
@@ -425,6 +447,7 @@ export class RunsClient {
 
   /** How the run's terminal webhook went (the latest delivery), or `undefined` if it has none. */
   async webhookStatus(runId: string): Promise<WebhookDeliveryStatus | undefined> {
+    validateRunIdLookup(runId);
     const handle = this.temporal.workflow.getHandle(webhookWorkflowId(runId));
     let description: WorkflowExecutionDescription;
     try {
