@@ -118,6 +118,30 @@ function stepFailure(type: string, message: string): ApplicationFailure {
   return ApplicationFailure.create({ type, message, nonRetryable: true });
 }
 
+/**
+ * Whether the step's abort comes from its worker shutting down (the SDK cancels running
+ * activities with `WORKER_SHUTDOWN` once the shutdown grace time is over), not from the run.
+ */
+function abortedByShutdown(ctx: Context): boolean {
+  if (!ctx.cancellationSignal.aborted) return false;
+  const reason: unknown = ctx.cancellationSignal.reason;
+  return reason instanceof Error && reason.message === 'WORKER_SHUTDOWN';
+}
+
+/**
+ * A step cut short by its worker's shutdown is interrupted, not finished: what the runner returns
+ * after the abort is discarded, and the activity fails with a type Temporal retries
+ * (`STEP_INFRA_RETRY` does not list it), so the step runs again on another worker with the
+ * same input and attempt number, and the run sees no failed attempt.
+ */
+function interrupted(): ApplicationFailure {
+  return ApplicationFailure.create({
+    type: ErrorType.StepInterrupted,
+    message: 'step interrupted: its worker shut down before the step finished; it runs again on another worker',
+    nonRetryable: false,
+  });
+}
+
 function describeThrown(err: unknown): { message: string; permanent: boolean } {
   if (err instanceof Error) {
     const permanent = err.name === 'StepError' && (err as { retryable?: unknown }).retryable === false;
@@ -221,6 +245,9 @@ export function createRunStep(
       try {
         result = await runAttempt(runner, current, ctx, fast, urlHeader);
       } catch (err) {
+        // Interrupted by the worker's shutdown: the steps done before it stand, this one runs again.
+        if (done > 0 && abortedByShutdown(ctx))
+          return { kind: 'continue', payload: current.payload, fast: true, chained: done };
         if (done === 0 || ctx.cancellationSignal.aborted) throw err;
         const failure = err instanceof ApplicationFailure ? err : undefined;
         return {
@@ -304,6 +331,7 @@ async function runAttempt(
     );
     // A cancelled step gives the runner a moment to return its own verdict, then lets go of it.
     const abandoned = ctx.cancelled.catch(async (cancelled: unknown) => {
+      if (abortedByShutdown(ctx)) throw interrupted();
       await Promise.race([
         running.catch(() => undefined),
         new Promise((r) => setTimeout(r, abortGraceMs(ctx.info.heartbeatTimeoutMs))),
@@ -314,10 +342,13 @@ async function runAttempt(
     try {
       returned = await Promise.race([running, abandoned]);
     } catch (err) {
+      if (abortedByShutdown(ctx)) throw interrupted();
       if (ctx.cancellationSignal.aborted) throw err;
       const { message, permanent } = describeThrown(err);
       throw stepFailure(permanent ? ErrorType.StepPermanent : ErrorType.StepTransient, message);
     }
+    // Returned after its worker's shutdown aborted it: the step did not finish.
+    if (abortedByShutdown(ctx)) throw interrupted();
     let checked;
     try {
       checked = validateOutcome(returned);

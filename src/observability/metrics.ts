@@ -92,6 +92,7 @@ const STEP_ERROR_OUTCOME: Readonly<Record<string, StepMetricOutcome>> = {
   [ErrorType.InvalidOutcome]: 'invalid_outcome',
   [ErrorType.UnknownRunner]: 'unknown_runner',
   [ErrorType.InvalidStepInput]: 'invalid_input',
+  [ErrorType.StepInterrupted]: 'interrupted',
 };
 
 function stepOutcome(result: unknown, error: unknown): StepMetricOutcome {
