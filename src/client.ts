@@ -34,7 +34,7 @@ import { supportsEagerStart } from './eager-start';
 import { flushTracing, startTracing, tracingClientInterceptors } from './observability';
 import { cancelSignal, eventSignal, statusQuery } from './shared/definitions';
 import { MAX_PENDING_EVENTS, validateEventSignal } from './shared/events';
-import { OUTCOME_MEMO_KEY, WEBHOOK_WORKFLOW_TYPE, WORKFLOW_TYPE, webhookWorkflowId } from './shared/names';
+import { ErrorType, OUTCOME_MEMO_KEY, WEBHOOK_WORKFLOW_TYPE, WORKFLOW_TYPE, webhookWorkflowId } from './shared/names';
 import type { WebhookDeliveryInput, WebhookDeliveryStatus } from './shared/webhook';
 import { RunSchedules } from './schedules';
 import { toBase64 } from './shared/payload-converter';
@@ -445,7 +445,10 @@ export class RunsClient {
     }
   }
 
-  /** How the run's terminal webhook went (the latest delivery), or `undefined` if it has none. */
+  /**
+   * How the run's terminal webhook went (the latest delivery); `failed` with `attempts: 0` when the
+   * run gave up starting its delivery (DURABLE_RUNS_WEBHOOK_START_GIVE_UP_MS); `undefined` if it has none.
+   */
   async webhookStatus(runId: string): Promise<WebhookDeliveryStatus | undefined> {
     validateRunIdLookup(runId);
     const handle = this.temporal.workflow.getHandle(webhookWorkflowId(runId));
@@ -453,7 +456,7 @@ export class RunsClient {
     try {
       description = await handle.describe();
     } catch (err) {
-      if (err instanceof WorkflowNotFoundError) return undefined;
+      if (err instanceof WorkflowNotFoundError) return this.deliveryNotStarted(runId);
       throw err;
     }
     if (description.status.name === 'RUNNING') {
@@ -525,6 +528,30 @@ export class RunsClient {
       (e) => e.markerRecordedEventAttributes?.markerName === 'core_local_activity',
     )?.markerRecordedEventAttributes;
     return { ran: marker !== undefined, ...(marker?.failure ? { failure: marker.failure as ProtoFailure } : {}) };
+  }
+
+  /**
+   * A run that gave up starting its delivery (no `<runId>.webhook` workflow exists): the
+   * terminal-hooks local activity's failure of type `WebhookNotStarted`, in the run's history.
+   */
+  private async deliveryNotStarted(runId: string): Promise<WebhookDeliveryStatus | undefined> {
+    let events;
+    try {
+      events = (await this.temporal.workflow.getHandle(runId).fetchHistory()).events ?? [];
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError || (err as { code?: number }).code === 5) return undefined;
+      throw err;
+    }
+    for (const event of events) {
+      const marker = event.markerRecordedEventAttributes;
+      if (marker?.markerName !== 'core_local_activity' || !marker.failure) continue;
+      let failure: ProtoFailure | null | undefined = marker.failure as ProtoFailure;
+      while (failure && failure.applicationFailureInfo?.type !== ErrorType.WebhookNotStarted) failure = failure.cause;
+      if (!failure) continue;
+      const error = await this.failureMessage(failure);
+      return { runId, state: 'failed', attempts: 0, lastError: error ?? 'the webhook delivery could not be started' };
+    }
+    return undefined;
   }
 
   /** The running step's latest heartbeat details: its progress. */

@@ -66,6 +66,7 @@ const webhookSchema = z.object({
     .regex(/^whsec_[A-Za-z0-9+/=]+$/, 'must be a Standard Webhooks secret: whsec_<base64>')
     .optional(),
   DURABLE_RUNS_WEBHOOK_ALLOW_PRIVATE: flag.default(false),
+  DURABLE_RUNS_WEBHOOK_START_GIVE_UP_MS: intFrom(1, 86_400_000).default(300_000),
 });
 
 function parse<T extends z.ZodType>(schema: T, env: Env): z.output<T> {
@@ -218,6 +219,7 @@ export function loadWebhookOptions(env: Env = process.env): Readonly<WebhookOpti
     maxDelayMs: w.DURABLE_RUNS_WEBHOOK_MAX_DELAY_MS,
     timeoutMs: w.DURABLE_RUNS_WEBHOOK_TIMEOUT_MS,
     allowPrivate: w.DURABLE_RUNS_WEBHOOK_ALLOW_PRIVATE,
+    startGiveUpMs: w.DURABLE_RUNS_WEBHOOK_START_GIVE_UP_MS,
     ...(w.DURABLE_RUNS_WEBHOOK_SECRET ? { secret: w.DURABLE_RUNS_WEBHOOK_SECRET } : {}),
   });
 }

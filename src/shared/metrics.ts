@@ -10,7 +10,10 @@ export const MetricName = {
   RunsClosedTotal: 'durable_runs_runs_closed_total',
   /** Histogram in seconds; labels `runner`, `outcome`. How long a step attempt ran on its worker. */
   StepDurationSeconds: 'durable_runs_step_duration_seconds',
-  /** Counter; label `result`: `delivered`, `retry` or `failed`. One per webhook delivery attempt. */
+  /**
+   * Counter; label `result`: `delivered`, `retry` or `failed`, one per webhook delivery attempt;
+   * and `not_started`, one per run that gave up starting its delivery (no attempt was made).
+   */
   WebhookDeliveriesTotal: 'durable_runs_webhook_deliveries_total',
 } as const;
 
@@ -40,7 +43,7 @@ export type StepMetricOutcome =
   | 'interrupted';
 
 /** `result` of a webhook delivery attempt: `retry` is followed by another attempt, `failed` is not. */
-export type WebhookMetricResult = 'delivered' | 'retry' | 'failed';
+export type WebhookMetricResult = 'delivered' | 'retry' | 'failed' | 'not_started';
 
 /**
  * Bucket bounds of `durable_runs_step_duration_seconds`, in seconds: from a quick tool call to an

@@ -31,6 +31,11 @@ export const ErrorType = {
   RunFailed: 'RunFailed',
   /** A webhook attempt failed in a way that must not be retried. */
   WebhookGiveUp: 'WebhookGiveUp',
+  /**
+   * The run's webhook delivery could not be started and the run gave up trying (an error no retry
+   * mends, or the give-up time passed): recorded as the terminal-hooks local activity's failure.
+   */
+  WebhookNotStarted: 'WebhookNotStarted',
   /** A webhook attempt failed and will be retried. */
   WebhookRetry: 'WebhookRetry',
 } as const;

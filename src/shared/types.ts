@@ -184,4 +184,14 @@ export interface WebhookOptions {
   secret?: string;
   /** Turns the address guard off (development only). @default false */
   allowPrivate: boolean;
+  /**
+   * How long a run keeps trying to start its webhook delivery while Temporal refuses it with an
+   * error that does not heal by itself (PERMISSION_DENIED, UNAUTHENTICATED, NOT_FOUND,
+   * FAILED_PRECONDITION: a worker's key that may not start workflows, a missing namespace); then
+   * it gives up, closes, and the delivery shows as failed. Time for an operator to fix the key,
+   * short enough that the run does not stay open for good. Other errors (UNAVAILABLE and the
+   * like) are retried for up to 24 hours.
+   * @default 300000 (5 min)
+   */
+  startGiveUpMs?: number;
 }

@@ -99,9 +99,10 @@ const { requestCancellation, readRunOutcome } = proxyLocalActivities<Activities>
 
 // A local activity: one marker event per run instead of an activity's six, and still at-least-once
 // (a worker lost mid-hook means the workflow task is retried and the hooks run again). No attempt
-// limit: starting the webhook delivery is retried for as long as the frontend refuses it (user
-// hooks get USER_HOOK_ATTEMPTS; the activity counts them). Earlier versions gave up after three
-// attempts; the retry policy is not part of any command, so runs in flight replay either way.
+// limit here: the activity bounds itself by time (it gives up starting the webhook delivery after
+// the worker's DURABLE_RUNS_WEBHOOK_START_GIVE_UP_MS on a refusal that needs an operator, after a
+// day on an outage; user hooks get USER_HOOK_ATTEMPTS), and then fails for good, so the run closes.
+// The retry policy is not part of any command, so runs in flight replay either way.
 const { runTerminalHooks } = proxyLocalActivities<Activities>({
   startToCloseTimeout: '5m',
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s' },
