@@ -29,7 +29,8 @@ import { optionalTsToDate } from '@temporalio/common/lib/time';
 import { ulid } from 'ulid';
 import { parseCallbackUrl } from './activities/webhook/guard';
 import { connectionTarget, loadConnectionConfig } from './config';
-import { EncryptionCodec, type EncryptionOption, encryptionDataConverter, resolveEncryptionKeys } from './encryption';
+import { type EncryptionOption, encryptionDataConverter, resolveEncryptionKeys } from './encryption';
+import { tenantFairnessKey } from './fairness';
 import { supportsEagerStart } from './eager-start';
 import { flushTracing, startTracing, tracingClientInterceptors } from './observability';
 import { cancelSignal, eventSignal, statusQuery } from './shared/definitions';
@@ -134,11 +135,12 @@ const CLOSED_STATE: Record<string, RunStatusKind | undefined> = {
   TIMED_OUT: 'failed',
 };
 
+/** The close statuses of each state: Terminated and TimedOut runs read as failed in status(), so they list as failed. */
 const LIST_FILTER: Record<string, string> = {
-  running: 'Running',
-  succeeded: 'Completed',
-  failed: 'Failed',
-  cancelled: 'Canceled',
+  running: `ExecutionStatus = 'Running'`,
+  succeeded: `ExecutionStatus = 'Completed'`,
+  failed: `ExecutionStatus IN ('Failed', 'Terminated', 'TimedOut')`,
+  cancelled: `ExecutionStatus = 'Canceled'`,
 };
 
 type OutcomeMemo = Omit<RunOutcome, 'result'> & { runner?: string };
@@ -221,7 +223,7 @@ export class RunsClient {
     const spec = validateRunSpec(rest);
     const delayMs = startDelay === undefined ? undefined : parseDelay(startDelay, 'startDelay');
     const taskPriority = validatePriority(
-      { priority, fairnessKey: fairnessKey ?? this.tenantFairnessKey(spec.headers.tenant), fairnessWeight },
+      { priority, fairnessKey: fairnessKey ?? tenantFairnessKey(this.temporal, spec.headers), fairnessWeight },
       spec.headers,
     );
     const callback = spec.headers[this.webhookUrlHeader];
@@ -264,7 +266,7 @@ export class RunsClient {
     if (!closed) {
       // A delayed start: the run exists, but its first workflow task waits for executionTime.
       const startsAt = optionalTsToDate(description.raw.workflowExecutionInfo?.executionTime);
-      if (startsAt && startsAt.getTime() > Date.now() && (description.historyLength ?? 0) <= 2) {
+      if (startsAt && startsAt.getTime() > Date.now() && (await this.notStartedYet(description))) {
         const input = await this.firstInput(runId).catch(() => undefined);
         return {
           runId,
@@ -401,7 +403,7 @@ export class RunsClient {
       const status = LIST_FILTER[options.state];
       if (!status)
         throw new ValidationError(`unknown state "${options.state}" (running, succeeded, failed, cancelled)`);
-      query += ` AND ExecutionStatus = '${status}'`;
+      query += ` AND ${status}`;
     }
     const limit = options.limit ?? 100;
     const out: RunListing[] = [];
@@ -497,15 +499,6 @@ export class RunsClient {
     await flushTracing();
   }
 
-  /**
-   * With encryption, the default fairness key (the `tenant` header) goes to Temporal as a keyed
-   * hash: Temporal keeps fairness keys in plain text, and header values are not for it to read.
-   */
-  private tenantFairnessKey(tenant: string | undefined): string | undefined {
-    const codec = this.temporal.options.loadedDataConverter.payloadCodecs.find((c) => c instanceof EncryptionCodec);
-    return tenant !== undefined && codec ? codec.pseudonym(tenant) : undefined;
-  }
-
   /** A payload read from a raw history or description: decrypted when it is encrypted, then converted. */
   private async fromRawPayload<T>(payload: Payload): Promise<T> {
     return (await decodeOptionalSinglePayload<T>(this.temporal.options.loadedDataConverter, payload)) as T;
@@ -552,6 +545,25 @@ export class RunsClient {
       return { runId, state: 'failed', attempts: 0, lastError: error ?? 'the webhook delivery could not be started' };
     }
     return undefined;
+  }
+
+  /**
+   * Whether a delayed run still waits for its first workflow task. Signals sent meanwhile are
+   * recorded but do not start it (measured on the dev server: its history is the start and the
+   * signals, no workflow task); a signal-with-start does, and a workflow task follows its signal.
+   * So the run has not started while its last event is its start or a signal.
+   */
+  private async notStartedYet(description: WorkflowExecutionDescription): Promise<boolean> {
+    if ((description.historyLength ?? 0) <= 1) return true;
+    const { history } = await this.temporal.workflowService.getWorkflowExecutionHistoryReverse({
+      namespace: this.temporal.options.namespace,
+      execution: { workflowId: description.workflowId, runId: description.runId },
+      maximumPageSize: 1,
+    });
+    const last = history?.events?.[0];
+    return (
+      last?.workflowExecutionSignaledEventAttributes != null || last?.workflowExecutionStartedEventAttributes != null
+    );
   }
 
   /** The running step's latest heartbeat details: its progress. */

@@ -7,6 +7,7 @@ import type { RunEvent } from '../shared/events';
 import type { RunHeaders, RunOutcome, RunSpec, Step, StepRunner } from '../shared/types';
 import { type CheckedChild, describeType, validateOutcome } from '../shared/validate';
 import { createHash } from 'node:crypto';
+import { tenantFairnessKey } from '../fairness';
 
 /** What the workflow passes to `runStep`. */
 export interface RunStepInput {
@@ -36,6 +37,11 @@ export interface RunStepInput {
 export interface ResolvedChild {
   runId: string;
   spec: RunSpec;
+  /**
+   * The child's own fairness key, when it names its own `tenant` header (hashed with encryption
+   * on, as submit does); otherwise the child shares its parent's.
+   */
+  fairnessKey?: string;
 }
 
 /** `<parent>-<step>-<index>`, or with the parent's ID shortened and hashed when that passes 128 characters. */
@@ -47,18 +53,36 @@ export function childRunId(parentRunId: string, step: number, index: number): st
   return `${parentRunId.slice(0, 128 - suffix.length - hash.length - 1)}-${hash}${suffix}`;
 }
 
-/** Children inherit the parent's headers (except the callback URL header); their runner defaults to `default`, as any run's. */
-function resolveChildren(input: RunStepInput, children: CheckedChild[], urlHeader: string): ResolvedChild[] {
+/**
+ * Children inherit the parent's headers (except the callback URL header); their runner defaults to
+ * `default`, as any run's. A child that names its own `tenant` gets that tenant's fairness key.
+ */
+function resolveChildren(
+  input: RunStepInput,
+  children: CheckedChild[],
+  urlHeader: string,
+  ctx: Context,
+): ResolvedChild[] {
   const { [urlHeader]: _callback, ...inherited } = input.headers;
-  return children.map((child, index) => ({
-    runId: child.runId ?? childRunId(input.runId, input.stepNumber, index),
-    spec: {
-      input: child.input,
-      runner: child.runner ?? DEFAULT_RUNNER,
-      headers: { ...inherited, ...child.headers },
-      ...(child.maxAttemptsPerStep !== undefined ? { maxAttemptsPerStep: child.maxAttemptsPerStep } : {}),
-    },
-  }));
+  return children.map((child, index) => {
+    const tenant = child.headers?.tenant;
+    let fairnessKey: string | undefined;
+    try {
+      fairnessKey = tenant === undefined ? undefined : tenantFairnessKey(ctx.client, { tenant });
+    } catch (err) {
+      throw stepFailure(ErrorType.InvalidOutcome, `runChildren: child ${index}: ${(err as Error).message}`);
+    }
+    return {
+      runId: child.runId ?? childRunId(input.runId, input.stepNumber, index),
+      spec: {
+        input: child.input,
+        runner: child.runner ?? DEFAULT_RUNNER,
+        headers: { ...inherited, ...child.headers },
+        ...(child.maxAttemptsPerStep !== undefined ? { maxAttemptsPerStep: child.maxAttemptsPerStep } : {}),
+      },
+      ...(fairnessKey !== undefined ? { fairnessKey } : {}),
+    };
+  });
 }
 
 /** The largest value `step.memo` records (it travels in the run's history and in later step inputs). */
@@ -359,7 +383,7 @@ async function runAttempt(
       checked.kind === 'continueAfter'
         ? { kind: 'continueAfter', payload: checked.payload, delayMs: checked.delayMs }
         : checked.kind === 'runChildren'
-          ? { ...checked, children: resolveChildren(input, checked.children, urlHeader) }
+          ? { ...checked, children: resolveChildren(input, checked.children, urlHeader, ctx) }
           : checked;
     checkSize(result);
     return fast && ctx.info.isLocal ? { ...result, elapsedMs: Math.round(performance.now() - started) } : result;

@@ -101,6 +101,22 @@ function stepOutcome(result: unknown, error: unknown): StepMetricOutcome {
   return (error instanceof ApplicationFailure && STEP_ERROR_OUTCOME[error.type ?? '']) || 'error';
 }
 
+/** The `runner` label of a step attempt for runners this worker does not have (or could not read). */
+export const UNREGISTERED_RUNNER_LABEL = 'unregistered';
+
+/**
+ * A step's `runner` label: its runner's name only when this worker has that runner (`runStep`
+ * fails with UnknownRunner otherwise, or InvalidStepInput before it could tell), so that the names
+ * a submitter makes up do not grow the metric's series without bound.
+ */
+function runnerLabel(input: unknown, error: unknown): string {
+  const runner = (input as { runner?: unknown } | undefined)?.runner;
+  const unregistered =
+    error instanceof ApplicationFailure &&
+    (error.type === ErrorType.UnknownRunner || error.type === ErrorType.InvalidStepInput);
+  return typeof runner === 'string' && !unregistered ? runner : UNREGISTERED_RUNNER_LABEL;
+}
+
 function deliveryResult(error: unknown, ctx: Context, input: DeliverWebhookInput | undefined): WebhookMetricResult {
   if (error === undefined) return 'delivered';
   const retryable = error instanceof ApplicationFailure && error.type === ErrorType.WebhookRetry && !error.nonRetryable;
@@ -129,8 +145,7 @@ class MetricsInbound implements ActivityInboundCallsInterceptor {
     } finally {
       const meter: MetricMeter = this.ctx.metricMeter;
       if (type === 'runStep') {
-        const runner = (input.args[0] as { runner?: unknown } | undefined)?.runner;
-        const name = typeof runner === 'string' ? runner : 'unknown';
+        const name = runnerLabel(input.args[0], error);
         const tags = { runner: name, outcome: stepOutcome(result, error) };
         const steps = meter.createCounter(MetricName.StepsTotal, '', 'Step attempts run by this worker');
         const duration = meter.createHistogram(

@@ -72,7 +72,11 @@ export interface RunStatus {
   waitingFor?: string[];
   /** While `waiting` with a timeout: when it fires (ISO time). */
   waitDeadline?: string;
-  /** Events received and not consumed by a wait yet (shown when there are any, or while waiting). */
+  /**
+   * Events received and not consumed by a wait yet (shown when there are any, or while waiting).
+   * Duplicates are recognised by event ID against the last 10,000 IDs the run received
+   * (`MAX_REMEMBERED_EVENT_IDS`); an older ID is forgotten and counts as a new event.
+   */
   pendingEvents?: number;
   /** While waiting for child runs: how many there are and how many have closed. */
   children?: { total: number; closed: number };

@@ -72,6 +72,11 @@ const Patch = {
   FastChains: 'fast-chains',
   /** A step in backoff keeps its attempt (and last error) across continue-as-new. */
   CarryAttempt: 'carry-attempt',
+  /**
+   * A child that names its own `tenant` header starts with that tenant's fairness key instead of
+   * inheriting its parent's. Asked only for such a child, so other runs record no marker.
+   */
+  ChildOwnFairnessKey: 'child-own-fairness-key',
 } as const;
 
 /**
@@ -527,12 +532,25 @@ export async function durableRun(rawSpec: RunSpec, rawCarry?: RunCarry): Promise
 /** Starts one child run and waits for its outcome, whatever its close status. */
 async function childOutcome(child: ResolvedChild, onStarted: () => void): Promise<RunOutcome> {
   const base = { runId: child.runId, headers: child.spec.headers ?? {}, finalStep: 0 };
+  // Its own tenant, its own place in line; the parent's priority (1–5) still holds.
+  const ownKey =
+    typeof child.fairnessKey === 'string' && patched(Patch.ChildOwnFairnessKey)
+      ? {
+          priority: {
+            ...(workflowInfo().priority?.priorityKey !== undefined
+              ? { priorityKey: workflowInfo().priority!.priorityKey }
+              : {}),
+            fairnessKey: child.fairnessKey,
+          },
+        }
+      : {};
   let handle;
   try {
     handle = await startChild(durableRun, {
       workflowId: child.runId,
       args: [child.spec],
       taskQueue: workflowInfo().taskQueue,
+      ...ownKey,
       // Cancelled by the parent's `cancel` signal (see runChildren); a parent that is terminated
       // or times out still has the server cancel them.
       cancellationType: ChildWorkflowCancellationType.ABANDON,
