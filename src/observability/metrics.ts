@@ -11,12 +11,21 @@ import {
   type ActivityInboundCallsInterceptor,
   type ActivityInterceptorsFactory,
   type Next,
+  type InjectedSinks,
   Runtime,
   type RuntimeOptions,
+  type Worker,
 } from '@temporalio/worker';
+import type { EventEmitter } from 'node:events';
 import { ConfigError } from '../config';
 import { loadMetricsConfig, METRICS_VARIABLE } from './config';
-import { MetricName, STEP_DURATION_BUCKETS, type StepMetricOutcome, type WebhookMetricResult } from '../shared/metrics';
+import {
+  MetricName,
+  type RunMetricsSinks,
+  STEP_DURATION_BUCKETS,
+  type StepMetricOutcome,
+  type WebhookMetricResult,
+} from '../shared/metrics';
 import { ErrorType } from '../shared/names';
 import type { StepResult } from '../activities/run-step';
 import type { DeliverWebhookInput } from '../shared/webhook';
@@ -175,6 +184,53 @@ class MetricsInbound implements ActivityInboundCallsInterceptor {
           .add(1, { result: deliveryResult(error, this.ctx, input.args[0] as DeliverWebhookInput | undefined) });
       }
     }
+  }
+}
+
+/** Core's eviction reason for a run whose closing workflow task the server accepted. */
+const WORKFLOW_EXECUTION_ENDING = 10;
+
+/**
+ * Counts closed runs (`durable_runs_runs_closed_total`) exactly once: the workflow reports the
+ * activation that closes a run (sink `durableRunsMetrics.runClosing`, after that activation), and
+ * the run is counted when Core evicts it because its execution ended, i.e. once the server took
+ * the closing task. Any other eviction (the task failed, the cache was full) forgets the report;
+ * the task's next attempt reports again.
+ */
+export class ClosedRunsCounter {
+  /** Reported closes waiting for the server's word, by Temporal run ID. */
+  private readonly closing = new Map<string, { status: string; tags: Record<string, string> }>();
+
+  sinks(): InjectedSinks<RunMetricsSinks> {
+    return {
+      durableRunsMetrics: {
+        runClosing: {
+          fn: (info, status) =>
+            void this.closing.set(info.runId, {
+              status,
+              tags: { namespace: info.namespace, taskQueue: info.taskQueue, workflowType: info.workflowType },
+            }),
+          callDuringReplay: false,
+        },
+      },
+    };
+  }
+
+  /**
+   * Listens to the worker's evictions. SDK internals, as no public API tells a run's eviction
+   * reason: `Worker.evictionsEmitter` (protected) emits `{ runId, evictJob: { reason } }`.
+   */
+  watch(worker: Worker): void {
+    const emitter = (worker as unknown as { evictionsEmitter?: EventEmitter }).evictionsEmitter;
+    emitter?.on('eviction', ({ runId, evictJob }: { runId: string; evictJob: { reason?: number | null } }) => {
+      const closed = this.closing.get(runId);
+      if (!closed) return;
+      this.closing.delete(runId);
+      if (evictJob.reason !== WORKFLOW_EXECUTION_ENDING) return;
+      Runtime.instance()
+        .metricMeter.createCounter(MetricName.RunsClosedTotal, '', 'Runs that closed')
+        .add(1, { ...closed.tags, status: closed.status });
+    });
   }
 }
 

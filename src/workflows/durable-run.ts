@@ -17,8 +17,8 @@ import {
   proxyLocalActivities,
   isCancellation,
   log,
-  metricMeter,
   proxyActivities,
+  proxySinks,
   setHandler,
   setCurrentDetails,
   sleep,
@@ -38,7 +38,7 @@ import {
   type CancelRequest,
 } from '../shared/definitions';
 import { RunModel } from '../shared/run-model';
-import { MetricName } from '../shared/metrics';
+import type { RunMetricsSinks } from '../shared/metrics';
 import { ErrorType, OUTCOME_MEMO_KEY } from '../shared/names';
 import { STEP_INFRA_RETRY, stepBackoffMs } from '../shared/retry';
 import type { RunOutcome, RunSpec, RunStatusKind } from '../shared/types';
@@ -120,12 +120,16 @@ function messageOf(err: unknown): string {
   return String(err);
 }
 
+const { durableRunsMetrics } = proxySinks<RunMetricsSinks>();
+
 /**
- * Counts a closed run on the worker's metrics (`durable_runs_runs_closed_total`). The workflow
- * meter emits no command and nothing while replaying, so a run is counted once, where it closes.
+ * Tells the worker that this activation closes the run, for `durable_runs_runs_closed_total`. The
+ * worker counts it once the server accepted the closing workflow task: counted here, a task that
+ * failed after the close (and ran again, not replaying) counted the run twice. A sink emits no
+ * command and is not called while replaying.
  */
 function countClosed(status: RunStatusKind): void {
-  metricMeter.createCounter(MetricName.RunsClosedTotal, '', 'Runs that closed').add(1, { status });
+  durableRunsMetrics.runClosing(status);
 }
 
 function failureType(err: unknown): string | undefined {
