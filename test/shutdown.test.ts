@@ -126,6 +126,25 @@ test("SIGTERM mid-step: after the grace the step is interrupted; A's late succee
   await exitOf(b.child);
 });
 
+test('fast steps: a chained step (a local activity) is not cut short by SIGTERM; its worker waits for it, and its result is a whole one', async () => {
+  // Core lets running local activities finish during a graceful shutdown, whatever the grace: the
+  // step is not aborted, so what it returns is its real outcome (never one returned after an abort).
+  const a = await startWorker('A2', '1s');
+  const { runId } = await client.submit({ runId: 'deploy-fast', input: { ms: 4000 }, runner: 'fastStubborn' });
+  await eventually(() => seen('start', 'A2', runId) !== undefined, 60_000, 'A2 runs step 1');
+  a.child.kill('SIGTERM');
+  assert.deepEqual(await exitOf(a.child), { code: 0, signal: null });
+  const outcome = await client.result(runId);
+  assert.deepEqual(
+    [outcome.status, outcome.finalStep, outcome.result],
+    ['succeeded', 1, { by: 'A2', attempt: 1, aborted: false }],
+  );
+  // Step 1 ran as a local activity (a marker), step 0 as the one activity.
+  const events = (await client.temporal.workflow.getHandle(runId).fetchHistory()).events ?? [];
+  assert.equal(events.filter((e) => e.activityTaskScheduledEventAttributes).length, 1);
+  assert.ok(events.some((e) => e.markerRecordedEventAttributes?.markerName === 'core_local_activity'));
+});
+
 test('a second SIGTERM stops the worker at once, exit 143, and says so', async () => {
   const c = await startWorker('C', '10m');
   const { runId } = await client.submit({ runId: 'deploy-2', input: { ms: 120_000 }, runner: 'stubborn' });

@@ -222,7 +222,13 @@ export class ClosedRunsCounter {
    */
   watch(worker: Worker): void {
     const emitter = (worker as unknown as { evictionsEmitter?: EventEmitter }).evictionsEmitter;
-    emitter?.on('eviction', ({ runId, evictJob }: { runId: string; evictJob: { reason?: number | null } }) => {
+    if (!emitter) {
+      Runtime.instance().logger.warn(
+        `this Temporal SDK has no Worker.evictionsEmitter: ${MetricName.RunsClosedTotal} is not counted`,
+      );
+      return;
+    }
+    emitter.on('eviction', ({ runId, evictJob }: { runId: string; evictJob: { reason?: number | null } }) => {
       const closed = this.closing.get(runId);
       if (!closed) return;
       this.closing.delete(runId);
