@@ -555,11 +555,18 @@ export class RunsClient {
    */
   private async notStartedYet(description: WorkflowExecutionDescription): Promise<boolean> {
     if ((description.historyLength ?? 0) <= 1) return true;
-    const { history } = await this.temporal.workflowService.getWorkflowExecutionHistoryReverse({
-      namespace: this.temporal.options.namespace,
-      execution: { workflowId: description.workflowId, runId: description.runId },
-      maximumPageSize: 1,
-    });
+    let history;
+    try {
+      ({ history } = await this.temporal.workflowService.getWorkflowExecutionHistoryReverse({
+        namespace: this.temporal.options.namespace,
+        execution: { workflowId: description.workflowId, runId: description.runId },
+        maximumPageSize: 1,
+      }));
+    } catch (err) {
+      // The time-skipping test server has no reverse history: a started run has at least 3 events there.
+      if ((err as { code?: number }).code === 12) return (description.historyLength ?? 0) <= 2;
+      throw err;
+    }
     const last = history?.events?.[0];
     return (
       last?.workflowExecutionSignaledEventAttributes != null || last?.workflowExecutionStartedEventAttributes != null
