@@ -18,7 +18,10 @@ import { execFileSync } from 'node:child_process';
 import { fastSteps, StepError, StepOutcome, type StepRunner } from '../src';
 import { webhookWorkflowId } from '../src/shared/names';
 import { resolveTemporalCli } from '../src/temporal-binaries';
-import { createTestKit, type TestKit } from '../src/testing';
+import { NativeConnection } from '@temporalio/worker';
+import { createWorker, RunsClient } from '../src';
+import { createTestEnv, createTestKit, type TestKit, workflowBundle } from '../src/testing';
+import { startGrpcFaultProxy } from '../test/helpers/grpc-fault-proxy';
 import { eventually } from '../support/wait';
 
 const ROOT = join(__dirname, '..');
@@ -146,6 +149,11 @@ const runners: Record<string, StepRunner> = {
           },
         ])
       : StepOutcome.succeed(step.children!.map((c) => `${c.status}: ${c.error ?? ''}`)),
+  // ── ops: a parent whose first child names its own tenant (Patch child-own-fairness-key).
+  familyOwnTenant: async (step) =>
+    step.stepNumber === 0
+      ? StepOutcome.runChildren(null, [{ input: 1, headers: { tenant: 'child-tenant' } }, { input: 2 }])
+      : StepOutcome.succeed(step.children!.map((c) => c.status)),
 };
 
 /** Writes every execution of `workflowId`, oldest first (walking a continue-as-new chain back). */
@@ -596,6 +604,46 @@ async function main(): Promise<void> {
       files.push(...(await record(hooked, webhookWorkflowId('webhook-no-retries'))));
     } finally {
       await hooked.teardown();
+    }
+    // ── ops: a child that names its own tenant (Patch child-own-fairness-key); a run whose webhook
+    // cannot start (PERMISSION_DENIED from a gRPC fault proxy between its worker and a dev server):
+    // the terminal hooks give up after the give-up time and the run closes (no command changes).
+    await scenario('child-own-tenant', 'familyOwnTenant', { headers: { tenant: 'acme' } });
+    {
+      const env = await createTestEnv('local');
+      const proxy = await startGrpcFaultProxy(env.address);
+      const connection = await NativeConnection.connect({ address: proxy.address });
+      const worker = await createWorker({
+        runners,
+        connection,
+        taskQueue: 'webhook-not-started',
+        webhook: { allowPrivate: true, startGiveUpMs: 2000 },
+        workflowBundle: await workflowBundle(),
+      });
+      const running = worker.run();
+      try {
+        proxy.refuse(['StartWorkflowExecution'], { code: 7, message: 'may not start workflows' });
+        const denied = await createTestKit({ runners, env, webhook: false });
+        const client = RunsClient.fromClient(denied.client.temporal, 'webhook-not-started');
+        try {
+          await client.submit({
+            runId: 'webhook-not-started',
+            runner: 'threeSteps',
+            input: { hello: 'world' },
+            headers: { callback_url: hookUrl },
+          });
+          await client.result('webhook-not-started');
+          files.push(...(await record({ ...denied, client }, 'webhook-not-started')));
+        } finally {
+          await denied.teardown();
+        }
+      } finally {
+        worker.shutdown();
+        await running;
+        await connection.close();
+        await proxy.close();
+        await env.teardown();
+      }
     }
   } finally {
     await kit.teardown();

@@ -33,7 +33,8 @@ import { optionalTsToDate } from '@temporalio/common/lib/time';
 import { ulid } from 'ulid';
 import { parseCallbackUrl } from './activities/webhook/guard';
 import { connectionTarget, loadConnectionConfig } from './config';
-import { EncryptionCodec, type EncryptionOption, encryptionDataConverter, resolveEncryptionKeys } from './encryption';
+import { type EncryptionOption, encryptionDataConverter, resolveEncryptionKeys } from './encryption';
+import { tenantFairnessKey } from './fairness';
 import { supportsEagerStart } from './eager-start';
 import { flushTracing, startTracing, tracingClientInterceptors } from './observability';
 import { cancelSignal, eventSignal, eventUpdate, statusQuery } from './shared/definitions';
@@ -50,6 +51,7 @@ import {
   ValidationError,
   validatePriority,
   validateRunId,
+  validateRunIdLookup,
   validateRunSpec,
   runSpecTooLarge,
 } from './shared/validate';
@@ -208,14 +210,29 @@ const CLOSED_STATE: Record<string, RunStatusKind | undefined> = {
   TIMED_OUT: 'failed',
 };
 
+/** The close statuses of each state: Terminated and TimedOut runs read as failed in status(), so they list as failed. */
 const LIST_FILTER: Record<string, string> = {
-  running: 'Running',
-  succeeded: 'Completed',
-  failed: 'Failed',
-  cancelled: 'Canceled',
+  running: `ExecutionStatus = 'Running'`,
+  succeeded: `ExecutionStatus = 'Completed'`,
+  failed: `ExecutionStatus IN ('Failed', 'Terminated', 'TimedOut')`,
+  cancelled: `ExecutionStatus = 'Canceled'`,
 };
 
 type OutcomeMemo = Omit<RunOutcome, 'result'> & { runner?: string };
+
+/**
+ * The visibility-query condition for "child of `parent`", for any workflow ID: quotes can neither
+ * break the query nor add conditions to it. A `'` is escaped (`\'`); the dev server's SQL
+ * visibility matches no literal holding `"` or `\` as it was written (measured on Temporal 1.32),
+ * so for such an ID the query selects by the prefix before the first of them and the caller keeps
+ * only exact matches ({@link RunsClient.list} always checks the parent it reads back).
+ */
+export function parentCondition(parent: string): string {
+  const literal = (value: string) => `'${value.replace(/'/g, "\\'")}'`;
+  const cut = parent.search(/["\\]/);
+  if (cut < 0) return `ParentWorkflowId = ${literal(parent)}`;
+  return cut === 0 ? 'ParentWorkflowId IS NOT NULL' : `ParentWorkflowId STARTS_WITH ${literal(parent.slice(0, cut))}`;
+}
 
 /** A stable text for comparing submissions (key order ignored, bytes compared by content). */
 function canonical(value: unknown): string {
@@ -285,7 +302,7 @@ export class RunsClient {
     if (tooLarge) throw new ValidationError(tooLarge);
     const delayMs = startDelay === undefined ? undefined : parseDelay(startDelay, 'startDelay');
     const taskPriority = validatePriority(
-      { priority, fairnessKey: fairnessKey ?? this.tenantFairnessKey(spec.headers.tenant), fairnessWeight },
+      { priority, fairnessKey: fairnessKey ?? tenantFairnessKey(this.temporal, spec.headers), fairnessWeight },
       spec.headers,
     );
     const callback = spec.headers[this.webhookUrlHeader];
@@ -322,12 +339,13 @@ export class RunsClient {
 
   /** Where a run stands; answers for closed runs too (no worker needed for those). */
   async status(runId: string): Promise<RunStatus> {
+    validateRunIdLookup(runId);
     const description = await this.describe(runId);
     const closed = CLOSED_STATE[description.status.name];
     if (!closed) {
       // A delayed start: the run exists, but its first workflow task waits for executionTime.
       const startsAt = optionalTsToDate(description.raw.workflowExecutionInfo?.executionTime);
-      if (startsAt && startsAt.getTime() > Date.now() && (description.historyLength ?? 0) <= 2) {
+      if (startsAt && startsAt.getTime() > Date.now() && (await this.notStartedYet(description))) {
         const input = await this.firstInput(runId).catch(() => undefined);
         return {
           runId,
@@ -396,7 +414,7 @@ export class RunsClient {
     data?: unknown,
     options: SendEventOptions = {},
   ): Promise<'accepted' | 'duplicate' | 'not-running'> {
-    validateRunId(runId);
+    validateRunIdLookup(runId);
     const timeoutMs =
       options.timeout === undefined ? SEND_EVENT_TIMEOUT_MS : parseDelay(options.timeout, 'sendEvent timeout');
     const id = options.id ?? ulid();
@@ -449,6 +467,7 @@ export class RunsClient {
    * @param reason ends up in `RunOutcome.error`
    */
   async cancel(runId: string, reason?: string): Promise<boolean> {
+    validateRunIdLookup(runId);
     if (reason !== undefined && typeof reason !== 'string') throw new ValidationError('cancel reason must be a string');
     try {
       const description = await this.temporal.workflow.getHandle(runId).describe();
@@ -463,6 +482,7 @@ export class RunsClient {
 
   /** Waits for a run to close and tells how it ended, whatever its close status. */
   async result(runId: string): Promise<RunOutcome> {
+    validateRunIdLookup(runId);
     const handle = this.temporal.workflow.getHandle<(spec: RunSpec) => Promise<RunOutcome>>(runId);
     try {
       return await handle.result();
@@ -496,16 +516,19 @@ export class RunsClient {
     options: { state?: 'running' | RunStatusKind; limit?: number; parent?: string } = {},
   ): Promise<RunListing[]> {
     let query = `WorkflowType = '${WORKFLOW_TYPE}'`;
-    if (options.parent !== undefined) query += ` AND ParentWorkflowId = '${validateRunId(options.parent)}'`;
+    if (options.parent !== undefined) {
+      query += ` AND ${parentCondition(validateRunIdLookup(options.parent))}`;
+    }
     if (options.state) {
       const status = LIST_FILTER[options.state];
       if (!status)
         throw new ValidationError(`unknown state "${options.state}" (running, succeeded, failed, cancelled)`);
-      query += ` AND ExecutionStatus = '${status}'`;
+      query += ` AND ${status}`;
     }
     const limit = options.limit ?? 100;
     const out: RunListing[] = [];
     for await (const execution of this.temporal.workflow.list({ query })) {
+      if (options.parent !== undefined && execution.parentExecution?.workflowId !== options.parent) continue;
       out.push({
         runId: execution.workflowId,
         state: CLOSED_STATE[execution.status.name] ?? 'running',
@@ -522,6 +545,7 @@ export class RunsClient {
    * `<runId>.webhook` workflow. Fails if the run never had a webhook or a delivery is in progress.
    */
   async redeliver(runId: string): Promise<void> {
+    validateRunIdLookup(runId);
     const workflowId = webhookWorkflowId(runId);
     const input = await this.startInput<WebhookDeliveryInput>(workflowId).catch((err: unknown) => {
       if (err instanceof RunNotFound) throw new RunNotFound(runId, `run ${runId} has no terminal webhook to redeliver`);
@@ -543,14 +567,18 @@ export class RunsClient {
     }
   }
 
-  /** How the run's terminal webhook went (the latest delivery), or `undefined` if it has none. */
+  /**
+   * How the run's terminal webhook went (the latest delivery); `failed` with `attempts: 0` when the
+   * run gave up starting its delivery (DURABLE_RUNS_WEBHOOK_START_GIVE_UP_MS); `undefined` if it has none.
+   */
   async webhookStatus(runId: string): Promise<WebhookDeliveryStatus | undefined> {
+    validateRunIdLookup(runId);
     const handle = this.temporal.workflow.getHandle(webhookWorkflowId(runId));
     let description: WorkflowExecutionDescription;
     try {
       description = await handle.describe();
     } catch (err) {
-      if (err instanceof WorkflowNotFoundError) return undefined;
+      if (err instanceof WorkflowNotFoundError) return this.deliveryNotStarted(runId);
       throw err;
     }
     if (description.status.name === 'RUNNING') {
@@ -591,15 +619,6 @@ export class RunsClient {
     await flushTracing();
   }
 
-  /**
-   * With encryption, the default fairness key (the `tenant` header) goes to Temporal as a keyed
-   * hash: Temporal keeps fairness keys in plain text, and header values are not for it to read.
-   */
-  private tenantFairnessKey(tenant: string | undefined): string | undefined {
-    const codec = this.temporal.options.loadedDataConverter.payloadCodecs.find((c) => c instanceof EncryptionCodec);
-    return tenant !== undefined && codec ? codec.pseudonym(tenant) : undefined;
-  }
-
   /** A payload read from a raw history or description: decrypted when it is encrypted, then converted. */
   private async fromRawPayload<T>(payload: Payload): Promise<T> {
     return (await decodeOptionalSinglePayload<T>(this.temporal.options.loadedDataConverter, payload)) as T;
@@ -622,6 +641,56 @@ export class RunsClient {
       (e) => e.markerRecordedEventAttributes?.markerName === 'core_local_activity',
     )?.markerRecordedEventAttributes;
     return { ran: marker !== undefined, ...(marker?.failure ? { failure: marker.failure as ProtoFailure } : {}) };
+  }
+
+  /**
+   * A run that gave up starting its delivery (no `<runId>.webhook` workflow exists): the
+   * terminal-hooks local activity's failure of type `WebhookNotStarted`, in the run's history.
+   */
+  private async deliveryNotStarted(runId: string): Promise<WebhookDeliveryStatus | undefined> {
+    let events;
+    try {
+      events = (await this.temporal.workflow.getHandle(runId).fetchHistory()).events ?? [];
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError || (err as { code?: number }).code === 5) return undefined;
+      throw err;
+    }
+    for (const event of events) {
+      const marker = event.markerRecordedEventAttributes;
+      if (marker?.markerName !== 'core_local_activity' || !marker.failure) continue;
+      let failure: ProtoFailure | null | undefined = marker.failure as ProtoFailure;
+      while (failure && failure.applicationFailureInfo?.type !== ErrorType.WebhookNotStarted) failure = failure.cause;
+      if (!failure) continue;
+      const error = await this.failureMessage(failure);
+      return { runId, state: 'failed', attempts: 0, lastError: error ?? 'the webhook delivery could not be started' };
+    }
+    return undefined;
+  }
+
+  /**
+   * Whether a delayed run still waits for its first workflow task. Signals sent meanwhile are
+   * recorded but do not start it (measured on the dev server: its history is the start and the
+   * signals, no workflow task); a signal-with-start does, and a workflow task follows its signal.
+   * So the run has not started while its last event is its start or a signal.
+   */
+  private async notStartedYet(description: WorkflowExecutionDescription): Promise<boolean> {
+    if ((description.historyLength ?? 0) <= 1) return true;
+    let history;
+    try {
+      ({ history } = await this.temporal.workflowService.getWorkflowExecutionHistoryReverse({
+        namespace: this.temporal.options.namespace,
+        execution: { workflowId: description.workflowId, runId: description.runId },
+        maximumPageSize: 1,
+      }));
+    } catch (err) {
+      // The time-skipping test server has no reverse history: a started run has at least 3 events there.
+      if ((err as { code?: number }).code === 12) return (description.historyLength ?? 0) <= 2;
+      throw err;
+    }
+    const last = history?.events?.[0];
+    return (
+      last?.workflowExecutionSignaledEventAttributes != null || last?.workflowExecutionStartedEventAttributes != null
+    );
   }
 
   /** The running step's latest heartbeat details: its progress. */

@@ -10,6 +10,8 @@ import {
   loadClientConfigProfile,
   toClientOptions,
 } from '@temporalio/envconfig';
+// SDK internals, as no public API exports it: the SDK's own duration parser ('25s', '1 minute').
+import { msToNumber } from '@temporalio/common/lib/time';
 import { z } from 'zod';
 import { DEFAULT_TASK_QUEUE } from './shared/names';
 import type { WebhookOptions } from './shared/types';
@@ -64,6 +66,7 @@ const webhookSchema = z.object({
     .regex(/^whsec_[A-Za-z0-9+/=]+$/, 'must be a Standard Webhooks secret: whsec_<base64>')
     .optional(),
   DURABLE_RUNS_WEBHOOK_ALLOW_PRIVATE: flag.default(false),
+  DURABLE_RUNS_WEBHOOK_START_GIVE_UP_MS: intFrom(1, 86_400_000).default(300_000),
 });
 
 function parse<T extends z.ZodType>(schema: T, env: Env): z.output<T> {
@@ -216,6 +219,7 @@ export function loadWebhookOptions(env: Env = process.env): Readonly<WebhookOpti
     maxDelayMs: w.DURABLE_RUNS_WEBHOOK_MAX_DELAY_MS,
     timeoutMs: w.DURABLE_RUNS_WEBHOOK_TIMEOUT_MS,
     allowPrivate: w.DURABLE_RUNS_WEBHOOK_ALLOW_PRIVATE,
+    startGiveUpMs: w.DURABLE_RUNS_WEBHOOK_START_GIVE_UP_MS,
     ...(w.DURABLE_RUNS_WEBHOOK_SECRET ? { secret: w.DURABLE_RUNS_WEBHOOK_SECRET } : {}),
   });
 }
@@ -262,6 +266,30 @@ export function loadVersioningConfig(env: Env = process.env): Readonly<Versionin
     buildId: v.DURABLE_RUNS_BUILD_ID,
     behavior: v.DURABLE_RUNS_VERSIONING_BEHAVIOR,
   });
+}
+
+/** The shutdown grace time when `DURABLE_RUNS_SHUTDOWN_GRACE` is unset: below an orchestrator's usual 30 s kill. */
+export const DEFAULT_SHUTDOWN_GRACE_MS = 25_000;
+
+/**
+ * `DURABLE_RUNS_SHUTDOWN_GRACE` (ms or a duration like `25s`): how long running steps may go on
+ * after a worker is asked to stop; then they are interrupted and run again on another worker.
+ */
+export function loadShutdownGraceMs(env: Env = process.env): number {
+  const raw = env.DURABLE_RUNS_SHUTDOWN_GRACE?.trim();
+  if (raw === undefined || raw === '') return DEFAULT_SHUTDOWN_GRACE_MS;
+  let ms: number;
+  try {
+    ms = /^\d+$/.test(raw) ? Number(raw) : msToNumber(raw as never);
+  } catch {
+    ms = NaN;
+  }
+  if (!Number.isFinite(ms) || ms < 0 || ms > 3_600_000) {
+    throw new ConfigError(
+      `DURABLE_RUNS_SHUTDOWN_GRACE: must be a duration from 0 to 1h (ms, or e.g. '25s'), got ${JSON.stringify(raw)}`,
+    );
+  }
+  return Math.round(ms);
 }
 
 /** Default webhook settings, as the environment would give with nothing set. */

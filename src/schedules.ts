@@ -10,6 +10,7 @@ import {
   ScheduleOverlapPolicy,
   type ScheduleSummary,
 } from '@temporalio/client';
+import { tenantFairnessKey } from './fairness';
 import { WORKFLOW_TYPE } from './shared/names';
 import type { RunSpec } from './shared/types';
 import { parseDelay, validateRunId, validateRunSpec, ValidationError } from './shared/validate';
@@ -80,7 +81,9 @@ export class RunSchedules {
     if ((options.cron === undefined) === (options.every === undefined)) {
       throw new ValidationError('a schedule needs exactly one of cron or every');
     }
-    validateRunSpec(options.run);
+    const spec = validateRunSpec(options.run);
+    // As submit does: the `tenant` header is the run's fairness key (hashed with encryption on).
+    const fairnessKey = tenantFairnessKey(this.temporal, spec.headers);
     const overlap = options.overlap ?? DEFAULT_OVERLAP;
     if (!OVERLAP_POLICIES.includes(overlap)) {
       throw new ValidationError(
@@ -100,6 +103,7 @@ export class RunSchedules {
         workflowId: scheduleId,
         taskQueue: this.taskQueue,
         args: [options.run],
+        ...(fairnessKey !== undefined ? { priority: { fairnessKey } } : {}),
       },
       policies: { overlap: OVERLAP[overlap], ...(catchupWindow !== undefined ? { catchupWindow } : {}) },
       ...(options.paused ? { state: { paused: true } } : {}),

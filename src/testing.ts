@@ -11,6 +11,8 @@
  * }
  * ```
  */
+// First: names @temporalio/testing and its install command when it is missing.
+import './testing-peer';
 import { readFileSync } from 'node:fs';
 import { Client } from '@temporalio/client';
 import { TestWorkflowEnvironment } from '@temporalio/testing';

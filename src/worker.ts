@@ -8,6 +8,7 @@ import {
   type ConnectionConfig,
   connectionTarget,
   loadConnectionConfig,
+  loadShutdownGraceMs,
   loadVersioningConfig,
   type VersioningConfig,
 } from './config';
@@ -48,9 +49,11 @@ export interface CreateWorkerOptions {
    */
   encryptionKeys?: EncryptionOption;
   /**
-   * How long in-flight steps may run on after shutdown begins before they are cancelled
-   * (they are then retried on another worker).
-   * @default '30s'
+   * How long in-flight steps may run on after shutdown begins. Then they are aborted as
+   * interrupted: whatever their runner returns after the abort is discarded, and the step runs
+   * again on another worker at the same attempt number (no retry budget used). Below an
+   * orchestrator's usual 30 s kill, so that the abort happens before the kill.
+   * @default DURABLE_RUNS_SHUTDOWN_GRACE or '25s'
    */
   shutdownGraceTime?: Duration;
   /** Further Temporal worker tuning (concurrency, caches, …). */
@@ -78,6 +81,7 @@ export async function createWorker(options: CreateWorkerOptions): Promise<Worker
   // All configuration is checked before anything connects; the plugin installs the metrics
   // runtime (DURABLE_RUNS_METRICS), which must exist before the connection.
   const env = loadConnectionConfig();
+  const shutdownGraceTime = options.shutdownGraceTime ?? loadShutdownGraceMs();
   const versioning = options.versioning === false ? undefined : (options.versioning ?? loadVersioningConfig());
   const plugin = new DurableRunsPlugin({
     runners: options.runners,
@@ -94,7 +98,7 @@ export async function createWorker(options: CreateWorkerOptions): Promise<Worker
     // with the bundler's output below warnings.
     workflowBundle:
       options.workflowBundle ?? prebuiltBundle(plugin.bundleKind) ?? (await buildWorkflowBundle(plugin.bundleKind)),
-    shutdownGraceTime: options.shutdownGraceTime ?? '30s',
+    shutdownGraceTime,
     ...(versioning
       ? {
           workerDeploymentOptions: {
@@ -107,6 +111,35 @@ export async function createWorker(options: CreateWorkerOptions): Promise<Worker
     ...options.tuning,
     plugins: [plugin, ...(options.tuning?.plugins ?? [])],
   });
+}
+
+/**
+ * A second SIGINT or SIGTERM while the worker shuts down stops the process at once (exit 130 or
+ * 143) instead of waiting out the grace time; the steps still running are abandoned and run again
+ * on another worker once their heartbeat times out. The first signal is the SDK's: it starts the
+ * graceful shutdown. Both are said on stderr. Returns a function that removes the handler.
+ */
+export function stopAtSecondSignal(graceMs: number, write: (line: string) => void = (l) => process.stderr.write(l)) {
+  let seen = 0;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    seen += 1;
+    if (seen === 1) {
+      write(
+        `durable-runs worker: ${signal}: shutting down; running steps have ${graceMs / 1000} s to finish (send it again to stop at once)\n`,
+      );
+      return;
+    }
+    write(
+      `durable-runs worker: second ${signal}: stopping at once; the steps still running are abandoned and run again on another worker\n`,
+    );
+    process.exit(signal === 'SIGINT' ? 130 : 143);
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  return () => {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  };
 }
 
 export { Runtime };

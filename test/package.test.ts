@@ -13,6 +13,7 @@ import {
   mkdtempSync,
   readdirSync,
   readFileSync,
+  renameSync,
   rmSync,
   symlinkSync,
   writeFileSync,
@@ -278,4 +279,30 @@ console.log(JSON.stringify({
     sameWorker: true,
     hasWorker: true,
   });
+});
+
+test('without @temporalio/testing, durable-runs/testing names the package and its install command', async () => {
+  // The app has durable-runs and the rest of the SDK, but not the optional peer the testing kit needs.
+  const installed = join(app, 'node_modules', '@temporalio', 'testing');
+  const away = join(work, 'temporalio-testing-away');
+  renameSync(installed, away);
+  try {
+    writeFileSync(join(app, 'no-testing.cjs'), `require('durable-runs');\nrequire('durable-runs/testing');\n`);
+    writeFileSync(join(app, 'no-testing.mjs'), `import 'durable-runs';\nimport 'durable-runs/testing';\n`);
+    for (const file of ['no-testing.cjs', 'no-testing.mjs']) {
+      await assert.rejects(node([file]), (err: { stderr: string }) => {
+        assert.match(
+          err.stderr,
+          /durable-runs\/testing needs the package @temporalio\/testing, which is not installed .*: npm install --save-dev @temporalio\/testing/,
+          file,
+        );
+        return true;
+      });
+    }
+    // The main entry does not need it.
+    writeFileSync(join(app, 'main-only.cjs'), `console.log(typeof require('durable-runs').createWorker);\n`);
+    assert.equal((await node(['main-only.cjs'])).stdout.trim(), 'function');
+  } finally {
+    renameSync(away, installed);
+  }
 });

@@ -31,6 +31,7 @@ export function createActivities(deps: ActivityDeps) {
     runTerminalHooks: createRunTerminalHooks(
       deps.hooks,
       deps.webhook ? new WebhookTerminalHook(deps.webhook) : undefined,
+      deps.webhook?.startGiveUpMs,
     ),
     requestCancellation,
     readRunOutcome,

@@ -8,6 +8,7 @@ import type { RunEvent } from '../shared/events';
 import type { RunHeaders, RunOutcome, RunSpec, Step, StepRunner } from '../shared/types';
 import { type CheckedChild, describeType, validateOutcome } from '../shared/validate';
 import { createHash } from 'node:crypto';
+import { tenantFairnessKey } from '../fairness';
 
 /** What the workflow passes to `runStep`. */
 export interface RunStepInput {
@@ -42,6 +43,11 @@ export interface RunStepInput {
 export interface ResolvedChild {
   runId: string;
   spec: RunSpec;
+  /**
+   * The child's own fairness key, when it names its own `tenant` header (hashed with encryption
+   * on, as submit does); otherwise the child shares its parent's.
+   */
+  fairnessKey?: string;
 }
 
 /** `<parent>-<step>-<index>`, or with the parent's ID shortened and hashed when that passes 128 characters. */
@@ -53,18 +59,36 @@ export function childRunId(parentRunId: string, step: number, index: number): st
   return `${parentRunId.slice(0, 128 - suffix.length - hash.length - 1)}-${hash}${suffix}`;
 }
 
-/** Children inherit the parent's headers (except the callback URL header); their runner defaults to `default`, as any run's. */
-function resolveChildren(input: RunStepInput, children: CheckedChild[], urlHeader: string): ResolvedChild[] {
+/**
+ * Children inherit the parent's headers (except the callback URL header); their runner defaults to
+ * `default`, as any run's. A child that names its own `tenant` gets that tenant's fairness key.
+ */
+function resolveChildren(
+  input: RunStepInput,
+  children: CheckedChild[],
+  urlHeader: string,
+  ctx: Context,
+): ResolvedChild[] {
   const { [urlHeader]: _callback, ...inherited } = input.headers;
-  return children.map((child, index) => ({
-    runId: child.runId ?? childRunId(input.runId, input.stepNumber, index),
-    spec: {
-      input: child.input,
-      runner: child.runner ?? DEFAULT_RUNNER,
-      headers: { ...inherited, ...child.headers },
-      ...(child.maxAttemptsPerStep !== undefined ? { maxAttemptsPerStep: child.maxAttemptsPerStep } : {}),
-    },
-  }));
+  return children.map((child, index) => {
+    const tenant = child.headers?.tenant;
+    let fairnessKey: string | undefined;
+    try {
+      fairnessKey = tenant === undefined ? undefined : tenantFairnessKey(ctx.client, { tenant });
+    } catch (err) {
+      throw stepFailure(ErrorType.InvalidOutcome, `runChildren: child ${index}: ${(err as Error).message}`);
+    }
+    return {
+      runId: child.runId ?? childRunId(input.runId, input.stepNumber, index),
+      spec: {
+        input: child.input,
+        runner: child.runner ?? DEFAULT_RUNNER,
+        headers: { ...inherited, ...child.headers },
+        ...(child.maxAttemptsPerStep !== undefined ? { maxAttemptsPerStep: child.maxAttemptsPerStep } : {}),
+      },
+      ...(fairnessKey !== undefined ? { fairnessKey } : {}),
+    };
+  });
 }
 
 /** The largest value `step.memo` records (it travels in the run's history and in later step inputs). */
@@ -122,6 +146,30 @@ const HEARTBEAT_EVERY_MS = 1000;
 function stepFailure(type: string, message: string): ApplicationFailure {
   // Non-retryable for Temporal: the workflow owns step retries (attempt numbers, backoff, status).
   return ApplicationFailure.create({ type, message, nonRetryable: true });
+}
+
+/**
+ * Whether the step's abort comes from its worker shutting down (the SDK cancels running
+ * activities with `WORKER_SHUTDOWN` once the shutdown grace time is over), not from the run.
+ */
+function abortedByShutdown(ctx: Context): boolean {
+  if (!ctx.cancellationSignal.aborted) return false;
+  const reason: unknown = ctx.cancellationSignal.reason;
+  return reason instanceof Error && reason.message === 'WORKER_SHUTDOWN';
+}
+
+/**
+ * A step cut short by its worker's shutdown is interrupted, not finished: what the runner returns
+ * after the abort is discarded, and the activity fails with a type Temporal retries
+ * (`STEP_INFRA_RETRY` does not list it), so the step runs again on another worker with the
+ * same input and attempt number, and the run sees no failed attempt.
+ */
+function interrupted(): ApplicationFailure {
+  return ApplicationFailure.create({
+    type: ErrorType.StepInterrupted,
+    message: 'step interrupted: its worker shut down before the step finished; it runs again on another worker',
+    nonRetryable: false,
+  });
 }
 
 function describeThrown(err: unknown): { message: string; permanent: boolean } {
@@ -247,6 +295,9 @@ export function createRunStep(
       try {
         result = await runAttempt(runner, current, ctx, fast, urlHeader);
       } catch (err) {
+        // Interrupted by the worker's shutdown: the steps done before it stand, this one runs again.
+        if (done > 0 && abortedByShutdown(ctx))
+          return { kind: 'continue', payload: current.payload, fast: true, chained: done };
         if (done === 0 || ctx.cancellationSignal.aborted) throw err;
         const failure = err instanceof ApplicationFailure ? err : undefined;
         return {
@@ -330,6 +381,7 @@ async function runAttempt(
     );
     // A cancelled step gives the runner a moment to return its own verdict, then lets go of it.
     const abandoned = ctx.cancelled.catch(async (cancelled: unknown) => {
+      if (abortedByShutdown(ctx)) throw interrupted();
       await Promise.race([
         running.catch(() => undefined),
         new Promise((r) => setTimeout(r, abortGraceMs(ctx.info.heartbeatTimeoutMs))),
@@ -340,10 +392,13 @@ async function runAttempt(
     try {
       returned = await Promise.race([running, abandoned]);
     } catch (err) {
+      if (abortedByShutdown(ctx)) throw interrupted();
       if (ctx.cancellationSignal.aborted) throw err;
       const { message, permanent } = describeThrown(err);
       throw stepFailure(permanent ? ErrorType.StepPermanent : ErrorType.StepTransient, message);
     }
+    // Returned after its worker's shutdown aborted it: the step did not finish.
+    if (abortedByShutdown(ctx)) throw interrupted();
     let checked;
     try {
       checked = validateOutcome(returned);
@@ -354,7 +409,7 @@ async function runAttempt(
       checked.kind === 'continueAfter'
         ? { kind: 'continueAfter', payload: checked.payload, delayMs: checked.delayMs }
         : checked.kind === 'runChildren'
-          ? { ...checked, children: resolveChildren(input, checked.children, urlHeader) }
+          ? { ...checked, children: resolveChildren(input, checked.children, urlHeader, ctx) }
           : checked;
     checkSize(result);
     return fast && ctx.info.isLocal ? { ...result, elapsedMs: Math.round(performance.now() - started) } : result;

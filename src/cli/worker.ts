@@ -1,13 +1,13 @@
 /** `durable-runs worker`, and the worker `durable-runs dev` runs. */
 import type { Command } from 'commander';
 import type { LogLevel } from '@temporalio/common';
-import { loadConnectionConfig } from '../config';
+import { loadConnectionConfig, loadShutdownGraceMs } from '../config';
 import { LOG_LEVEL_VARIABLE, loadLogLevel, loadTracingConfig } from '../observability';
 import { metricsAddress } from '../observability/metrics';
 import { installRuntime } from '../observability/runtime';
 import { loadRunnersModule, RunnersModuleError } from '../runners-module';
 import type { StepRunner } from '../shared/types';
-import { createWorker } from '../worker';
+import { createWorker, stopAtSecondSignal } from '../worker';
 import { act, CliError } from './shared';
 
 /** Loads a runners module (CommonJS, ESM or TypeScript); errors exit 2 naming the module and cause. */
@@ -39,8 +39,14 @@ export async function runWorker(runnersModule: string, logLevel: LogLevel): Prom
   const tracing = loadTracingConfig();
   if (metrics) process.stderr.write(`durable-runs worker: Prometheus metrics on http://${metrics}/metrics\n`);
   if (tracing) process.stderr.write(`durable-runs worker: spans to ${tracing.url}\n`);
-  // The SDK shuts the worker down on SIGINT/SIGTERM, letting in-flight steps finish within the grace time.
-  await worker.run();
+  // The SDK shuts the worker down on SIGINT/SIGTERM, letting in-flight steps finish within the
+  // grace time; a second signal stops the process at once.
+  const release = stopAtSecondSignal(loadShutdownGraceMs());
+  try {
+    await worker.run();
+  } finally {
+    release();
+  }
 }
 
 export function addWorkerCommand(program: Command): void {

@@ -11,12 +11,21 @@ import {
   type ActivityInboundCallsInterceptor,
   type ActivityInterceptorsFactory,
   type Next,
+  type InjectedSinks,
   Runtime,
   type RuntimeOptions,
+  type Worker,
 } from '@temporalio/worker';
+import type { EventEmitter } from 'node:events';
 import { ConfigError } from '../config';
 import { loadMetricsConfig, METRICS_VARIABLE } from './config';
-import { MetricName, STEP_DURATION_BUCKETS, type StepMetricOutcome, type WebhookMetricResult } from '../shared/metrics';
+import {
+  MetricName,
+  type RunMetricsSinks,
+  STEP_DURATION_BUCKETS,
+  type StepMetricOutcome,
+  type WebhookMetricResult,
+} from '../shared/metrics';
 import { ErrorType } from '../shared/names';
 import type { StepResult } from '../activities/run-step';
 import type { DeliverWebhookInput } from '../shared/webhook';
@@ -92,12 +101,29 @@ const STEP_ERROR_OUTCOME: Readonly<Record<string, StepMetricOutcome>> = {
   [ErrorType.InvalidOutcome]: 'invalid_outcome',
   [ErrorType.UnknownRunner]: 'unknown_runner',
   [ErrorType.InvalidStepInput]: 'invalid_input',
+  [ErrorType.StepInterrupted]: 'interrupted',
 };
 
 function stepOutcome(result: unknown, error: unknown): StepMetricOutcome {
   if (error === undefined) return STEP_RESULT_OUTCOME[(result as { kind?: string } | null)?.kind ?? ''] ?? 'error';
   if (error instanceof CancelledFailure) return 'interrupted';
   return (error instanceof ApplicationFailure && STEP_ERROR_OUTCOME[error.type ?? '']) || 'error';
+}
+
+/** The `runner` label of a step attempt for runners this worker does not have (or could not read). */
+export const UNREGISTERED_RUNNER_LABEL = 'unregistered';
+
+/**
+ * A step's `runner` label: its runner's name only when this worker has that runner (`runStep`
+ * fails with UnknownRunner otherwise, or InvalidStepInput before it could tell), so that the names
+ * a submitter makes up do not grow the metric's series without bound.
+ */
+function runnerLabel(input: unknown, error: unknown): string {
+  const runner = (input as { runner?: unknown } | undefined)?.runner;
+  const unregistered =
+    error instanceof ApplicationFailure &&
+    (error.type === ErrorType.UnknownRunner || error.type === ErrorType.InvalidStepInput);
+  return typeof runner === 'string' && !unregistered ? runner : UNREGISTERED_RUNNER_LABEL;
 }
 
 function deliveryResult(error: unknown, ctx: Context, input: DeliverWebhookInput | undefined): WebhookMetricResult {
@@ -128,8 +154,7 @@ class MetricsInbound implements ActivityInboundCallsInterceptor {
     } finally {
       const meter: MetricMeter = this.ctx.metricMeter;
       if (type === 'runStep') {
-        const runner = (input.args[0] as { runner?: unknown } | undefined)?.runner;
-        const name = typeof runner === 'string' ? runner : 'unknown';
+        const name = runnerLabel(input.args[0], error);
         const tags = { runner: name, outcome: stepOutcome(result, error) };
         const steps = meter.createCounter(MetricName.StepsTotal, '', 'Step attempts run by this worker');
         const duration = meter.createHistogram(
@@ -159,6 +184,59 @@ class MetricsInbound implements ActivityInboundCallsInterceptor {
           .add(1, { result: deliveryResult(error, this.ctx, input.args[0] as DeliverWebhookInput | undefined) });
       }
     }
+  }
+}
+
+/** Core's eviction reason for a run whose closing workflow task the server accepted. */
+const WORKFLOW_EXECUTION_ENDING = 10;
+
+/**
+ * Counts closed runs (`durable_runs_runs_closed_total`) exactly once: the workflow reports the
+ * activation that closes a run (sink `durableRunsMetrics.runClosing`, after that activation), and
+ * the run is counted when Core evicts it because its execution ended, i.e. once the server took
+ * the closing task. Any other eviction (the task failed, the cache was full) forgets the report;
+ * the task's next attempt reports again.
+ */
+export class ClosedRunsCounter {
+  /** Reported closes waiting for the server's word, by Temporal run ID. */
+  private readonly closing = new Map<string, { status: string; tags: Record<string, string> }>();
+
+  sinks(): InjectedSinks<RunMetricsSinks> {
+    return {
+      durableRunsMetrics: {
+        runClosing: {
+          fn: (info, status) =>
+            void this.closing.set(info.runId, {
+              status,
+              tags: { namespace: info.namespace, taskQueue: info.taskQueue, workflowType: info.workflowType },
+            }),
+          callDuringReplay: false,
+        },
+      },
+    };
+  }
+
+  /**
+   * Listens to the worker's evictions. SDK internals, as no public API tells a run's eviction
+   * reason: `Worker.evictionsEmitter` (protected) emits `{ runId, evictJob: { reason } }`.
+   */
+  watch(worker: Worker): void {
+    const emitter = (worker as unknown as { evictionsEmitter?: EventEmitter }).evictionsEmitter;
+    if (!emitter) {
+      Runtime.instance().logger.warn(
+        `this Temporal SDK has no Worker.evictionsEmitter: ${MetricName.RunsClosedTotal} is not counted`,
+      );
+      return;
+    }
+    emitter.on('eviction', ({ runId, evictJob }: { runId: string; evictJob: { reason?: number | null } }) => {
+      const closed = this.closing.get(runId);
+      if (!closed) return;
+      this.closing.delete(runId);
+      if (evictJob.reason !== WORKFLOW_EXECUTION_ENDING) return;
+      Runtime.instance()
+        .metricMeter.createCounter(MetricName.RunsClosedTotal, '', 'Runs that closed')
+        .add(1, { ...closed.tags, status: closed.status });
+    });
   }
 }
 

@@ -21,7 +21,7 @@ import {
   TRACING_WORKFLOW_MODULE,
   type Tracing,
 } from '.';
-import { installMetrics, metricsActivityInterceptor } from './metrics';
+import { ClosedRunsCounter, installMetrics, metricsActivityInterceptor } from './metrics';
 
 /** Loaded only by a worker with tracing on, which has loaded it already. */
 const tracingSdk = () => require('./tracing') as typeof import('./tracing');
@@ -49,6 +49,8 @@ export class ObservabilityPlugin implements WorkerPlugin {
   readonly name = 'durable-runs.observability';
 
   constructor(readonly tracing: Tracing | undefined) {}
+
+  private readonly closedRuns = new ClosedRunsCounter();
 
   configureWorker(options: WorkerOptions): WorkerOptions {
     const { tracing } = this;
@@ -81,15 +83,19 @@ export class ObservabilityPlugin implements WorkerPlugin {
             ? [...(interceptors.workflowModules ?? []), TRACING_WORKFLOW_MODULE]
             : interceptors.workflowModules,
       },
-      sinks: { ...options.sinks, ...workflowSpanSinks(tracing) },
+      sinks: { ...options.sinks, ...workflowSpanSinks(tracing), ...this.closedRuns.sinks() },
     };
   }
 
   configureReplayWorker(options: ReplayWorkerOptions): ReplayWorkerOptions {
-    return { ...options, sinks: { ...options.sinks, ...workflowSpanSinks(undefined) } };
+    return {
+      ...options,
+      sinks: { ...options.sinks, ...workflowSpanSinks(undefined), ...this.closedRuns.sinks() },
+    };
   }
 
   async runWorker(worker: Worker, next: (w: Worker) => Promise<void>): Promise<void> {
+    this.closedRuns.watch(worker);
     try {
       await next(worker);
     } finally {

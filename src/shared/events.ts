@@ -8,7 +8,11 @@ import { encodedSize, MAX_PENDING_EVENT_BYTES, MAX_REMEMBERED_ID_BYTES, showByte
 
 /** At most this many events wait unconsumed in a run; past it a new one is refused. */
 export const MAX_PENDING_EVENTS = 1000;
-/** How many received event IDs a run remembers to ignore duplicates (oldest forgotten first). */
+/**
+ * How many received event IDs a run remembers to ignore duplicates (oldest forgotten first, kept
+ * across continue-as-new): an event re-sent with an ID older than the last 10,000 is taken as new.
+ * Said in the README and on `RunStatus.pendingEvents`.
+ */
 export const MAX_REMEMBERED_EVENT_IDS = 10_000;
 const MAX_NAME_LENGTH = 200;
 

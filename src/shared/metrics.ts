@@ -3,14 +3,30 @@
  * counts closed runs with them, the worker's activity interceptor counts steps and deliveries.
  * They go to Temporal's metric meter, so they are served next to Temporal's own worker metrics.
  */
+import type { Sinks } from '@temporalio/workflow';
+
+/**
+ * The workflow tells its worker that the activation it just ran closes the run; the worker counts
+ * the close once the server took it (see `ClosedRunsCounter`). A sink emits no command.
+ */
+export interface RunMetricsSinks extends Sinks {
+  durableRunsMetrics: { runClosing(status: string): void };
+}
+
 export const MetricName = {
   /** Counter; labels `runner`, `outcome` (see {@link StepMetricOutcome}). One per step attempt a worker ran. */
   StepsTotal: 'durable_runs_steps_total',
-  /** Counter; label `status`: `succeeded`, `failed` or `cancelled`. One per run that closed. */
+  /**
+   * Counter; label `status`: `succeeded`, `failed` or `cancelled`. One per run that closed, counted
+   * by the worker whose workflow task closed it, once the server accepted that task.
+   */
   RunsClosedTotal: 'durable_runs_runs_closed_total',
   /** Histogram in seconds; labels `runner`, `outcome`. How long a step attempt ran on its worker. */
   StepDurationSeconds: 'durable_runs_step_duration_seconds',
-  /** Counter; label `result`: `delivered`, `retry` or `failed`. One per webhook delivery attempt. */
+  /**
+   * Counter; label `result`: `delivered`, `retry` or `failed`, one per webhook delivery attempt;
+   * and `not_started`, one per run that gave up starting its delivery (no attempt was made).
+   */
   WebhookDeliveriesTotal: 'durable_runs_webhook_deliveries_total',
 } as const;
 
@@ -40,7 +56,7 @@ export type StepMetricOutcome =
   | 'interrupted';
 
 /** `result` of a webhook delivery attempt: `retry` is followed by another attempt, `failed` is not. */
-export type WebhookMetricResult = 'delivered' | 'retry' | 'failed';
+export type WebhookMetricResult = 'delivered' | 'retry' | 'failed' | 'not_started';
 
 /**
  * Bucket bounds of `durable_runs_step_duration_seconds`, in seconds: from a quick tool call to an

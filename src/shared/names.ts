@@ -13,6 +13,12 @@ export const ErrorType = {
   StepTransient: 'StepTransientError',
   /** The runner threw `StepError.permanent`: fail the run. */
   StepPermanent: 'StepPermanentError',
+  /**
+   * The step's worker shut down while it ran (its grace time passed): the step did not finish,
+   * whatever its runner returned after the abort. Retryable for Temporal, not a step error: the
+   * activity runs again on another worker with the same input, so at the same attempt number.
+   */
+  StepInterrupted: 'StepInterrupted',
   /** The runner returned something that is not a step outcome, or too large to record. */
   InvalidOutcome: 'InvalidStepOutcome',
   /** The worker could not decode the step's input. */
@@ -25,6 +31,11 @@ export const ErrorType = {
   RunFailed: 'RunFailed',
   /** A webhook attempt failed in a way that must not be retried. */
   WebhookGiveUp: 'WebhookGiveUp',
+  /**
+   * The run's webhook delivery could not be started and the run gave up trying (an error no retry
+   * mends, or the give-up time passed): recorded as the terminal-hooks local activity's failure.
+   */
+  WebhookNotStarted: 'WebhookNotStarted',
   /** A webhook attempt failed and will be retried. */
   WebhookRetry: 'WebhookRetry',
   /** The `event` update refused an event: the run already keeps its limit of unconsumed events. */

@@ -72,7 +72,11 @@ export interface RunStatus {
   waitingFor?: string[];
   /** While `waiting` with a timeout: when it fires (ISO time). */
   waitDeadline?: string;
-  /** Events received and not consumed by a wait yet (shown when there are any, or while waiting). */
+  /**
+   * Events received and not consumed by a wait yet (shown when there are any, or while waiting).
+   * Duplicates are recognised by event ID against the last 10,000 IDs the run received
+   * (`MAX_REMEMBERED_EVENT_IDS`); an older ID is forgotten and counts as a new event.
+   */
   pendingEvents?: number;
   /** While waiting for child runs: how many there are and how many have closed. */
   children?: { total: number; closed: number };
@@ -184,4 +188,14 @@ export interface WebhookOptions {
   secret?: string;
   /** Turns the address guard off (development only). @default false */
   allowPrivate: boolean;
+  /**
+   * How long a run keeps trying to start its webhook delivery while Temporal refuses it with an
+   * error that does not heal by itself (PERMISSION_DENIED, UNAUTHENTICATED, NOT_FOUND,
+   * FAILED_PRECONDITION: a worker's key that may not start workflows, a missing namespace); then
+   * it gives up, closes, and the delivery shows as failed. Time for an operator to fix the key,
+   * short enough that the run does not stay open for good. Other errors (UNAVAILABLE and the
+   * like) are retried for up to 24 hours.
+   * @default 300000 (5 min)
+   */
+  startGiveUpMs?: number;
 }

@@ -59,6 +59,33 @@ export function validateRunId(runId: unknown): string {
   return runId;
 }
 
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/** Temporal's default limit on a workflow ID (`limit.maxIDLength`), in bytes. */
+export const MAX_WORKFLOW_ID_BYTES = 1000;
+
+/**
+ * Checks a run ID given to look a run up (status, send, cancel, list --parent, …). Looser than
+ * {@link validateRunId}, which only submit applies: a schedule's runs (`nightly-2026-12-04T14:09:48Z`),
+ * runs started with the Temporal CLI and children given their own IDs may use any workflow ID
+ * Temporal accepts, and must stay reachable. Refuses what no workflow can have: an empty ID, one
+ * past Temporal's length limit, or text that is not valid UTF-8.
+ */
+export function validateRunIdLookup(runId: unknown): string {
+  if (typeof runId !== 'string') throw new ValidationError(`run ID must be a string, got ${describeType(runId)}`);
+  if (runId.length === 0) throw new ValidationError('run ID must not be empty');
+  const bytes = new TextEncoder().encode(runId).length;
+  if (bytes > MAX_WORKFLOW_ID_BYTES) {
+    throw new ValidationError(
+      `invalid run ID ${JSON.stringify(`${runId.slice(0, 40)}…`)} (${bytes} bytes): Temporal's workflow IDs are at most ${MAX_WORKFLOW_ID_BYTES} bytes`,
+    );
+  }
+  if (LONE_SURROGATE.test(runId)) {
+    throw new ValidationError(`invalid run ID ${JSON.stringify(runId.slice(0, 40))}: not valid Unicode text`);
+  }
+  return runId;
+}
+
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof Uint8Array);
 }

@@ -17,8 +17,8 @@ import {
   proxyLocalActivities,
   isCancellation,
   log,
-  metricMeter,
   proxyActivities,
+  proxySinks,
   setHandler,
   setCurrentDetails,
   sleep,
@@ -45,7 +45,7 @@ import {
 import type { Receipt } from '../shared/events';
 import { HISTORY_CEILING, isTerminal, RunModel } from '../shared/run-model';
 import { MAX_COMMAND_BYTES, overflow } from '../shared/limits';
-import { MetricName } from '../shared/metrics';
+import type { RunMetricsSinks } from '../shared/metrics';
 import { ErrorType, OUTCOME_MEMO_KEY } from '../shared/names';
 import { STEP_INFRA_RETRY, stepBackoffMs } from '../shared/retry';
 import type { RunOutcome, RunSpec, RunStatusKind } from '../shared/types';
@@ -106,6 +106,11 @@ const Patch = {
    * Asked only when such a cancel arrives: a history recorded before it replays the old way.
    */
   RefuseForgedMessages: 'refuse-forged-messages',
+  /**
+   * A child that names its own `tenant` header starts with that tenant's fairness key instead of
+   * inheriting its parent's. Asked only for such a child, so other runs record no marker.
+   */
+  ChildOwnFairnessKey: 'child-own-fairness-key',
 } as const;
 
 /**
@@ -133,9 +138,10 @@ const { requestCancellation, readRunOutcome } = proxyLocalActivities<Activities>
 
 // A local activity: one marker event per run instead of an activity's six, and still at-least-once
 // (a worker lost mid-hook means the workflow task is retried and the hooks run again). No attempt
-// limit: starting the webhook delivery is retried for as long as the frontend refuses it (user
-// hooks get USER_HOOK_ATTEMPTS; the activity counts them). Earlier versions gave up after three
-// attempts; the retry policy is not part of any command, so runs in flight replay either way.
+// limit here: the activity bounds itself by time (it gives up starting the webhook delivery after
+// the worker's DURABLE_RUNS_WEBHOOK_START_GIVE_UP_MS on a refusal that needs an operator, after a
+// day on an outage; user hooks get USER_HOOK_ATTEMPTS), and then fails for good, so the run closes.
+// The retry policy is not part of any command, so runs in flight replay either way.
 const { runTerminalHooks } = proxyLocalActivities<Activities>({
   startToCloseTimeout: '5m',
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s' },
@@ -161,12 +167,16 @@ function messageOf(err: unknown): string {
   return String(err);
 }
 
+const { durableRunsMetrics } = proxySinks<RunMetricsSinks>();
+
 /**
- * Counts a closed run on the worker's metrics (`durable_runs_runs_closed_total`). The workflow
- * meter emits no command and nothing while replaying, so a run is counted once, where it closes.
+ * Tells the worker that this activation closes the run, for `durable_runs_runs_closed_total`. The
+ * worker counts it once the server accepted the closing workflow task: counted here, a task that
+ * failed after the close (and ran again, not replaying) counted the run twice. A sink emits no
+ * command and is not called while replaying.
  */
 function countClosed(status: RunStatusKind): void {
-  metricMeter.createCounter(MetricName.RunsClosedTotal, '', 'Runs that closed').add(1, { status });
+  durableRunsMetrics.runClosing(status);
 }
 
 /** Why the `event` update refuses an event: the failure its sender gets (no history is written). */
@@ -823,12 +833,25 @@ async function childOutcome(
   onStarted: () => void,
 ): Promise<RunOutcome> {
   const base = { runId: child.runId, headers: child.spec.headers ?? {}, finalStep: 0 };
+  // Its own tenant, its own place in line; the parent's priority (1–5) still holds.
+  const ownKey =
+    typeof child.fairnessKey === 'string' && patched(Patch.ChildOwnFairnessKey)
+      ? {
+          priority: {
+            ...(workflowInfo().priority?.priorityKey !== undefined
+              ? { priorityKey: workflowInfo().priority!.priorityKey }
+              : {}),
+            fairnessKey: child.fairnessKey,
+          },
+        }
+      : {};
   let handle;
   try {
     handle = await startChild(durableRun, {
       workflowId: child.runId,
       args: [child.spec],
       taskQueue: workflowInfo().taskQueue,
+      ...ownKey,
       // Cancelled by the parent's `cancel` signal (see runChildren); a parent that is terminated
       // or times out still has the server cancel them.
       cancellationType: ChildWorkflowCancellationType.ABANDON,

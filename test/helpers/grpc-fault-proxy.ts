@@ -18,8 +18,11 @@ export interface GrpcFaultProxy {
   readonly address: string;
   /** Every refused call so far, oldest first. */
   readonly refusals: readonly Refusal[];
-  /** Refuse calls to these methods from now on; `[]` forwards everything again. */
-  refuse(methods: readonly string[]): void;
+  /**
+   * Refuse calls to these methods from now on; `[]` forwards everything again. The refusal is
+   * `UNAVAILABLE` unless another gRPC status is given (e.g. 7, PERMISSION_DENIED).
+   */
+  refuse(methods: readonly string[], status?: { code: number; message: string }): void;
   close(): Promise<void>;
 }
 
@@ -39,6 +42,7 @@ export async function startGrpcFaultProxy(upstream: string): Promise<GrpcFaultPr
   session.on('error', () => undefined);
   const refusals: Refusal[] = [];
   let refused = new Set<string>();
+  let refusal = { code: 14, message: 'injected fault: frontend unavailable' };
   const server = http2.createServer();
   const sessions = new Set<http2.ServerHttp2Session>();
   server.on('session', (s) => {
@@ -56,8 +60,8 @@ export async function startGrpcFaultProxy(upstream: string): Promise<GrpcFaultPr
         {
           ':status': 200,
           'content-type': 'application/grpc',
-          'grpc-status': '14',
-          'grpc-message': 'injected fault: frontend unavailable',
+          'grpc-status': String(refusal.code),
+          'grpc-message': encodeURIComponent(refusal.message),
         },
         { endStream: true },
       );
@@ -86,8 +90,9 @@ export async function startGrpcFaultProxy(upstream: string): Promise<GrpcFaultPr
   return {
     address: `127.0.0.1:${port}`,
     refusals,
-    refuse(methods) {
+    refuse(methods, status = { code: 14, message: 'injected fault: frontend unavailable' }) {
       refused = new Set(methods);
+      refusal = status;
     },
     async close() {
       session.destroy();
