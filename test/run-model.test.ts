@@ -286,7 +286,7 @@ describe('limits: the carry of a wait, memos and the deadline; byte bounds of th
 
   test('a wait handed over carries its names, absolute end, payload, attempt, memos and the deadline', () => {
     const run = new RunModel('r1', validateRunSpec({ input: 0, deadline: '1h' }), undefined, Date.parse(at));
-    run.onMemo({ step: 0, key: 'charge', value: { id: 'ch_1' } });
+    run.recordMemo({ key: 'charge', value: { id: 'ch_1' } });
     run.stepFailed(undefined, 'flaky');
     const carry = run.carryForward({ wait: { kind: 'backoff', until: '2026-11-25T00:00:02.000Z' }, payload: 0 }, true);
     assert.deepEqual(carry, {

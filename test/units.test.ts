@@ -207,6 +207,7 @@ describe('configuration', () => {
         maxDelayMs: 30_000,
         timeoutMs: 10_000,
         allowPrivate: false,
+        startGiveUpMs: 300_000,
       },
     );
   });
