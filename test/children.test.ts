@@ -214,13 +214,17 @@ describe('child runs', () => {
     },
   );
 
-  test('child run IDs: <parent>-<step>-<index>, valid and at most 128 characters', () => {
+  test('child run IDs: <parent>-<step>-<index>, valid run IDs of at most 128 characters, whatever the parent', () => {
     assert.equal(childRunId('order-7', 3, 12), 'order-7-3-12');
     const long = 'x'.repeat(128);
     const id = childRunId(long, 999, 999);
     assert.ok(id.length <= 128 && /^[A-Za-z0-9_-]+$/.test(id), id);
     assert.equal(childRunId(long, 999, 999), id, 'deterministic');
     assert.notEqual(childRunId(`${long.slice(1)}y`, 999, 999), id, 'the hash tells long parents apart');
+    // A schedule's run has an ID that is no run ID: its children's IDs still are, and stay apart.
+    const scheduled = childRunId('nightly-2026-12-04T14:09:48Z', 0, 1);
+    assert.match(scheduled, /^nightly-2026-12-04T14_09_48Z-[0-9a-f]{12}-0-1$/);
+    assert.notEqual(childRunId('nightly-2026-12-04T14_09_48Z', 0, 1), scheduled);
   });
 });
 

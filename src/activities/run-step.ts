@@ -54,9 +54,12 @@ export interface ResolvedChild {
 export function childRunId(parentRunId: string, step: number, index: number): string {
   const suffix = `-${step}-${index}`;
   const id = `${parentRunId}${suffix}`;
-  if (id.length <= 128) return id;
+  if (id.length <= 128 && /^[A-Za-z0-9_-]+$/.test(parentRunId)) return id;
+  // Too long, or a parent whose ID is not a run ID (a schedule's run: `nightly-2026-12-04T14:09:48Z`):
+  // its characters outside the rule become `_`, and a hash of the whole ID keeps parents apart.
   const hash = createHash('sha256').update(parentRunId).digest('hex').slice(0, 12);
-  return `${parentRunId.slice(0, 128 - suffix.length - hash.length - 1)}-${hash}${suffix}`;
+  const safe = parentRunId.replace(/[^A-Za-z0-9_-]/g, '_');
+  return `${safe.slice(0, 128 - suffix.length - hash.length - 1)}-${hash}${suffix}`;
 }
 
 /**
