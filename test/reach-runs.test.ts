@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
 import { StepOutcome, type StepRunner } from '../src';
+import { childRunId } from '../src/activities/run-step';
 import { parentCondition } from '../src/client';
 import { validateRunIdLookup, ValidationError } from '../src/shared/validate';
 import { WORKFLOW_TYPE } from '../src/shared/names';
@@ -86,9 +87,10 @@ test('list --parent finds the children of a scheduled run', async () => {
   assert.deepEqual((await kit.client.result(runId)).result, ['succeeded', 'succeeded']);
   await eventually(async () => (await kit.client.list({ parent: runId })).length === 2, 30_000);
   const { stdout } = await cli('list', '--parent', runId, '--json');
+  // The children's IDs are valid run IDs, made from the parent's (see childRunId).
   assert.deepEqual((JSON.parse(stdout) as Array<{ runId: string }>).map((r) => r.runId).sort(), [
-    `${runId}-0-0`,
-    `${runId}-0-1`,
+    childRunId(runId, 0, 0),
+    childRunId(runId, 0, 1),
   ]);
   await cli('schedule', 'delete', 'fanout');
 });
@@ -104,8 +106,8 @@ test('list --parent escapes quotes: an ID with \' " and \\ lists its own childre
   await eventually(async () => (await kit.client.list({ parent: parentId })).length === 2, 30_000);
   const { stdout } = await cli('list', '--parent', parentId, '--json');
   assert.deepEqual((JSON.parse(stdout) as Array<{ runId: string }>).map((r) => r.runId).sort(), [
-    `${parentId}-0-0`,
-    `${parentId}-0-1`,
+    childRunId(parentId, 0, 0),
+    childRunId(parentId, 0, 1),
   ]);
   assert.deepEqual(await kit.client.list({ parent: `nobody' OR WorkflowId != '` }), []);
   // Only a quote: the exact condition, with the quote escaped.
