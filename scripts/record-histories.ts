@@ -609,6 +609,36 @@ async function main(): Promise<void> {
     // cannot start (PERMISSION_DENIED from a gRPC fault proxy between its worker and a dev server):
     // the terminal hooks give up after the give-up time and the run closes (no command changes).
     await scenario('child-own-tenant', 'familyOwnTenant', { headers: { tenant: 'acme' } });
+    // ── a backoff handed over to an execution whose first task is already past maxHistoryEvents
+    // (events sent before any worker polled its queue): it hands the wait on (Patch keep-handed-over-wait).
+    {
+      const taskQueue = `${kit.taskQueue}-late`;
+      const late = 'handover-before-wait';
+      await kit.client.temporal.workflow.start('durableRun', {
+        workflowId: late,
+        taskQueue,
+        args: [
+          { input: { hello: 'world' }, runner: 'memoBackoff', maxHistoryEvents: 10, maxAttemptsPerStep: 5 },
+          {
+            step: 0,
+            payload: { hello: 'world' },
+            attempt: 3,
+            lastError: 'the network blinked (3)',
+            wait: { kind: 'backoff', until: new Date(Date.now() + 30 * 24 * 3600_000).toISOString() },
+          },
+        ],
+      });
+      for (let i = 0; i < 12; i++) {
+        await kit.client.temporal.workflow.getHandle(late).signal('event', { name: 'noise', id: `noise-${i}` });
+      }
+      const lateKit = await createTestKit({ runners, env: kit.env, taskQueue, webhook: false });
+      try {
+        await lateKit.client.result(late);
+        files.push(...(await record(lateKit, late)));
+      } finally {
+        await lateKit.teardown();
+      }
+    }
     {
       const env = await createTestEnv('local');
       const proxy = await startGrpcFaultProxy(env.address);

@@ -341,6 +341,55 @@ describe('continue-as-new while waiting keeps every history bounded', () => {
   );
 });
 
+describe('a handed-over wait whose next execution must hand over at once', () => {
+  test(
+    'the backoff goes on to the execution after: the failed attempt does not run again',
+    { timeout: 120_000 },
+    async () => {
+      // The execution a backoff was handed over to, as it begins when events arrived before its
+      // first task: started on a queue no worker polls yet, sent 12 events, then given a worker.
+      // Its first task is then past maxHistoryEvents, and it hands over before it begins the wait.
+      const taskQueue = `${kit.taskQueue}-late`;
+      const runId = `late-backoff-${Date.now()}`;
+      const until = new Date(Date.now() + 4000).toISOString();
+      await kit.client.temporal.workflow.start('durableRun', {
+        workflowId: runId,
+        taskQueue,
+        args: [
+          { input: { failures: 4 }, runner: 'payer', maxHistoryEvents: 10, maxAttemptsPerStep: 5 },
+          { step: 0, payload: { failures: 4 }, attempt: 4, lastError: 'flaky 4', wait: { kind: 'backoff', until } },
+        ],
+      });
+      await noise(runId, 12);
+      const late = await createTestKit({ runners, env: kit.env, taskQueue, encryptionKeys: false });
+      try {
+        const outcome = await late.client.result(runId);
+        assert.deepEqual(outcome.result, { payment: { charge: `ch-${runId}` }, attempt: 5 });
+        // Attempt 4 failed in the execution before this one: only attempt 5 runs, after the backoff.
+        assert.deepEqual(callsOf(runId), [[`${runId}/0/5`, 1]]);
+        const chain = await executions(runId);
+        assert.ok(chain.length >= 2, `handed over before the wait began: ${JSON.stringify(chain)}`);
+        const scheduled = [];
+        for (const e of chain) {
+          const history = await late.client.temporal.workflow.getHandle(runId, e.runId).fetchHistory();
+          for (const event of history.events ?? []) {
+            if (event.activityTaskScheduledEventAttributes?.activityType?.name === 'runStep') scheduled.push(event);
+          }
+        }
+        assert.equal(scheduled.length, 1, 'one step activity in the whole chain');
+        const at = Number(scheduled[0]!.eventTime?.seconds ?? 0) * 1000;
+        assert.ok(
+          at >= Date.parse(until) - 1000,
+          `scheduled at ${new Date(at).toISOString()}, the backoff ends ${until}`,
+        );
+        await noWfTaskFailures(runId);
+      } finally {
+        await late.teardown();
+      }
+    },
+  );
+});
+
 /** Room for the small fields of a step input or a carry, as the workflow keeps it (ROOM_FOR_SMALL_FIELDS). */
 const BUDGET = MAX_COMMAND_BYTES - 4096;
 const noWfTaskFailures = async (runId: string) => {

@@ -71,6 +71,8 @@ describe('validation', () => {
       [{ input: 1, maxAttemptsPerStep: -1 }, /maxAttemptsPerStep .* got -1/],
       [{ input: 1, maxAttemptsPerStep: 1e9 }, /maxAttemptsPerStep .* got 1000000000/],
       [{ input: 1, maxAttemptsPerStep: '3' }, /maxAttemptsPerStep .* got "3"/],
+      // Below an execution's first task (3 events) a run would hand over for ever.
+      [{ input: 1, maxHistoryEvents: 4 }, /maxHistoryEvents must be an integer from 5 to 50000, got 4/],
     ];
     for (const [spec, message] of cases) assert.throws(() => validateRunSpec(spec), message);
   });

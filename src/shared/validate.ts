@@ -29,6 +29,11 @@ export const MAX_DELAY_MS = 10 * 365 * 24 * 3600 * 1000;
 
 export const DEFAULT_MAX_ATTEMPTS = 3;
 export const DEFAULT_HEARTBEAT_TIMEOUT_MS = 30_000;
+/**
+ * The least `maxHistoryEvents`: an execution's first workflow task already holds 3 events, and a
+ * limit below that would hand over at once in every execution, for ever.
+ */
+export const MIN_HISTORY_EVENTS = 5;
 export const DEFAULT_STEP_TIMEOUT_MS = 24 * 3600 * 1000;
 export const DEFAULT_MAX_HISTORY_EVENTS = 10_000;
 
@@ -111,11 +116,11 @@ export function validateHeaders(headers: unknown): RunHeaders {
   return out;
 }
 
-function positiveInt(name: string, value: unknown, fallback: number, max: number): number {
+function positiveInt(name: string, value: unknown, fallback: number, max: number, min = 1): number {
   if (value === undefined || value === null) return fallback;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > max) {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
     throw new ValidationError(
-      `${name} must be an integer from 1 to ${max}, got ${JSON.stringify(value) ?? describeType(value)}`,
+      `${name} must be an integer from ${min} to ${max}, got ${JSON.stringify(value) ?? describeType(value)}`,
     );
   }
   return value;
@@ -170,7 +175,13 @@ export function validateRunSpec(spec: unknown): NormalizedRunSpec {
       3600_000,
     ),
     stepTimeoutMs: positiveInt('stepTimeoutMs', spec.stepTimeoutMs, DEFAULT_STEP_TIMEOUT_MS, 30 * 24 * 3600_000),
-    maxHistoryEvents: positiveInt('maxHistoryEvents', spec.maxHistoryEvents, DEFAULT_MAX_HISTORY_EVENTS, 50_000),
+    maxHistoryEvents: positiveInt(
+      'maxHistoryEvents',
+      spec.maxHistoryEvents,
+      DEFAULT_MAX_HISTORY_EVENTS,
+      50_000,
+      MIN_HISTORY_EVENTS,
+    ),
     ...(spec.maxSteps !== undefined && spec.maxSteps !== null
       ? { maxSteps: positiveInt('maxSteps', spec.maxSteps, 1, 1_000_000_000) }
       : {}),

@@ -111,6 +111,11 @@ const Patch = {
    * inheriting its parent's. Asked only for such a child, so other runs record no marker.
    */
   ChildOwnFairnessKey: 'child-own-fairness-key',
+  /**
+   * A wait handed over to an execution that must hand over again before it began (its first
+   * task already past maxHistoryEvents) is carried on. Asked only then.
+   */
+  KeepHandedOverWait: 'keep-handed-over-wait',
 } as const;
 
 /**
@@ -669,6 +674,12 @@ export async function durableRun(rawSpec: RunSpec, rawCarry?: RunCarry): Promise
       const info = workflowInfo();
       if (info.continueAsNewSuggested || info.historyLength > spec.maxHistoryEvents) {
         await condition(() => true);
+        // A wait handed over to this execution, whose first task came already past the limit
+        // (events that arrived before it began): the wait goes on to the next one. Earlier
+        // versions dropped it, and a step in backoff ran its failed attempt again at once.
+        if (resume && patched(Patch.KeepHandedOverWait)) {
+          return await continueWith(run.carryForward({ wait: resume, payload: run.payload }, true));
+        }
         // Asked only when a retried step has memos: a memoised effect is not done again.
         const memos = Object.keys(run.memos).length > 0 && patched(Patch.ContinueAsNewWhileWaiting);
         return await continueWith(run.carryForward(undefined, memos));
