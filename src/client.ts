@@ -40,7 +40,7 @@ import { flushTracing, startTracing, tracingClientInterceptors } from './observa
 import { cancelSignal, eventSignal, eventUpdate, statusQuery } from './shared/definitions';
 import { validateEventSignal } from './shared/events';
 import { ErrorType, OUTCOME_MEMO_KEY, WEBHOOK_WORKFLOW_TYPE, WORKFLOW_TYPE, webhookWorkflowId } from './shared/names';
-import type { WebhookDeliveryInput, WebhookDeliveryStatus } from './shared/webhook';
+import { CLOSE_MEMO_KEY, type WebhookDeliveryInput, type WebhookDeliveryStatus } from './shared/webhook';
 import { RunSchedules } from './schedules';
 import { toBase64 } from './shared/payload-converter';
 import type { RunOutcome, RunSpec, RunState, RunStatus, RunStatusKind } from './shared/types';
@@ -541,7 +541,7 @@ export class RunsClient {
   }
 
   /**
-   * Sends a run's terminal webhook again, with the same `webhook-id`, in a new execution of its
+   * Sends the terminal webhook of the run's latest close again, with its `webhook-id`, in a new execution of its
    * `<runId>.webhook` workflow. Fails if the run never had a webhook or a delivery is in progress.
    */
   async redeliver(runId: string): Promise<void> {
@@ -551,11 +551,15 @@ export class RunsClient {
       if (err instanceof RunNotFound) throw new RunNotFound(runId, `run ${runId} has no terminal webhook to redeliver`);
       throw err;
     });
+    // The latest close's delivery, again: its memo names that close, so that a terminal hook of
+    // the same close that runs late still finds it.
+    const { memo } = await this.temporal.workflow.getHandle(workflowId).describe();
     try {
       await this.temporal.workflow.start(WEBHOOK_WORKFLOW_TYPE, {
         workflowId,
         taskQueue: this.taskQueue,
         args: [input],
+        ...(memo?.[CLOSE_MEMO_KEY] !== undefined ? { memo: { [CLOSE_MEMO_KEY]: memo[CLOSE_MEMO_KEY] } } : {}),
         workflowIdReusePolicy: 'ALLOW_DUPLICATE',
         workflowIdConflictPolicy: 'FAIL',
       });

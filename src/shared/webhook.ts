@@ -5,7 +5,7 @@ export interface WebhookDeliveryInput {
   runId: string;
   url: string;
   outcome: RunOutcome;
-  /** Standard Webhooks `webhook-id`: the same on every attempt and every redelivery of this run's webhook. */
+  /** Standard Webhooks `webhook-id`: the same on every attempt and every redelivery of one close's webhook. */
   webhookId: string;
   retry: Pick<WebhookOptions, 'maxRetries' | 'baseDelayMs' | 'maxDelayMs' | 'timeoutMs'>;
 }
@@ -37,6 +37,13 @@ export interface WebhookDeliveryStatus {
   lastError?: string;
 }
 
-export function webhookIdFor(runId: string): string {
-  return `msg_${runId}`;
+/**
+ * The Standard Webhooks `webhook-id` of a run's close: `msg_<runId>` for its first, and with the
+ * closing execution's ID for a later one (the run closed again after a reset, a retry or a resume).
+ */
+export function webhookIdFor(runId: string, close?: string): string {
+  return close === undefined ? `msg_${runId}` : `msg_${runId}_${close}`;
 }
+
+/** The memo key of a `webhookDelivery` naming the close it delivers (the closing execution's ID). */
+export const CLOSE_MEMO_KEY = 'durableRuns.close';
