@@ -40,6 +40,7 @@ import { flushTracing, startTracing, tracingClientInterceptors } from './observa
 import { cancelSignal, eventSignal, eventUpdate, statusQuery } from './shared/definitions';
 import { validateEventSignal } from './shared/events';
 import { ErrorType, OUTCOME_MEMO_KEY, WEBHOOK_WORKFLOW_TYPE, WORKFLOW_TYPE, webhookWorkflowId } from './shared/names';
+import { type RetryAnswer, retryRun } from './retry';
 import { CLOSE_MEMO_KEY, type WebhookDeliveryInput, type WebhookDeliveryStatus } from './shared/webhook';
 import { RunSchedules } from './schedules';
 import { toBase64 } from './shared/payload-converter';
@@ -538,6 +539,23 @@ export class RunsClient {
       if (out.length >= limit) break;
     }
     return out;
+  }
+
+  /**
+   * Runs a failed run again from the step that ended it, under the same run ID, at attempt 1; the
+   * steps before it do not run again (Temporal's reset to the workflow task that scheduled that
+   * step). Its new close is delivered with a new `webhook-id`.
+   * @returns `false` for an unknown run, one that is running or did not fail, or one whose failing
+   * step has no attempt to go back to ({@link retryRun} says why).
+   */
+  async retry(runId: string): Promise<boolean> {
+    return (await this.retryRun(runId)).retried;
+  }
+
+  /** {@link retry}, with the step it runs again from, or the reason it cannot. */
+  async retryRun(runId: string): Promise<RetryAnswer> {
+    validateRunIdLookup(runId);
+    return retryRun(this.temporal, runId);
   }
 
   /**

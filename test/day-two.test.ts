@@ -5,8 +5,11 @@
  * keep that close's id; an earlier close's delivery still retrying gives way to the new one.
  */
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { StepOutcome, type StepRunner } from '../src';
+import { promisify } from 'node:util';
+import { StepError, StepOutcome, type StepRunner } from '../src';
 import { createTestKit, type TestKit } from '../src/testing';
 import { startReceiver, type Receiver } from '../support/receiver';
 import { eventually } from '../support/wait';
@@ -27,7 +30,18 @@ const runners: Record<string, StepRunner> = {
     if (step.stepNumber < 2) return StepOutcome.continue(step.payload);
     return n === 1 ? StepOutcome.fail('the model was down') : StepOutcome.succeed({ second: 'time lucky' });
   },
+  /**
+   * Steps 0 and 1 go on; step 2 throws a transient error on every attempt until the run was
+   * retried (`retried` holds its run ID), then succeeds with the attempt it is on.
+   */
+  flakyUntilRetried: async (step) => {
+    count(`${step.runId}/${step.stepNumber}/${step.attempt}`);
+    if (step.stepNumber < 2) return StepOutcome.continue(step.payload);
+    if (!retried.has(step.runId)) throw StepError.transient(`provider down (attempt ${step.attempt})`);
+    return StepOutcome.succeed({ attempt: step.attempt });
+  },
 };
+const retried = new Set<string>();
 
 let kit: TestKit;
 let receiver: Receiver;
@@ -132,4 +146,126 @@ test("an earlier close's delivery still retrying is ended when the run closes ag
   const firstOfSecond = requests.findIndex((r) => r.headers['webhook-id'] !== `msg_${runId}`);
   assert.ok(requests.slice(firstOfSecond).every((r) => r.headers['workflow-run-status'] === 'succeeded'));
   await eventually(async () => (await kit.client.webhookStatus(runId))?.state === 'delivered', 30_000, 'delivered');
+});
+
+const BIN = join(__dirname, '..', 'bin', 'durable-runs.js');
+/** `durable-runs <args>` in a process of its own, against the test server. */
+async function durableRuns(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await promisify(execFile)(process.execPath, [BIN, ...args], {
+      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', TEMPORAL_ADDRESS: kit.env.address },
+      timeout: 60_000,
+    });
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+/** The attempts the runner saw, per step, in order: `[[step, attempt], …]`. */
+const attemptsOf = (runId: string) =>
+  [...calls.keys()]
+    .filter((k) => k.startsWith(`${runId}/`) && k.split('/').length === 3)
+    .map((k) => k.split('/').slice(1).map(Number));
+
+test('retry: a failed run runs again from the step that ended it, at attempt 1, same run ID; earlier steps do not run', async () => {
+  const runId = 'retry-in-place';
+  await kit.client.submit({
+    runId,
+    runner: 'flakyUntilRetried',
+    input: null,
+    maxAttemptsPerStep: 2,
+    headers: { callback_url: `${receiver.url}/retry` },
+  });
+  const failed = await kit.client.result(runId);
+  assert.equal(failed.status, 'failed');
+  assert.match(failed.error!, /^step 2 failed after 2 attempts: provider down \(attempt 2\)$/);
+  retried.add(runId);
+  const cli = await durableRuns('retry', runId, '--json');
+  assert.equal(cli.code, 0, cli.stderr);
+  assert.deepEqual(JSON.parse(cli.stdout), { runId, retried: true, step: 2 });
+  await closedAs(runId, 'COMPLETED');
+  assert.deepEqual((await kit.client.result(runId)).result, { attempt: 1 });
+  // Step 2 ran at attempts 1 and 2, failed, and ran again at attempt 1: 0 and 1 ran once.
+  const steps = attemptsOf(runId).map(([s, a]) => `${s}/${a}`);
+  assert.deepEqual(
+    [...calls].filter(([k]) => k.startsWith(`${runId}/`)).map(([k, n]) => [k.slice(runId.length + 1), n]),
+    [
+      ['0/1', 1],
+      ['1/1', 1],
+      ['2/1', 2],
+      ['2/2', 1],
+    ],
+    steps.join(' '),
+  );
+  // The UI shows what happened: the failed execution was reset.
+  const executions = kit.client.temporal.workflow.list({ query: `WorkflowId = '${runId}'` });
+  const statuses: string[] = [];
+  for await (const e of executions) statuses.push(e.status.name);
+  assert.deepEqual(statuses.sort(), ['COMPLETED', 'FAILED']);
+  await eventually(() => receiver.to('/retry').length === 2, 30_000, 'both closes delivered');
+  assert.deepEqual(
+    receiver.to('/retry').map((r) => r.headers['workflow-run-status']),
+    ['failed', 'succeeded'],
+  );
+});
+
+test('retry goes back to the execution that ran the first attempt when the backoff handed over', async () => {
+  const runId = 'retry-across-handover';
+  // maxHistoryEvents 5: every backoff hands over to a new execution.
+  await kit.client.submit({
+    runId,
+    runner: 'flakyUntilRetried',
+    input: null,
+    maxAttemptsPerStep: 3,
+    maxHistoryEvents: 5,
+  });
+  assert.equal((await kit.client.result(runId)).status, 'failed');
+  const failedIn = await kit.client.temporal.workflow.getHandle(runId).fetchHistory();
+  assert.ok(
+    failedIn.events?.[0]?.workflowExecutionStartedEventAttributes?.continuedExecutionRunId,
+    'the failing attempt ran in a continued execution',
+  );
+  retried.add(runId);
+  assert.equal(await kit.client.retry(runId), true);
+  await closedAs(runId, 'COMPLETED');
+  assert.deepEqual((await kit.client.result(runId)).result, { attempt: 1 });
+  assert.equal(calls.get(`${runId}/2/1`), 2, 'attempt 1 of step 2 ran again');
+  assert.equal(calls.get(`${runId}/1/1`), 1, 'step 1 did not');
+});
+
+test('retry refuses, changing nothing: an unknown run, a running one, a succeeded one (exit 1 with the reason)', async () => {
+  assert.equal(await kit.client.retry('no-such-run'), false);
+  const unknown = await durableRuns('retry', 'no-such-run');
+  assert.equal(unknown.code, 1);
+  assert.equal(unknown.stdout.trim(), 'no-such-run: not retried: run no-such-run is unknown');
+
+  await kit.client.submit({
+    runId: 'retry-running',
+    runner: 'flakyUntilRetried',
+    input: null,
+    maxAttemptsPerStep: 100,
+  });
+  await eventually(async () => (await kit.client.status('retry-running')).step === 2, 30_000, 'at step 2');
+  const running = await durableRuns('retry', 'retry-running');
+  assert.equal(running.code, 1);
+  assert.match(running.stdout, /run retry-running is still running: only a failed run can be retried/);
+  await kit.client.cancel('retry-running');
+  assert.equal((await kit.client.result('retry-running')).status, 'cancelled');
+  assert.deepEqual(await kit.client.retryRun('retry-running'), {
+    retried: false,
+    reason: 'run retry-running is closed cancelled: only a failed run can be retried',
+  });
+
+  retried.add('retry-succeeded');
+  await kit.client.submit({ runId: 'retry-succeeded', runner: 'flakyUntilRetried', input: null });
+  assert.equal((await kit.client.result('retry-succeeded')).status, 'succeeded');
+  const before = await kit.client.temporal.workflow.getHandle('retry-succeeded').describe();
+  assert.equal(await kit.client.retry('retry-succeeded'), false);
+  assert.equal(
+    (await kit.client.temporal.workflow.getHandle('retry-succeeded').describe()).runId,
+    before.runId,
+    'not reset',
+  );
 });
