@@ -41,6 +41,7 @@ import { cancelSignal, eventSignal, eventUpdate, statusQuery } from './shared/de
 import { validateEventSignal } from './shared/events';
 import { ErrorType, OUTCOME_MEMO_KEY, WEBHOOK_WORKFLOW_TYPE, WORKFLOW_TYPE, webhookWorkflowId } from './shared/names';
 import { type RetryAnswer, retryRun } from './retry';
+import { batchProgress, type BulkCancel, type BulkRetry, cancelMatching, retryMatching } from './bulk';
 import { CLOSE_MEMO_KEY, type WebhookDeliveryInput, type WebhookDeliveryStatus } from './shared/webhook';
 import { RunSchedules } from './schedules';
 import { toBase64 } from './shared/payload-converter';
@@ -556,6 +557,26 @@ export class RunsClient {
   async retryRun(runId: string): Promise<RetryAnswer> {
     validateRunIdLookup(runId);
     return retryRun(this.temporal, runId);
+  }
+
+  /**
+   * Cancels every running run a visibility query selects (search attributes, e.g.
+   * `StartTime < '2026-12-01T00:00:00Z'`), through a Temporal batch job that sends each the
+   * `cancel` signal (server-side: it goes on without this client); `dryRun` only counts them.
+   * @throws ValidationError for a query the server cannot parse, naming it.
+   */
+  async cancelMatching(query: string, options: { reason?: string; dryRun?: boolean } = {}): Promise<BulkCancel> {
+    return cancelMatching(this.temporal, query, options);
+  }
+
+  /** How a batch job of {@link cancelMatching} stands. */
+  async batchProgress(jobId: string): Promise<{ state: string; total: number; completed: number; failed: number }> {
+    return batchProgress(this.temporal, jobId);
+  }
+
+  /** {@link retry} for every failed run a visibility query selects; `dryRun` only counts them. */
+  async retryMatching(query: string, options: { dryRun?: boolean } = {}): Promise<BulkRetry> {
+    return retryMatching(this.temporal, query, options);
   }
 
   /**

@@ -42,6 +42,7 @@ const runners: Record<string, StepRunner> = {
   },
 };
 const retried = new Set<string>();
+runners.waitsForever = async () => StepOutcome.waitForEvent(null, { events: 'never' });
 
 let kit: TestKit;
 let receiver: Receiver;
@@ -268,4 +269,70 @@ test('retry refuses, changing nothing: an unknown run, a running one, a succeede
     before.runId,
     'not reset',
   );
+});
+
+test('cancel --query: 50 runs cancelled by one batch job, each Canceled with cancelledBy signal; --dry-run and no --yes change nothing', async () => {
+  const ids = Array.from({ length: 50 }, (_, i) => `bulk-cancel-${String(i).padStart(2, '0')}`);
+  for (const runId of ids) await kit.client.submit({ runId, runner: 'waitsForever', input: null });
+  await kit.client.submit({ runId: 'bulk-keep', runner: 'waitsForever', input: null });
+  const query = "WorkflowId STARTS_WITH 'bulk-cancel-'";
+  // Visibility catches up with the starts.
+  await eventually(
+    async () => (await kit.client.cancelMatching(query, { dryRun: true })).matched === 50,
+    30_000,
+    '50 visible',
+  );
+
+  const dry = await durableRuns('cancel', '--query', query, '--dry-run');
+  assert.deepEqual([dry.code, dry.stdout.trim()], [0, '50 running runs match']);
+  const unconfirmed = await durableRuns('cancel', '--query', query, '--reason', 'provider outage');
+  assert.equal(unconfirmed.code, 2);
+  assert.equal(unconfirmed.stdout.trim(), 'nothing done: 50 running runs match; add --yes to cancel them');
+  assert.equal((await kit.client.status(ids[0]!)).state, 'waiting', 'nothing happened');
+
+  const done = await durableRuns('cancel', '--query', query, '--reason', 'provider outage', '--yes', '--json');
+  assert.equal(done.code, 0, done.stderr);
+  const report = JSON.parse(done.stdout) as { matched: number; completed: number; state: string; jobId: string };
+  assert.deepEqual([report.matched, report.completed, report.state], [50, 50, 'completed']);
+  for (const runId of ids) {
+    const outcome = await kit.client.result(runId);
+    assert.deepEqual(
+      [outcome.status, outcome.cancelledBy, outcome.error],
+      ['cancelled', 'signal', 'provider outage'],
+      runId,
+    );
+    assert.equal((await handle(runId).describe()).status.name, 'CANCELLED');
+  }
+  assert.equal((await kit.client.status('bulk-keep')).state, 'waiting', 'a run the query does not select goes on');
+  await kit.client.cancel('bulk-keep');
+});
+
+test('retry --query retries every failed run it selects; a malformed query gets its reason and changes nothing', async () => {
+  const ids = ['bulk-retry-a', 'bulk-retry-b'];
+  for (const runId of ids) {
+    await kit.client.submit({ runId, runner: 'flakyUntilRetried', input: null, maxAttemptsPerStep: 1 });
+    assert.equal((await kit.client.result(runId)).status, 'failed');
+    retried.add(runId);
+  }
+  const query = "WorkflowId STARTS_WITH 'bulk-retry-'";
+  await eventually(
+    async () => (await kit.client.retryMatching(query, { dryRun: true })).matched === 2,
+    30_000,
+    'visible',
+  );
+  const done = await durableRuns('retry', '--query', query, '--yes');
+  assert.equal(done.code, 0, done.stderr);
+  assert.equal(done.stdout.split('\n')[0], 'retried 2 of 2 failed runs');
+  for (const runId of ids) {
+    await closedAs(runId, 'COMPLETED');
+    assert.deepEqual((await kit.client.result(runId)).result, { attempt: 1 });
+  }
+
+  for (const command of ['cancel', 'retry']) {
+    const bad = await durableRuns(command, '--query', "WorkflowId = 'unclosed", '--yes');
+    assert.equal(bad.code, 2, command);
+    assert.match(bad.stderr, /^durable-runs: invalid visibility query "WorkflowId = 'unclosed": .+\n$/, command);
+  }
+  const both = await durableRuns('cancel', 'bulk-keep', '--query', query);
+  assert.deepEqual([both.code, both.stderr], [2, 'durable-runs: cancel: give a run ID or --query, not both\n']);
 });

@@ -110,3 +110,24 @@ export function act<A extends unknown[]>(fn: (...args: A) => Promise<number | vo
 export function actionExitCode(): number {
   return lastCode;
 }
+
+/** The flags of a command that acts on the runs a visibility query selects. */
+export interface BulkFlags {
+  query?: string;
+  yes?: boolean;
+  dryRun?: boolean;
+}
+
+/**
+ * Checks a command's target: one run ID or `--query`, never both; `--yes` and `--dry-run` only
+ * with `--query`. Returns the query when the command acts on many runs.
+ */
+export function bulkTarget(command: string, runId: string | undefined, opts: BulkFlags): string | undefined {
+  if (runId !== undefined && opts.query !== undefined)
+    throw new CliError(`${command}: give a run ID or --query, not both`);
+  if (runId === undefined && opts.query === undefined) throw new CliError(`${command}: give a run ID or --query`);
+  if (opts.query === undefined && (opts.yes || opts.dryRun)) {
+    throw new CliError(`${command}: --yes and --dry-run go with --query`);
+  }
+  return opts.query;
+}
