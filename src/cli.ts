@@ -1,6 +1,6 @@
 /**
  * The `durable-runs` command: `dev`, `worker`, `submit`, `status`, `cancel`, `send`, `result`,
- * `list`, `watch`, `redeliver`, `retry`, `schedule`, `codec-server`, one module each under `cli/`. Every
+ * `list`, `watch`, `redeliver`, `retry`, `fork`, `schedule`, `codec-server`, one module each under `cli/`. Every
  * sub-command takes `--json`; errors print one line and exit non-zero.
  *
  * Exit codes: 0 ok / run succeeded, 1 run failed, 2 usage, configuration or connection error,
@@ -10,6 +10,7 @@ import { Command } from 'commander';
 import { addCancelCommand } from './cli/cancel';
 import { addCodecServerCommand } from './cli/codec-server';
 import { addDevCommand } from './cli/dev';
+import { addForkCommand } from './cli/fork';
 import { addListCommand } from './cli/list';
 import { addRedeliverCommand } from './cli/redeliver';
 import { addResultCommand } from './cli/result';
@@ -37,6 +38,7 @@ const COMMANDS: ReadonlyArray<(program: Command) => void> = [
   addWatchCommand,
   addRedeliverCommand,
   addRetryCommand,
+  addForkCommand,
   addScheduleCommands,
   addCodecServerCommand,
 ];

@@ -41,14 +41,17 @@ import { cancelSignal, eventSignal, eventUpdate, statusQuery } from './shared/de
 import { validateEventSignal } from './shared/events';
 import { ErrorType, OUTCOME_MEMO_KEY, WEBHOOK_WORKFLOW_TYPE, WORKFLOW_TYPE, webhookWorkflowId } from './shared/names';
 import { type RetryAnswer, retryRun } from './retry';
+import { forkCarry, type ForkOptions } from './fork';
+import { derivedRunId } from './run-ids';
 import { batchProgress, type BulkCancel, type BulkRetry, cancelMatching, retryMatching } from './bulk';
 import { CLOSE_MEMO_KEY, type WebhookDeliveryInput, type WebhookDeliveryStatus } from './shared/webhook';
 import { RunSchedules } from './schedules';
 import { toBase64 } from './shared/payload-converter';
-import type { RunOutcome, RunSpec, RunState, RunStatus, RunStatusKind } from './shared/types';
+import type { ForkOrigin, RunOutcome, RunSpec, RunState, RunStatus, RunStatusKind } from './shared/types';
 import {
   type NormalizedRunSpec,
   parseDelay,
+  type RunCarry,
   type RunScheduling,
   ValidationError,
   validatePriority,
@@ -222,6 +225,9 @@ const LIST_FILTER: Record<string, string> = {
 
 type OutcomeMemo = Omit<RunOutcome, 'result'> & { runner?: string };
 
+/** `<runId>-fork-<n>` is tried for n up to this; past it a fork needs a run ID of its own. */
+const MAX_FORKS = 1000;
+
 /**
  * The visibility-query condition for "child of `parent`", for any workflow ID: quotes can neither
  * break the query nor add conditions to it. A `'` is escaped (`\'`); the dev server's SQL
@@ -368,6 +374,7 @@ export class RunsClient {
       }
     }
     const memo = description.memo?.[OUTCOME_MEMO_KEY] as OutcomeMemo | undefined;
+    const forkedFrom = await this.forkOrigin(runId);
     if (memo) {
       return {
         runId,
@@ -375,12 +382,19 @@ export class RunsClient {
         step: memo.finalStep,
         ...(memo.error ? { lastError: memo.error } : {}),
         runner: memo.runner ?? 'default',
+        ...(forkedFrom ? { forkedFrom } : {}),
       };
     }
     const input = await this.firstInput(runId).catch(() => undefined);
     if (description.status.name === 'COMPLETED') {
       const outcome = await this.result(runId);
-      return { runId, state: outcome.status, step: outcome.finalStep, runner: input?.runner ?? 'default' };
+      return {
+        runId,
+        state: outcome.status,
+        step: outcome.finalStep,
+        runner: input?.runner ?? 'default',
+        ...(forkedFrom ? { forkedFrom } : {}),
+      };
     }
     return {
       runId,
@@ -557,6 +571,56 @@ export class RunsClient {
   async retryRun(runId: string): Promise<RetryAnswer> {
     validateRunIdLookup(runId);
     return retryRun(this.temporal, runId);
+  }
+
+  /**
+   * Forks a run: a new run whose first step is number `fromStep` of `runId`, with the payload that
+   * step had (or `payload`), the same runner, headers, options and priority. The original is only
+   * read, running or closed. The fork's status says `forkedFrom: { runId, step }`.
+   * @returns the fork's run ID (`<runId>-fork-<n>`, the first free, unless `options.runId`).
+   * @throws RunNotFound for an unknown run; ValidationError for a step that is not a whole number
+   * ≥ 0, beyond the run's last step, or without a recorded input when no payload is given, and
+   * for a run ID that is taken.
+   */
+  async fork(runId: string, options: ForkOptions): Promise<{ runId: string }> {
+    validateRunIdLookup(runId);
+    if (options.runId !== undefined) validateRunId(options.runId);
+    const description = await this.describe(runId);
+    const carry = await forkCarry(this.temporal, runId, options);
+    const spec = await this.firstInput(runId);
+    const priority = description.raw.workflowExecutionInfo?.priority;
+    const ids =
+      options.runId !== undefined
+        ? [options.runId]
+        : Array.from({ length: MAX_FORKS }, (_, i) => derivedRunId(runId, `-fork-${i + 1}`));
+    for (const id of ids) {
+      try {
+        await this.temporal.workflow.start(WORKFLOW_TYPE, {
+          workflowId: id,
+          taskQueue: this.taskQueue,
+          args: [spec, carry],
+          workflowIdReusePolicy: 'REJECT_DUPLICATE',
+          workflowIdConflictPolicy: 'FAIL',
+          ...(priority
+            ? {
+                priority: {
+                  ...(priority.priorityKey ? { priorityKey: priority.priorityKey } : {}),
+                  ...(priority.fairnessKey ? { fairnessKey: priority.fairnessKey } : {}),
+                  ...(priority.fairnessWeight ? { fairnessWeight: priority.fairnessWeight } : {}),
+                },
+              }
+            : {}),
+        });
+        return { runId: id };
+      } catch (err) {
+        if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+      }
+    }
+    throw new ValidationError(
+      options.runId !== undefined
+        ? `fork: run ID ${options.runId} is taken`
+        : `fork: run ${runId} has ${MAX_FORKS} forks already; give the fork a run ID`,
+    );
   }
 
   /**
@@ -790,8 +854,15 @@ export class RunsClient {
     return validateRunSpec(await this.startInput(runId));
   }
 
-  /** The first argument of a workflow's current execution, read from its first history event. */
-  private async startInput<T>(workflowId: string): Promise<T> {
+  /** Where a closed run was forked from: its current execution's carry says (a running run's status query does). */
+  private async forkOrigin(runId: string): Promise<ForkOrigin | undefined> {
+    const carry = await this.startInput<RunCarry | undefined>(runId, 1).catch(() => undefined);
+    const origin = carry?.forkedFrom;
+    return origin && typeof origin.runId === 'string' && typeof origin.step === 'number' ? origin : undefined;
+  }
+
+  /** The first (or the `index`th) argument of a workflow's current execution, read from its first history event. */
+  private async startInput<T>(workflowId: string, index = 0): Promise<T> {
     let history;
     try {
       ({ history } = await this.temporal.workflowService.getWorkflowExecutionHistory({
@@ -803,8 +874,11 @@ export class RunsClient {
       if ((err as { code?: number }).code === 5) throw new RunNotFound(workflowId);
       throw err;
     }
-    const payload = history?.events?.[0]?.workflowExecutionStartedEventAttributes?.input?.payloads?.[0];
-    if (!payload) throw new RunNotFound(workflowId);
+    const payload = history?.events?.[0]?.workflowExecutionStartedEventAttributes?.input?.payloads?.[index];
+    if (!payload) {
+      if (index > 0 && history?.events?.length) return undefined as T;
+      throw new RunNotFound(workflowId);
+    }
     return this.fromRawPayload<T>(payload);
   }
 }

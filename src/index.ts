@@ -13,7 +13,11 @@ export type {
   WebhookOptions,
   RunEvent,
   EventSignal,
+  ForkOrigin,
 } from './shared/types';
+export type { ForkOptions } from './fork';
+export type { RetryAnswer } from './retry';
+export type { BulkCancel, BulkRetry } from './bulk';
 export { MAX_PENDING_EVENTS } from './shared/events';
 export {
   MAX_COMMAND_BYTES,

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
+import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
 import { StepError, StepOutcome, type StepRunner } from '../src';
 import { createTestKit, type TestKit } from '../src/testing';
@@ -43,6 +44,15 @@ const runners: Record<string, StepRunner> = {
 };
 const retried = new Set<string>();
 runners.waitsForever = async () => StepOutcome.waitForEvent(null, { events: 'never' });
+/** Steps 0–4 add their number to `payload.seen`; step 2 waits for `go` first when `payload.wait`; step 5 succeeds with the payload. */
+runners.pipeline = async (step) => {
+  count(`${step.runId}/${step.stepNumber}`);
+  const payload = step.payload as { seen: unknown[]; wait?: boolean };
+  if (step.stepNumber === 5) return StepOutcome.succeed(payload);
+  const next = { ...payload, seen: [...payload.seen, step.stepNumber] };
+  if (step.stepNumber === 1 && payload.wait) return StepOutcome.waitForEvent(next, { events: 'go' });
+  return StepOutcome.continue(next);
+};
 
 let kit: TestKit;
 let receiver: Receiver;
@@ -335,4 +345,105 @@ test('retry --query retries every failed run it selects; a malformed query gets 
   }
   const both = await durableRuns('cancel', 'bulk-keep', '--query', query);
   assert.deepEqual([both.code, both.stderr], [2, 'durable-runs: cancel: give a run ID or --query, not both\n']);
+});
+
+test('fork from step 3 of an encrypted run, with its own payload and with an edited one; the original is untouched', async () => {
+  const encrypted = await createTestKit({
+    runners,
+    env: kit.env,
+    taskQueue: 'durable-runs-encrypted',
+    encryptionKeys: `k1:${randomBytes(32).toString('base64')}`,
+    webhook: false,
+  });
+  try {
+    const runs = encrypted.client;
+    const original = 'fork-original';
+    await runs.submit({ runId: original, runner: 'pipeline', input: { seen: [] }, headers: { tenant: 'acme' } });
+    assert.deepEqual((await runs.result(original)).result, { seen: [0, 1, 2, 3, 4] });
+    const before = await encrypted.client.temporal.workflow.getHandle(original).describe();
+
+    const same = await runs.fork(original, { fromStep: 3 });
+    assert.equal(same.runId, `${original}-fork-1`);
+    const sameOutcome = await runs.result(same.runId);
+    assert.deepEqual(sameOutcome.result, { seen: [0, 1, 2, 3, 4] }, "step 3's own payload");
+    assert.deepEqual(sameOutcome.headers, { tenant: 'acme' }, 'the same headers');
+    assert.deepEqual(
+      [0, 1, 2, 3, 4, 5].map((k) => calls.get(`${same.runId}/${k}`)),
+      [undefined, undefined, undefined, 1, 1, 1],
+      'the fork ran steps 3 to 5 only',
+    );
+    assert.deepEqual((await runs.status(same.runId)).forkedFrom, { runId: original, step: 3 });
+
+    const edited = await runs.fork(original, { fromStep: 3, payload: { seen: ['edited'] }, runId: 'fork-edited' });
+    assert.equal(edited.runId, 'fork-edited');
+    assert.deepEqual((await runs.result('fork-edited')).result, { seen: ['edited', 3, 4] });
+    // Encrypted like any payload of the run: the fork's input in its history is ciphertext.
+    const history = await kit.client.temporal.workflow.getHandle('fork-edited').fetchHistory();
+    const input = history.events?.[0]?.workflowExecutionStartedEventAttributes?.input?.payloads ?? [];
+    assert.equal(input.length, 2, 'the spec and the carry');
+    for (const p of input) assert.equal(Buffer.from(p.metadata!.encoding!).toString(), 'binary/encrypted');
+    assert.ok(
+      !Buffer.concat(input.map((p) => Buffer.from(p.data!)))
+        .toString('latin1')
+        .includes('edited'),
+    );
+
+    const after = await encrypted.client.temporal.workflow.getHandle(original).describe();
+    assert.deepEqual(
+      [after.runId, after.status.name, after.historyLength],
+      [before.runId, 'COMPLETED', before.historyLength],
+    );
+  } finally {
+    await encrypted.teardown();
+  }
+});
+
+test('fork of a running run: the fork goes on by itself, the original keeps waiting; its status says forkedFrom', async () => {
+  const original = 'fork-running';
+  await kit.client.submit({ runId: original, runner: 'pipeline', input: { seen: [], wait: true } });
+  await eventually(async () => (await kit.client.status(original)).state === 'waiting', 30_000, 'waiting');
+  const fork = await durableRuns('fork', original, '--from-step', '1', '--payload', '{"seen":["forked"]}', '--json');
+  assert.equal(fork.code, 0, fork.stderr);
+  assert.deepEqual(JSON.parse(fork.stdout), { runId: `${original}-fork-1`, forkedFrom: { runId: original, step: 1 } });
+  const forkId = `${original}-fork-1`;
+  // Without `wait` in its payload the fork does not wait at step 1.
+  assert.deepEqual((await kit.client.result(forkId)).result, { seen: ['forked', 1, 2, 3, 4] });
+  assert.equal((await kit.client.status(original)).state, 'waiting', 'the original still waits');
+  assert.equal(await kit.client.sendEvent(original, 'go'), true);
+  assert.deepEqual((await kit.client.result(original)).result, { seen: [0, 1, 2, 3, 4], wait: true });
+  // A second fork of the same run gets the next free ID, and a fork of a fork works.
+  const second = await kit.client.fork(original, { fromStep: 4 });
+  assert.equal(second.runId, `${original}-fork-2`);
+  assert.deepEqual((await kit.client.result(second.runId)).result, { seen: [0, 1, 2, 3, 4], wait: true });
+  const grandchild = await kit.client.fork(forkId, { fromStep: 4 });
+  assert.deepEqual((await kit.client.status(grandchild.runId)).forkedFrom, { runId: forkId, step: 4 });
+});
+
+test('fork refuses bad input with a one-line reason and a non-zero exit, and starts nothing', async () => {
+  const original = 'fork-running';
+  const cases: Array<[string[], RegExp]> = [
+    [['--from-step', '9'], /^durable-runs: fork: step 9 is beyond the last step of run fork-running \(step 5\)\n$/],
+    [['--from-step', '-1'], /^durable-runs: --from-step must be a whole number ≥ 0, got "-1"\n$/],
+    [['--from-step', '1.5'], /^durable-runs: --from-step must be a whole number ≥ 0, got "1\.5"\n$/],
+    [['--from-step', '1', '--payload', '{not json'], /^durable-runs: --payload must be JSON, got "\{not json"/],
+    [
+      ['--from-step', '1', '--run-id', 'fork-running-fork-1'],
+      /^durable-runs: fork: run ID fork-running-fork-1 is taken\n$/,
+    ],
+  ];
+  for (const [flags, message] of cases) {
+    const out = await durableRuns('fork', original, ...flags);
+    assert.equal(out.code, 2, flags.join(' '));
+    assert.match(out.stderr, message);
+  }
+  const unknown = await durableRuns('fork', 'no-such-run', '--from-step', '0');
+  assert.equal(unknown.code, 4);
+  await assert.rejects(
+    kit.client.fork(original, { fromStep: 1.5 }),
+    /fromStep must be a whole number ≥ 0, got number 1\.5/,
+  );
+  const forks = kit.client.temporal.workflow.list({ query: "WorkflowId STARTS_WITH 'fork-running-fork-'" });
+  const ids: string[] = [];
+  for await (const e of forks) ids.push(e.workflowId);
+  assert.equal(new Set(ids).size, 3, 'only the three forks made above');
 });

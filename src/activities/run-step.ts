@@ -7,8 +7,8 @@ import { DEFAULT_RUNNER, ErrorType } from '../shared/names';
 import type { RunEvent } from '../shared/events';
 import type { RunHeaders, RunOutcome, RunSpec, Step, StepRunner } from '../shared/types';
 import { type CheckedChild, describeType, validateOutcome } from '../shared/validate';
-import { createHash } from 'node:crypto';
 import { tenantFairnessKey } from '../fairness';
+import { derivedRunId } from '../run-ids';
 
 /** What the workflow passes to `runStep`. */
 export interface RunStepInput {
@@ -52,14 +52,7 @@ export interface ResolvedChild {
 
 /** `<parent>-<step>-<index>`, or with the parent's ID shortened and hashed when that passes 128 characters. */
 export function childRunId(parentRunId: string, step: number, index: number): string {
-  const suffix = `-${step}-${index}`;
-  const id = `${parentRunId}${suffix}`;
-  if (id.length <= 128 && /^[A-Za-z0-9_-]+$/.test(parentRunId)) return id;
-  // Too long, or a parent whose ID is not a run ID (a schedule's run: `nightly-2026-12-04T14:09:48Z`):
-  // its characters outside the rule become `_`, and a hash of the whole ID keeps parents apart.
-  const hash = createHash('sha256').update(parentRunId).digest('hex').slice(0, 12);
-  const safe = parentRunId.replace(/[^A-Za-z0-9_-]/g, '_');
-  return `${safe.slice(0, 128 - suffix.length - hash.length - 1)}-${hash}${suffix}`;
+  return derivedRunId(parentRunId, `-${step}-${index}`);
 }
 
 /**

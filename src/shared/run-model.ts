@@ -8,7 +8,7 @@ import type { RunStepInput } from '../activities/run-step';
 import { EventInbox, type Receipt, type RunEvent } from './events';
 import { ErrorType } from './names';
 import { isUndecodable } from './payload-converter';
-import type { CancelOrigin, RunOutcome, RunState, RunStatus } from './types';
+import type { CancelOrigin, ForkOrigin, RunOutcome, RunState, RunStatus } from './types';
 import { type CarriedWait, type Delivered, describeType, type NormalizedRunSpec, type RunCarry } from './validate';
 
 /**
@@ -70,6 +70,8 @@ export class RunModel {
   stepToken: string | null | undefined;
   /** The wait in progress: the names that end it and when it times out. */
   waiting: { names: string[]; deadline?: string } | undefined;
+  /** A fork: the run and step it was forked from. */
+  readonly forkedFrom: ForkOrigin | undefined;
 
   constructor(
     readonly runId: string,
@@ -98,6 +100,7 @@ export class RunModel {
           ? submittedAtMs + spec.deadlineMs
           : undefined;
     if (carry?.wait?.kind === 'backoff' && !this.cancel) this.state = 'sleeping';
+    this.forkedFrom = carry?.forkedFrom;
   }
 
   /** A cancel or a malformed cancel signal waits to interrupt what runs. */
@@ -156,6 +159,7 @@ export class RunModel {
       ...(waiting?.deadline ? { waitDeadline: waiting.deadline } : {}),
       ...(waiting || inbox.size > 0 ? { pendingEvents: inbox.size } : {}),
       ...(this.children ? { children: { ...this.children } } : {}),
+      ...(this.forkedFrom ? { forkedFrom: this.forkedFrom } : {}),
     };
   }
 
@@ -389,6 +393,7 @@ export class RunModel {
       ...(memos && Object.keys(this.memos).length > 0 ? { memos: this.memos } : {}),
       ...(this.deadlineAt !== undefined ? { deadlineAt: new Date(this.deadlineAt).toISOString() } : {}),
       ...(handover ? { wait: handover.wait } : {}),
+      ...(this.forkedFrom ? { forkedFrom: this.forkedFrom } : {}),
     };
   }
 

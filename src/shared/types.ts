@@ -84,6 +84,14 @@ export interface RunStatus {
   startsAt?: string;
   /** The running step's latest `step.progress(…)`/`step.heartbeat(…)` details (from `RunsClient.status`). */
   progress?: unknown;
+  /** A fork: the run and step it was forked from (`runs.fork`). */
+  forkedFrom?: ForkOrigin;
+}
+
+/** Where a fork came from: the original run, and the step the fork started at. */
+export interface ForkOrigin {
+  runId: string;
+  step: number;
 }
 
 /** How a run ended: the result of a Completed run and what terminal hooks receive. */

@@ -5,7 +5,7 @@ import { DEFAULT_RUNNER, RESERVED_HEADER_PREFIX } from './names';
 import { type InboxCarry, type RunEvent, validateCarriedEvent, validateEventNames, validateInboxCarry } from './events';
 import { isUndecodable } from './payload-converter';
 import { encodedSize, MAX_HEADERS_BYTES, MAX_RUN_SPEC_BYTES, overflow, showBytes } from './limits';
-import type { CancelOrigin, RunHeaders, RunOutcome } from './types';
+import type { CancelOrigin, ForkOrigin, RunHeaders, RunOutcome } from './types';
 
 /** What the step after a wait gets: the event, a timeout, or the outcomes of its children. */
 export type Delivered = { event: RunEvent } | { timedOut: true } | { children: RunOutcome[] };
@@ -343,6 +343,8 @@ export interface RunCarry {
    * is then what the step after the wait gets (for a backoff, the step's own payload again).
    */
   wait?: CarriedWait;
+  /** A fork (a run started at a later step of another): where it came from, for its status. */
+  forkedFrom?: ForkOrigin;
 }
 
 /** A wait handed over at continue-as-new: its names and absolute end, not a fresh timeout. */
@@ -390,7 +392,7 @@ export function validateCarry(carry: unknown): RunCarry | undefined {
       `continue-as-new carry must be an object like {"step": 3, "payload": …}, got ${describeType(carry)}`,
     );
   }
-  const { step, payload, cancel, events, delivered, attempt, lastError, memos, deadlineAt, wait } = carry;
+  const { step, payload, cancel, events, delivered, attempt, lastError, memos, deadlineAt, wait, forkedFrom } = carry;
   if (typeof step !== 'number' || !Number.isSafeInteger(step) || step < 0) {
     throw new ValidationError(`continue-as-new carry: step must be a whole number ≥ 0, got ${describeType(step)}`);
   }
@@ -430,7 +432,18 @@ export function validateCarry(carry: unknown): RunCarry | undefined {
     ...(isPlainObject(memos) && Object.keys(memos).length > 0 ? { memos } : {}),
     ...(deadlineAt !== undefined && deadlineAt !== null ? { deadlineAt: isoTime(deadlineAt, 'deadlineAt') } : {}),
     ...(wait !== undefined && wait !== null ? { wait: validateCarriedWait(wait)! } : {}),
+    ...(forkedFrom !== undefined && forkedFrom !== null ? { forkedFrom: validateForkOrigin(forkedFrom) } : {}),
   };
+}
+
+function validateForkOrigin(raw: unknown): ForkOrigin {
+  const { runId, step } = (isPlainObject(raw) ? raw : {}) as { runId?: unknown; step?: unknown };
+  if (typeof runId !== 'string' || typeof step !== 'number' || !Number.isSafeInteger(step) || step < 0) {
+    throw new ValidationError(
+      `continue-as-new carry: forkedFrom must be {"runId": string, "step": whole number ≥ 0}, got ${describeType(raw)}`,
+    );
+  }
+  return { runId, step };
 }
 
 /** Parses a `continueAfter` delay (ms or duration string) into milliseconds. */
