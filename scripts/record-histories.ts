@@ -154,6 +154,17 @@ const runners: Record<string, StepRunner> = {
     step.stepNumber === 0
       ? StepOutcome.runChildren(null, [{ input: 1, headers: { tenant: 'child-tenant' } }, { input: 2 }])
       : StepOutcome.succeed(step.children!.map((c) => c.status)),
+  // ── i21-day-two: step 2 fails the first time it runs in a process (reset, retry); a pipeline to fork.
+  failsOnceAtStep2: async (step) => {
+    if (step.stepNumber < 2) return StepOutcome.continue(step.payload);
+    const n = (attempts.get(`${step.runId}/2`) ?? 0) + 1;
+    attempts.set(`${step.runId}/2`, n);
+    return n === 1 ? StepOutcome.fail('the model was down') : StepOutcome.succeed('second time lucky');
+  },
+  pipeline: async (step) =>
+    step.stepNumber === 5
+      ? StepOutcome.succeed(step.payload)
+      : StepOutcome.continue([...(step.payload as number[]), step.stepNumber]),
 };
 
 /** Writes every execution of `workflowId`, oldest first (walking a continue-as-new chain back). */
@@ -672,6 +683,61 @@ async function main(): Promise<void> {
         await running;
         await connection.close();
         await proxy.close();
+        await env.teardown();
+      }
+    }
+    // ── i21-day-two: a fork starting at step 3 (a run started with a carry: step, payload,
+    // forkedFrom); on a dev server (the test server has no reset): a run reset by hand to the
+    // task that scheduled its failing step, closing again (its second close's delivery recorded
+    // too), and a run retried with runs.retry whose failing step ran in a continued execution.
+    status = 200;
+    await submit('fork-source', 'pipeline', { input: [] });
+    await kit.client.result('fork-source');
+    await kit.client.fork('fork-source', { fromStep: 3, runId: 'fork-from-step' });
+    await done('fork-from-step');
+    {
+      const env = await createTestEnv('local');
+      const dev = await createTestKit({ runners, env, webhook: { allowPrivate: true, maxRetries: 0 } });
+      try {
+        const reset = 'reset-reclosed';
+        await dev.client.submit({
+          runId: reset,
+          runner: 'failsOnceAtStep2',
+          input: null,
+          headers: { callback_url: hookUrl },
+        });
+        await dev.client.result(reset);
+        await eventually(async () => (await dev.client.webhookStatus(reset))?.state === 'delivered', 30_000);
+        const events = (await dev.client.temporal.workflow.getHandle(reset).fetchHistory()).events ?? [];
+        const third = events.filter(
+          (e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'runStep',
+        )[2]!;
+        const before = (await dev.client.temporal.workflow.getHandle(reset).describe()).runId;
+        await dev.client.temporal.workflowService.resetWorkflowExecution({
+          namespace: 'default',
+          workflowExecution: { workflowId: reset, runId: before },
+          reason: 'record-histories: the model is back',
+          workflowTaskFinishEventId: third.activityTaskScheduledEventAttributes!.workflowTaskCompletedEventId,
+          requestId: `record-${Date.now()}`,
+        });
+        await eventually(
+          async () => (await dev.client.temporal.workflow.getHandle(reset).describe()).status.name === 'COMPLETED',
+          30_000,
+        );
+        await eventually(async () => (await dev.client.webhookStatus(reset))?.state === 'delivered', 30_000);
+        files.push(...(await record(dev, reset)));
+        files.push(...(await record(dev, webhookWorkflowId(reset))));
+        const retried = 'retried-across-continue-as-new';
+        await dev.client.submit({ runId: retried, runner: 'failsOnceAtStep2', input: null, maxHistoryEvents: 5 });
+        await dev.client.result(retried);
+        if (!(await dev.client.retry(retried))) throw new Error(`${retried}: not retried`);
+        await eventually(
+          async () => (await dev.client.temporal.workflow.getHandle(retried).describe()).status.name === 'COMPLETED',
+          30_000,
+        );
+        files.push(...(await record(dev, retried)));
+      } finally {
+        await dev.teardown();
         await env.teardown();
       }
     }
