@@ -1,6 +1,6 @@
 /**
  * The `durable-runs` command: `dev`, `worker`, `submit`, `status`, `cancel`, `send`, `result`,
- * `list`, `watch`, `redeliver`, `retry`, `schedule`, `codec-server`, one module each under `cli/`. Every
+ * `list`, `watch`, `redeliver`, `retry`, `resume`, `schedule`, `codec-server`, one module each under `cli/`. Every
  * sub-command takes `--json`; errors print one line and exit non-zero.
  *
  * Exit codes: 0 ok / run succeeded, 1 run failed, 2 usage, configuration or connection error,
@@ -13,6 +13,7 @@ import { addDevCommand } from './cli/dev';
 import { addListCommand } from './cli/list';
 import { addRedeliverCommand } from './cli/redeliver';
 import { addResultCommand } from './cli/result';
+import { addResumeCommand } from './cli/resume';
 import { addRetryCommand } from './cli/retry';
 import { addScheduleCommands } from './cli/schedule';
 import { addSendCommand } from './cli/send';
@@ -37,6 +38,7 @@ const COMMANDS: ReadonlyArray<(program: Command) => void> = [
   addWatchCommand,
   addRedeliverCommand,
   addRetryCommand,
+  addResumeCommand,
   addScheduleCommands,
   addCodecServerCommand,
 ];
