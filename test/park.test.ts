@@ -70,7 +70,12 @@ const BIN = join(__dirname, '..', 'bin', 'durable-runs.js');
 async function durableRuns(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
     const { stdout, stderr } = await promisify(execFile)(process.execPath, [BIN, ...args], {
-      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', TEMPORAL_ADDRESS: kit.env.address },
+      env: {
+        PATH: process.env.PATH ?? '',
+        HOME: process.env.HOME ?? '',
+        TEMPORAL_ADDRESS: kit.env.address,
+        TEMPORAL_TASK_QUEUE: kit.taskQueue,
+      },
       timeout: 60_000,
     });
     return { code: 0, stdout, stderr };
@@ -157,7 +162,7 @@ test("a permanent error parks at attempt 1; list --state parked finds it; resume
   await kit.client.cancel('park-running');
 });
 
-test('resume refuses, changing nothing: a run that is not parked, a closed or unknown run (exit 1), --payload that is not JSON (exit 2)', async () => {
+test('submit --on-exhausted park (another value exits 2); resume refuses, changing nothing: a run that is not parked, a closed or unknown run (exit 1), --payload that is not JSON (exit 2)', async () => {
   await kit.client.submit({ runId: 'resume-waiting', runner: 'waitsForever', input: null, onExhausted: 'park' });
   await eventually(async () => (await kit.client.status('resume-waiting')).state === 'waiting', 30_000, 'waiting');
   const before = await historyLength('resume-waiting');
@@ -181,7 +186,20 @@ test('resume refuses, changing nothing: a run that is not parked, a closed or un
   assert.equal(await kit.client.resume('no-such-run'), false);
 
   const runId = 'resume-bad-payload';
-  await kit.client.submit({ runId, runner: 'permanent', input: null, onExhausted: 'park' });
+  const wrong = await durableRuns('submit', 'null', '--runner', 'permanent', '--on-exhausted', 'retry');
+  assert.equal(wrong.code, 2);
+  assert.match(wrong.stderr, /option '--on-exhausted <fail\|park>' argument 'retry' is invalid/);
+  const submitted = await durableRuns(
+    'submit',
+    'null',
+    '--runner',
+    'permanent',
+    '--run-id',
+    runId,
+    '--on-exhausted',
+    'park',
+  );
+  assert.equal(submitted.code, 0, submitted.stderr);
   await parked(runId);
   const length = await historyLength(runId);
   const bad = await durableRuns('resume', runId, '--payload', '{not json');
