@@ -165,6 +165,18 @@ const runners: Record<string, StepRunner> = {
     step.stepNumber === 5
       ? StepOutcome.succeed(step.payload)
       : StepOutcome.continue([...(step.payload as number[]), step.stepNumber]),
+  // ── i21-park: steps that park their run (onExhausted: 'park') until the script resumes it
+  /** Charges once (memoised), then throws a transient error until its payload says `fixed`. */
+  parksFlaky: async (step) => {
+    const charge = await step.memo('charge', async () => ({ id: 'ch_1' }));
+    if (!(step.payload as { fixed?: boolean } | null)?.fixed) throw StepError.transient(`down (${step.attempt})`);
+    return StepOutcome.succeed(charge);
+  },
+  /** Throws a permanent error until the script released its run. */
+  parksPermanent: async (step) => {
+    if (!released.has(step.runId)) throw StepError.permanent('no such account');
+    return StepOutcome.succeed(step.payload);
+  },
 };
 
 /** Writes every execution of `workflowId`, oldest first (walking a continue-as-new chain back). */
@@ -741,6 +753,28 @@ async function main(): Promise<void> {
         await env.teardown();
       }
     }
+    // ── i21-park: a run parked by spent retries, resumed with a new payload (its memo kept); one
+    // parked by a permanent error and cancelled; one that hands over while parked (events sent
+    // meanwhile) and is resumed in the next execution (patch park-on-exhausted).
+    await submit('parked-resumed', 'parksFlaky', { onExhausted: 'park', maxAttemptsPerStep: 2 });
+    await waitForState(kit, 'parked-resumed', 'parked');
+    if (!(await kit.client.resume('parked-resumed', { payload: { fixed: true } })))
+      throw new Error('parked-resumed: not resumed');
+    await closedWith('parked-resumed', 'succeeded');
+    await done('parked-resumed');
+    await submit('parked-cancelled', 'parksPermanent', { onExhausted: 'park' });
+    await waitForState(kit, 'parked-cancelled', 'parked');
+    await kit.client.cancel('parked-cancelled', 'nobody will fix it');
+    await closedWith('parked-cancelled', 'cancelled');
+    await done('parked-cancelled');
+    await submit('parked-continue-as-new', 'parksPermanent', { onExhausted: 'park', maxHistoryEvents: 30 });
+    await waitForState(kit, 'parked-continue-as-new', 'parked');
+    await noiseUntilHandedOver('parked-continue-as-new');
+    await waitForState(kit, 'parked-continue-as-new', 'parked');
+    released.add('parked-continue-as-new');
+    if (!(await kit.client.resume('parked-continue-as-new'))) throw new Error('parked-continue-as-new: not resumed');
+    await closedWith('parked-continue-as-new', 'succeeded');
+    await done('parked-continue-as-new');
   } finally {
     await kit.teardown();
     receiver.close();

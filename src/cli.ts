@@ -1,6 +1,6 @@
 /**
  * The `durable-runs` command: `dev`, `worker`, `submit`, `status`, `cancel`, `send`, `result`,
- * `list`, `watch`, `redeliver`, `retry`, `fork`, `schedule`, `codec-server`, one module each under `cli/`. Every
+ * `list`, `watch`, `redeliver`, `retry`, `resume`, `fork`, `schedule`, `codec-server`, one module each under `cli/`. Every
  * sub-command takes `--json`; errors print one line and exit non-zero.
  *
  * Exit codes: 0 ok / run succeeded, 1 run failed, 2 usage, configuration or connection error,
@@ -14,6 +14,7 @@ import { addForkCommand } from './cli/fork';
 import { addListCommand } from './cli/list';
 import { addRedeliverCommand } from './cli/redeliver';
 import { addResultCommand } from './cli/result';
+import { addResumeCommand } from './cli/resume';
 import { addRetryCommand } from './cli/retry';
 import { addScheduleCommands } from './cli/schedule';
 import { addSendCommand } from './cli/send';
@@ -39,6 +40,7 @@ const COMMANDS: ReadonlyArray<(program: Command) => void> = [
   addRedeliverCommand,
   addRetryCommand,
   addForkCommand,
+  addResumeCommand,
   addScheduleCommands,
   addCodecServerCommand,
 ];

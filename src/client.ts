@@ -37,9 +37,16 @@ import { type EncryptionOption, encryptionDataConverter, resolveEncryptionKeys }
 import { tenantFairnessKey } from './fairness';
 import { supportsEagerStart } from './eager-start';
 import { flushTracing, startTracing, tracingClientInterceptors } from './observability';
-import { cancelSignal, eventSignal, eventUpdate, statusQuery } from './shared/definitions';
+import { cancelSignal, eventSignal, eventUpdate, resumeUpdate, statusQuery } from './shared/definitions';
 import { validateEventSignal } from './shared/events';
-import { ErrorType, OUTCOME_MEMO_KEY, WEBHOOK_WORKFLOW_TYPE, WORKFLOW_TYPE, webhookWorkflowId } from './shared/names';
+import {
+  ErrorType,
+  OUTCOME_MEMO_KEY,
+  PARKED_MEMO_KEY,
+  WEBHOOK_WORKFLOW_TYPE,
+  WORKFLOW_TYPE,
+  webhookWorkflowId,
+} from './shared/names';
 import { type RetryAnswer, retryRun } from './retry';
 import { forkCarry, type ForkOptions } from './fork';
 import { derivedRunId } from './run-ids';
@@ -218,12 +225,22 @@ const CLOSED_STATE: Record<string, RunStatusKind | undefined> = {
 /** The close statuses of each state: Terminated and TimedOut runs read as failed in status(), so they list as failed. */
 const LIST_FILTER: Record<string, string> = {
   running: `ExecutionStatus = 'Running'`,
+  // Running executions, of which list() keeps those whose memo says they are parked.
+  parked: `ExecutionStatus = 'Running'`,
   succeeded: `ExecutionStatus = 'Completed'`,
   failed: `ExecutionStatus IN ('Failed', 'Terminated', 'TimedOut')`,
   cancelled: `ExecutionStatus = 'Canceled'`,
 };
 
 type OutcomeMemo = Omit<RunOutcome, 'result'> & { runner?: string };
+/** What a parked run holds in its Temporal memo (see {@link PARKED_MEMO_KEY}). */
+type ParkedMemo = { step: number; attempt: number; lastError: string };
+
+/** What {@link RunsClient.resumeRun} answers. */
+export type ResumeAnswer = { resumed: true; step: number } | { resumed: false; reason: string };
+
+/** How long `resume` waits for the run's answer (it answers through a worker). */
+export const RESUME_TIMEOUT_MS = 30_000;
 
 /** `<runId>-fork-<n>` is tried for n up to this; past it a fork needs a run ID of its own. */
 const MAX_FORKS = 1000;
@@ -529,7 +546,7 @@ export class RunsClient {
 
   /** Lists runs, newest first, optionally by state. */
   async list(
-    options: { state?: 'running' | RunStatusKind; limit?: number; parent?: string } = {},
+    options: { state?: 'running' | 'parked' | RunStatusKind; limit?: number; parent?: string } = {},
   ): Promise<RunListing[]> {
     let query = `WorkflowType = '${WORKFLOW_TYPE}'`;
     if (options.parent !== undefined) {
@@ -538,16 +555,20 @@ export class RunsClient {
     if (options.state) {
       const status = LIST_FILTER[options.state];
       if (!status)
-        throw new ValidationError(`unknown state "${options.state}" (running, succeeded, failed, cancelled)`);
+        throw new ValidationError(`unknown state "${options.state}" (running, parked, succeeded, failed, cancelled)`);
       query += ` AND ${status}`;
     }
     const limit = options.limit ?? 100;
     const out: RunListing[] = [];
     for await (const execution of this.temporal.workflow.list({ query })) {
       if (options.parent !== undefined && execution.parentExecution?.workflowId !== options.parent) continue;
+      // Parked runs are Running executions whose memo says so: the listing carries each one's memo.
+      const open = execution.status.name === 'RUNNING';
+      const parked = open && execution.memo?.[PARKED_MEMO_KEY] != null;
+      if ((options.state === 'parked' && !parked) || (options.state === 'running' && parked)) continue;
       out.push({
         runId: execution.workflowId,
-        state: CLOSED_STATE[execution.status.name] ?? 'running',
+        state: parked ? 'parked' : (CLOSED_STATE[execution.status.name] ?? 'running'),
         startTime: execution.startTime,
         ...(execution.closeTime ? { closeTime: execution.closeTime } : {}),
       });
@@ -621,6 +642,53 @@ export class RunsClient {
         ? `fork: run ID ${options.runId} is taken`
         : `fork: run ${runId} has ${MAX_FORKS} forks already; give the fork a run ID`,
     );
+  }
+
+  /**
+   * Runs a parked run's step again from attempt 1 (`onExhausted: 'park'`), with `payload` if
+   * given, else the step's own; the step's memos stay. A run that is not parked changes nothing.
+   * @returns `false` for an unknown, closed or not parked run ({@link resumeRun} says why).
+   */
+  async resume(runId: string, options: { payload?: unknown } = {}): Promise<boolean> {
+    return (await this.resumeRun(runId, options)).resumed;
+  }
+
+  /**
+   * {@link resume}, with the step that runs again or the reason it cannot (the run's own answer:
+   * the `durableRuns.resume` update, whose validator refuses without writing history).
+   * @throws an `Error` saying so when no worker answered within {@link RESUME_TIMEOUT_MS}.
+   */
+  async resumeRun(runId: string, options: { payload?: unknown } = {}): Promise<ResumeAnswer> {
+    validateRunIdLookup(runId);
+    const handle = this.temporal.workflow.getHandle(runId);
+    let description: WorkflowExecutionDescription;
+    try {
+      description = await handle.describe();
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) return { resumed: false, reason: `run ${runId} is unknown` };
+      throw err;
+    }
+    const closed = CLOSED_STATE[description.status.name];
+    if (closed) return { resumed: false, reason: `run ${runId} is closed ${closed}: only a parked run can be resumed` };
+    const request = Object.hasOwn(options, 'payload') ? { payload: options.payload ?? null } : {};
+    try {
+      const { step } = await this.temporal.withDeadline(Date.now() + RESUME_TIMEOUT_MS, () =>
+        handle.executeUpdate(resumeUpdate, { args: [request] }),
+      );
+      return { resumed: true, step };
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) return { resumed: false, reason: `run ${runId} is closed` };
+      if (err instanceof WorkflowUpdateRPCTimeoutOrCancelledError || serverBusy(err)) {
+        throw new Error(
+          `run ${runId} did not answer within ${RESUME_TIMEOUT_MS} ms: is a worker polling its task queue? It may still resume: see its status`,
+          { cause: err },
+        );
+      }
+      const cause = err instanceof WorkflowUpdateFailedError ? err.cause : undefined;
+      // The run's refusal (not parked), or a worker of a version without resume.
+      if (cause instanceof ApplicationFailure) return { resumed: false, reason: cause.message };
+      throw err;
+    }
   }
 
   /**
@@ -836,6 +904,18 @@ export class RunsClient {
         step = await this.fromRawPayload(payload);
         break;
       }
+    }
+    const parked = description.memo?.[PARKED_MEMO_KEY] as ParkedMemo | null | undefined;
+    if (parked) {
+      const runner = step?.runner ?? (await this.firstInput(runId).catch(() => undefined))?.runner ?? 'default';
+      return {
+        runId,
+        state: 'parked',
+        step: parked.step,
+        attempt: parked.attempt,
+        lastError: parked.lastError,
+        runner,
+      };
     }
     const pending = description.raw.pendingActivities?.find((a) => a.activityType?.name === 'runStep');
     const lastError = await this.failureMessage(pending?.lastFailure);

@@ -39,6 +39,7 @@ export {
   type SubmitOptions,
   type Submission,
   type RunListing,
+  type ResumeAnswer,
   dataConverter,
 } from './client';
 export { createWorker, type CreateWorkerOptions } from './worker';

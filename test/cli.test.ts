@@ -88,6 +88,7 @@ test('usage errors exit 2 with one line; --help exits 0', () => {
     'list',
     'watch',
     'redeliver',
+    'resume',
     'codec-server',
   ]) {
     const help = cli([command, '--help']);

@@ -352,3 +352,92 @@ test('the history ceiling: what runs is interrupted and the run fails naming it,
   ended.state = 'succeeded';
   assert.equal(ended.onHistoryCeiling(), false);
 });
+
+describe('park instead of fail (onExhausted)', () => {
+  test('onExhausted: "park" is kept, "fail" and absent leave the spec as it was, anything else is refused', () => {
+    assert.equal(validateRunSpec({ input: 1, onExhausted: 'park' }).onExhausted, 'park');
+    assert.equal('onExhausted' in validateRunSpec({ input: 1, onExhausted: 'fail' }), false);
+    assert.equal('onExhausted' in validateRunSpec({ input: 1 }), false);
+    assert.throws(
+      () => validateRunSpec({ input: 1, onExhausted: 'retry' }),
+      /^ValidationError: onExhausted must be "fail" or "park", got the string "retry"$/,
+    );
+    assert.throws(
+      () => validateRunSpec({ input: 1, onExhausted: true }),
+      /onExhausted must be "fail" or "park", got boolean true/,
+    );
+  });
+
+  test('a carried parked wait is checked', () => {
+    const carry = { step: 2, payload: 'p', wait: { kind: 'parked', attempt: 3, error: 'boom' } };
+    assert.deepEqual(validateCarry(carry)?.wait, { kind: 'parked', attempt: 3, error: 'boom' });
+    assert.throws(
+      () => validateCarry({ ...carry, wait: { kind: 'parked', attempt: 0, error: 'boom' } }),
+      /wait\.attempt must be a whole number ≥ 1, got number 0/,
+    );
+    assert.throws(
+      () => validateCarry({ ...carry, wait: { kind: 'parked', attempt: 1 } }),
+      /wait\.error must be a string, got undefined/,
+    );
+  });
+
+  test('parked: status and details show step, attempt and error; resume refuses unless parked, then runs the step at attempt 1', () => {
+    const parkSpec = validateRunSpec({ input: 'in', runner: 'pipeline', maxAttemptsPerStep: 2, onExhausted: 'park' });
+    const run = new RunModel('r1', parkSpec);
+    assert.equal(run.checkResume(undefined), 'run r1 is not parked (it is running): only a parked run can be resumed');
+    run.memos = { charge: 'ch_1' };
+    run.park(2, 'step 0 failed after 2 attempts: down');
+    assert.deepEqual(run.status(), {
+      runId: 'r1',
+      state: 'parked',
+      step: 0,
+      attempt: 2,
+      lastError: 'step 0 failed after 2 attempts: down',
+      runner: 'pipeline',
+    });
+    assert.equal(run.details(), '**parked** · step 0 · attempt 2/2 · last error: step 0 failed after 2 attempts: down');
+    assert.deepEqual(run.parkedMemo(), { step: 0, attempt: 2, lastError: 'step 0 failed after 2 attempts: down' });
+    assert.match(run.checkResume(42) ?? '', /resume request must be an object/);
+    assert.equal(run.checkResume({ payload: { fixed: true } }), undefined);
+    assert.deepEqual(run.resume({ payload: { fixed: true } }), { step: 0 });
+    assert.deepEqual(run.status(), { runId: 'r1', state: 'running', step: 0, attempt: 1, runner: 'pipeline' });
+    assert.deepEqual(run.stepInput().payload, { fixed: true });
+    assert.deepEqual(run.stepInput().memos, { charge: 'ch_1' }, 'memos stay');
+    assert.match(run.checkResume({}) ?? '', /is not parked \(it is running\)/, 'a second resume is refused');
+
+    const cancelled = new RunModel('r2', parkSpec);
+    cancelled.park(1, 'no such account');
+    cancelled.onCancelSignal({ reason: 'stop' }, noParent);
+    assert.equal(
+      cancelled.checkResume({}),
+      'run r2 is not parked (it is closing): only a parked run can be resumed',
+      'a cancel pending wins',
+    );
+    const resumedBare = new RunModel('r3', parkSpec);
+    resumedBare.park(1, 'x');
+    resumedBare.resume({});
+    assert.equal(resumedBare.stepInput().payload, 'in', "without a payload the step's own");
+  });
+
+  test('a continued execution starts parked from its carried wait', () => {
+    const parkSpec = validateRunSpec({ input: 'in', onExhausted: 'park' });
+    const run = new RunModel(
+      'r1',
+      parkSpec,
+      validateCarry({ step: 4, payload: 'p', wait: { kind: 'parked', attempt: 3, error: 'e' } }),
+    );
+    assert.deepEqual(run.status(), {
+      runId: 'r1',
+      state: 'parked',
+      step: 4,
+      attempt: 3,
+      lastError: 'e',
+      runner: 'default',
+    });
+    assert.deepEqual(run.carryForward({ wait: { kind: 'parked', attempt: 3, error: 'e' }, payload: 'p' }, true).wait, {
+      kind: 'parked',
+      attempt: 3,
+      error: 'e',
+    });
+  });
+});

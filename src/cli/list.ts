@@ -3,7 +3,7 @@ import { type Command, Option } from 'commander';
 import { act, EXIT, type JsonFlag, print, withClient } from './shared';
 
 type ListFlags = {
-  state?: 'running' | 'succeeded' | 'failed' | 'cancelled';
+  state?: 'running' | 'parked' | 'succeeded' | 'failed' | 'cancelled';
   limit: number;
   parent?: string;
 } & JsonFlag;
@@ -13,7 +13,13 @@ export function addListCommand(program: Command): void {
     .command('list')
     .description('list runs, newest first')
     .addOption(
-      new Option('--state <state>', 'only runs in this state').choices(['running', 'succeeded', 'failed', 'cancelled']),
+      new Option('--state <state>', 'only runs in this state (parked: open runs waiting for resume)').choices([
+        'running',
+        'parked',
+        'succeeded',
+        'failed',
+        'cancelled',
+      ]),
     )
     .option('--limit <n>', 'at most this many', (v) => Number(v), 50)
     .option('--parent <runId>', 'only the child runs of this run')

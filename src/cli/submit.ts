@@ -21,6 +21,7 @@ type SubmitFlags = {
   maxAttempts?: number;
   maxSteps?: number;
   deadline?: string;
+  onExhausted?: 'fail' | 'park';
   delay?: string;
   priority?: number;
   fairnessKey?: string;
@@ -41,6 +42,12 @@ export function addSubmitCommand(program: Command): void {
       new Option('--max-steps <n>', 'step budget: the run fails rather than start step n').argParser((v) => Number(v)),
     )
     .option('--deadline <duration>', "time budget from now, e.g. '2h': the run fails when it passes")
+    .addOption(
+      new Option(
+        '--on-exhausted <fail|park>',
+        "when a step's retries are spent or it throws a permanent error: fail the run (default), or park it until `resume`",
+      ).choices(['fail', 'park']),
+    )
     .option('--delay <duration>', "start the run later, e.g. '10m' (status says scheduled until then)")
     .addOption(
       new Option('--priority <1-5>', 'task priority, 1 first … 5 last (default 3)').argParser((v) => Number(v)),
@@ -63,6 +70,7 @@ export function addSubmitCommand(program: Command): void {
           ...(opts.maxAttempts !== undefined ? { maxAttemptsPerStep: opts.maxAttempts } : {}),
           ...(opts.maxSteps !== undefined ? { maxSteps: opts.maxSteps } : {}),
           ...(opts.deadline !== undefined ? { deadline: opts.deadline } : {}),
+          ...(opts.onExhausted !== undefined ? { onExhausted: opts.onExhausted } : {}),
           ...(opts.delay !== undefined ? { startDelay: opts.delay } : {}),
           ...(opts.priority !== undefined ? { priority: opts.priority } : {}),
           ...(opts.fairnessKey !== undefined ? { fairnessKey: opts.fairnessKey } : {}),

@@ -77,3 +77,16 @@ export const memosQuery = defineQuery<Record<string, unknown>, [number]>('durabl
  * cancels it. Memos go through the payload codec: with encryption keys set, it is encrypted.
  */
 export const PARENT_TOKEN_MEMO_KEY = 'durableRuns.parentToken';
+
+/** Argument of the resume update: the payload the parked step runs with (else its own). */
+export interface ResumeRequest {
+  payload?: unknown;
+}
+
+/**
+ * Runs a parked step again from attempt 1 (`onExhausted: 'park'`), with `payload` if given, and
+ * answers the step it runs. Its validator refuses, without writing history, a run that is not
+ * parked (an `ApplicationFailure` of type `ResumeRefused` saying why). `runs.resume` and
+ * `durable-runs resume` send it; so can `temporal workflow update execute --name durableRuns.resume`.
+ */
+export const resumeUpdate = defineUpdate<{ step: number }, [ResumeRequest]>('durableRuns.resume');

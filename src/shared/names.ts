@@ -4,6 +4,12 @@ export const WEBHOOK_WORKFLOW_TYPE = 'webhookDelivery';
 export const DEFAULT_TASK_QUEUE = 'durable-runs';
 export const DEFAULT_RUNNER = 'default';
 export const RESERVED_HEADER_PREFIX = 'workflow.';
+/**
+ * Temporal memo key a parked run holds `{ step, attempt, lastError }` under (removed when it is
+ * resumed): `list --state parked` reads it from the visibility listing of running runs, and
+ * `status()` from the run's description when no worker answers.
+ */
+export const PARKED_MEMO_KEY = 'durableRunsParked';
 /** Memo key under which a closed run records its outcome (without the result). */
 export const OUTCOME_MEMO_KEY = 'durableRunOutcome';
 
@@ -48,6 +54,8 @@ export const ErrorType = {
   RunClosing: 'RunClosing',
   /** The memo update refused a record: wrong or missing step token, or not the current step. */
   MemoRefused: 'MemoRefused',
+  /** The resume update refused: the run is not parked, or the request is malformed. */
+  ResumeRefused: 'ResumeRefused',
 } as const;
 
 export function webhookWorkflowId(runId: string): string {

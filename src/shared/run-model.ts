@@ -6,6 +6,7 @@
  */
 import type { RunStepInput } from '../activities/run-step';
 import { EventInbox, type Receipt, type RunEvent } from './events';
+import { MAX_COMMAND_BYTES, overflow } from './limits';
 import { ErrorType } from './names';
 import { isUndecodable } from './payload-converter';
 import type { CancelOrigin, ForkOrigin, RunOutcome, RunState, RunStatus } from './types';
@@ -19,6 +20,9 @@ import { type CarriedWait, type Delivered, describeType, type NormalizedRunSpec,
  * the terminal hooks.
  */
 export const HISTORY_CEILING = 40_000;
+
+/** How much of a parked step's error its Temporal memo shows (the `status` query has all of it). */
+const PARKED_MEMO_ERROR_CHARS = 1000;
 
 /** Failure types that end the run at once instead of being retried. */
 const FATAL_STEP_ERRORS: ReadonlySet<string> = new Set([
@@ -72,6 +76,8 @@ export class RunModel {
   waiting: { names: string[]; deadline?: string } | undefined;
   /** A fork: the run and step it was forked from. */
   readonly forkedFrom: ForkOrigin | undefined;
+  /** The step is parked (`onExhausted: 'park'`): the attempt that failed last and why. */
+  parked: { attempt: number; error: string } | undefined;
 
   constructor(
     readonly runId: string,
@@ -101,6 +107,8 @@ export class RunModel {
           : undefined;
     if (carry?.wait?.kind === 'backoff' && !this.cancel) this.state = 'sleeping';
     this.forkedFrom = carry?.forkedFrom;
+    // Parked from the start, so that a resume taken before the wait begins again is not lost.
+    if (carry?.wait?.kind === 'parked') this.park(carry.wait.attempt, carry.wait.error);
   }
 
   /** A cancel or a malformed cancel signal waits to interrupt what runs. */
@@ -152,7 +160,7 @@ export class RunModel {
       runId: this.runId,
       state,
       step: this.step,
-      ...(state === 'running' || state === 'cancelling' ? { attempt: this.attempt } : {}),
+      ...(state === 'running' || state === 'cancelling' || state === 'parked' ? { attempt: this.attempt } : {}),
       ...(this.lastError !== undefined ? { lastError: this.lastError } : {}),
       runner: this.spec.runner,
       ...(waiting ? { waitingFor: waiting.names } : {}),
@@ -167,7 +175,8 @@ export class RunModel {
   details(): string {
     const { state, waiting, inbox } = this;
     const parts = [`**${state}**`, `step ${this.step}`];
-    if (state === 'running' && this.attempt > 1) parts.push(`attempt ${this.attempt}/${this.spec.maxAttemptsPerStep}`);
+    if ((state === 'running' && this.attempt > 1) || state === 'parked')
+      parts.push(`attempt ${this.attempt}/${this.spec.maxAttemptsPerStep}`);
     if (waiting) {
       parts.push(`waiting for ${waiting.names.join(' or ')}${waiting.deadline ? ` until ${waiting.deadline}` : ''}`);
     }
@@ -306,6 +315,57 @@ export class RunModel {
     }
     this.state = 'sleeping';
     return { kind: 'retry', attempt: this.attempt };
+  }
+
+  /**
+   * The step parks instead of failing the run (`onExhausted: 'park'`): `attempt` failed last, and
+   * `error` is what the run would have failed with.
+   */
+  park(attempt: number, error: string): void {
+    this.parked = { attempt, error };
+    this.attempt = attempt;
+    this.lastError = error;
+    if (!this.cancel) this.state = 'parked';
+  }
+
+  /** Why the resume update must refuse this request, if it must (its validator asks this). */
+  checkResume(raw: unknown): string | undefined {
+    if (isUndecodable(raw)) return `resume request: ${raw.reason}`;
+    if (raw !== undefined && raw !== null && (typeof raw !== 'object' || Array.isArray(raw))) {
+      return `resume request must be an object like {"payload": …}, got ${describeType(raw)}`;
+    }
+    if (!this.parked || this.interruptPending || isTerminal(this.state)) {
+      const state = this.interruptPending && !isTerminal(this.state) ? 'closing' : this.state;
+      return `run ${this.runId} is not parked (it is ${state}): only a parked run can be resumed`;
+    }
+    const payload = (raw as { payload?: unknown } | null | undefined)?.payload;
+    if (isUndecodable(payload)) return `resume payload: ${payload.reason}`;
+    // As for any step's input, with room for its other fields.
+    return overflow('the resume payload', { payload }, MAX_COMMAND_BYTES - 4096);
+  }
+
+  /**
+   * The resume update, once its validator accepted it: the parked step runs again from attempt 1,
+   * with the payload given (else its own). Its memos stay: a memo records an effect that happened,
+   * and every later attempt of the step gets it (see README, "Park instead of fail").
+   */
+  resume(raw: { payload?: unknown } | null | undefined): { step: number } {
+    if (raw && Object.hasOwn(raw, 'payload')) this.payload = raw.payload ?? null;
+    this.parked = undefined;
+    this.attempt = 1;
+    this.lastError = undefined;
+    this.state = 'running';
+    return { step: this.step };
+  }
+
+  /** What a parked run shows in its Temporal memo (for `list --state parked`, and `status()` with no worker). */
+  parkedMemo(): { step: number; attempt: number; lastError: string } {
+    const error = this.parked?.error ?? '';
+    return {
+      step: this.step,
+      attempt: this.attempt,
+      lastError: error.length > PARKED_MEMO_ERROR_CHARS ? `${error.slice(0, PARKED_MEMO_ERROR_CHARS)}…` : error,
+    };
   }
 
   /** The backoff before the next attempt is over (or was cut short). */

@@ -51,11 +51,19 @@ export interface RunSpec {
    * step is cancelled and the run ends **failed** ("deadline exceeded").
    */
   deadline?: number | string;
+  /**
+   * What a step whose retries are spent, or that threw a permanent error, does to the run:
+   * `'fail'` ends it **failed**; `'park'` keeps it open in state `parked` (holding no worker) until
+   * `resume` runs the step again from attempt 1, a cancel, or its deadline. A runner's own
+   * `StepOutcome.fail` always fails the run: it is a verdict, not an exhaustion.
+   * @default 'fail' (a run ends, and its submitter hears of it, unless it asked to wait for an operator)
+   */
+  onExhausted?: 'fail' | 'park';
 }
 
 export type RunStatusKind = 'succeeded' | 'failed' | 'cancelled';
 
-export type RunState = 'scheduled' | 'running' | 'sleeping' | 'waiting' | 'cancelling' | RunStatusKind;
+export type RunState = 'scheduled' | 'running' | 'sleeping' | 'waiting' | 'parked' | 'cancelling' | RunStatusKind;
 
 /** What the `status` query (and `RunsClient.status`) returns. */
 export interface RunStatus {
@@ -63,9 +71,12 @@ export interface RunStatus {
   state: RunState;
   /** Current (or final) 0-based step number. */
   step: number;
-  /** Attempt of the current step, 1 on first try. */
+  /** Attempt of the current step, 1 on first try; while `parked`, the attempt that failed last. */
   attempt?: number;
-  /** Last error the current step (or the run) saw, or why a signal was ignored. */
+  /**
+   * Last error the current step (or the run) saw, or why a signal was ignored; while `parked`, why
+   * the step parked (what the run would have failed with).
+   */
   lastError?: string;
   runner: string;
   /** While `waiting`: the event names that end the wait. */

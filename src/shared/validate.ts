@@ -49,6 +49,11 @@ export interface NormalizedRunSpec {
   maxSteps?: number;
   /** The time budget from submission, in ms. */
   deadlineMs?: number;
+  /**
+   * Set only to `'park'`: a run that fails when its retries are spent (the default) has no such
+   * field, so its continue-as-new input is what it was before the option existed.
+   */
+  onExhausted?: 'park';
 }
 
 export function validateRunId(runId: unknown): string {
@@ -147,6 +152,7 @@ export function validateRunSpec(spec: unknown): NormalizedRunSpec {
     // The normalized spec a run hands to its next execution at continue-as-new carries the
     // deadline in milliseconds (its duration string already parsed).
     'deadlineMs',
+    'onExhausted',
   ]);
   for (const key of Object.keys(spec)) {
     if (!known.has(key)) throw new ValidationError(`unknown field "${key}" in workflow input`);
@@ -186,7 +192,15 @@ export function validateRunSpec(spec: unknown): NormalizedRunSpec {
       ? { maxSteps: positiveInt('maxSteps', spec.maxSteps, 1, 1_000_000_000) }
       : {}),
     ...deadlineOf(spec),
+    ...onExhaustedOf(spec.onExhausted),
   };
+}
+
+/** `onExhausted`: `'fail'` (the default, left out of the normalized spec) or `'park'`. */
+function onExhaustedOf(value: unknown): { onExhausted?: 'park' } {
+  if (value === undefined || value === null || value === 'fail') return {};
+  if (value === 'park') return { onExhausted: 'park' };
+  throw new ValidationError(`onExhausted must be "fail" or "park", got ${describeType(value)}`);
 }
 
 /** `deadline` as the submitter gave it, or `deadlineMs` as a continued execution gets it; not both. */
@@ -351,7 +365,9 @@ export interface RunCarry {
 export type CarriedWait =
   | { kind: 'event'; names: string[]; until?: string }
   | { kind: 'sleep'; until: string }
-  | { kind: 'backoff'; until: string };
+  | { kind: 'backoff'; until: string }
+  /** A parked step (`onExhausted: 'park'`): the attempt that failed last and why it parked. */
+  | { kind: 'parked'; attempt: number; error: string };
 
 function isoTime(value: unknown, what: string): string {
   if (typeof value !== 'string' || !Number.isFinite(Date.parse(value))) {
@@ -375,6 +391,18 @@ function validateCarriedWait(raw: unknown): CarriedWait | undefined {
     case 'sleep':
     case 'backoff':
       return { kind: wait.kind, until: isoTime(wait.until, 'wait.until') };
+    case 'parked': {
+      const { attempt, error } = raw as { attempt?: unknown; error?: unknown };
+      if (typeof attempt !== 'number' || !Number.isSafeInteger(attempt) || attempt < 1) {
+        throw new ValidationError(
+          `continue-as-new carry: wait.attempt must be a whole number ≥ 1, got ${describeType(attempt)}`,
+        );
+      }
+      if (typeof error !== 'string') {
+        throw new ValidationError(`continue-as-new carry: wait.error must be a string, got ${describeType(error)}`);
+      }
+      return { kind: 'parked', attempt, error };
+    }
     default:
       throw new ValidationError(`continue-as-new carry: wait has an unknown kind ${describeType(wait.kind)}`);
   }

@@ -37,8 +37,10 @@ import {
   memosQuery,
   memoUpdate,
   PARENT_TOKEN_MEMO_KEY,
+  resumeUpdate,
   statusQuery,
   type CancelRequest,
+  type ResumeRequest,
   type EventAck,
   type MemoRequest,
 } from '../shared/definitions';
@@ -46,7 +48,7 @@ import type { Receipt } from '../shared/events';
 import { HISTORY_CEILING, isTerminal, RunModel } from '../shared/run-model';
 import { MAX_COMMAND_BYTES, overflow } from '../shared/limits';
 import type { RunMetricsSinks } from '../shared/metrics';
-import { ErrorType, OUTCOME_MEMO_KEY } from '../shared/names';
+import { ErrorType, OUTCOME_MEMO_KEY, PARKED_MEMO_KEY } from '../shared/names';
 import { STEP_INFRA_RETRY, stepBackoffMs } from '../shared/retry';
 import type { RunOutcome, RunSpec, RunStatusKind } from '../shared/types';
 import { isUndecodable } from '../shared/payload-converter';
@@ -116,6 +118,12 @@ const Patch = {
    * task already past maxHistoryEvents) is carried on. Asked only then.
    */
   KeepHandedOverWait: 'keep-handed-over-wait',
+  /**
+   * A run with `onExhausted: 'park'` whose step's retries are spent (or that threw a permanent
+   * error) parks, waiting for `resume`, instead of failing. Asked only when such a run's step
+   * would fail it, so other runs record no marker.
+   */
+  ParkOnExhausted: 'park-on-exhausted',
 } as const;
 
 /**
@@ -210,6 +218,10 @@ function eventRefusal(receipt: Exclude<Receipt, { kind: 'accepted' }> | { kind: 
 
 function memoRefusal(reason: string): ApplicationFailure {
   return ApplicationFailure.create({ type: ErrorType.MemoRefused, message: reason, nonRetryable: true });
+}
+
+function resumeRefusal(reason: string): ApplicationFailure {
+  return ApplicationFailure.create({ type: ErrorType.ResumeRefused, message: reason, nonRetryable: true });
 }
 
 function failureType(err: unknown): string | undefined {
@@ -337,6 +349,24 @@ export async function durableRun(rawSpec: RunSpec, rawCarry?: RunCarry): Promise
     if (!run.onMemo(record)) log.warn('durableRuns.memo signal ignored (the step records memos by update)', { runId });
   });
   setHandler(memosQuery, (forStep: unknown) => run.memosFor(forStep));
+  // Refused by its validator (no history written) unless the run is parked.
+  setHandler(
+    resumeUpdate,
+    (raw?: ResumeRequest): { step: number } => {
+      updatesTaken += 1;
+      const refused = run.checkResume(raw);
+      if (refused !== undefined) throw resumeRefusal(refused);
+      const ack = run.resume(raw);
+      report();
+      return ack;
+    },
+    {
+      validator: (raw?: ResumeRequest) => {
+        const refused = run.checkResume(raw);
+        if (refused !== undefined) throw resumeRefusal(refused);
+      },
+    },
+  );
   CancellationScope.current().cancelRequested.catch(() => run.onServerCancel());
   // The time budget counts from submission: `startTime` is the current execution's start, so a
   // continued execution learns when the deadline passes from its carry.
@@ -646,7 +676,14 @@ export async function durableRun(rawSpec: RunSpec, rawCarry?: RunCarry): Promise
   /** A step's attempt failed: the run fails, or waits out the backoff. Returns the run's end, if it ended. */
   const attemptFailed = async (type: string | undefined, message: string): Promise<RunOutcome | undefined> => {
     const next = run.stepFailed(type, message);
-    if (next.kind === 'fail') return await fail(next.error);
+    if (next.kind === 'fail') {
+      if (spec.onExhausted === 'park' && patched(Patch.ParkOnExhausted)) {
+        run.park(run.attempt, next.error);
+        await parkStep();
+        return undefined;
+      }
+      return await fail(next.error);
+    }
     report();
     await backoffUntil(Date.now() + stepBackoffMs(next.attempt));
     return undefined;
@@ -655,6 +692,38 @@ export async function durableRun(rawSpec: RunSpec, rawCarry?: RunCarry): Promise
   const backoffUntil = async (untilMs: number): Promise<void> => {
     await sleepUntil(untilMs, () => [{ kind: 'backoff', until: iso(untilMs) }, run.payload]);
     run.backoffDone();
+  };
+
+  /**
+   * Waits, holding no worker, while the step is parked: until `resume` (then the loop runs it again
+   * at attempt 1), or a cancel or the deadline interrupts (the loop's top ends the run). A long
+   * wait hands over to a new execution, which parks again. The run's Temporal memo says it is
+   * parked meanwhile, for `list --state parked`.
+   */
+  const parkStep = async (): Promise<void> => {
+    report();
+    const memo = () => workflowInfo().memo?.[PARKED_MEMO_KEY];
+    // A continued execution has the memo of the one before it.
+    if (run.parked && memo() === undefined) upsertMemo({ [PARKED_MEMO_KEY]: run.parkedMemo() });
+    if (run.parked) {
+      let end;
+      try {
+        end = await waitFor(() => run.parked === undefined, undefined);
+      } catch (err) {
+        if (!isCancellation(err)) throw err;
+        return;
+      }
+      if (end === 'handover') {
+        await condition(() => true);
+        if (run.parked) {
+          return await continueWith(
+            run.carryForward({ wait: { kind: 'parked', ...run.parked }, payload: run.payload }, true),
+          );
+        }
+      }
+    }
+    if (memo() !== undefined) upsertMemo({ [PARKED_MEMO_KEY]: null });
+    report();
   };
 
   /** The wait a continued execution resumes before it runs any step. */
@@ -674,6 +743,8 @@ export async function durableRun(rawSpec: RunSpec, rawCarry?: RunCarry): Promise
       const info = workflowInfo();
       if (info.continueAsNewSuggested || info.historyLength > spec.maxHistoryEvents) {
         await condition(() => true);
+        // A parked step resumed meanwhile: nothing left to hand on but its new attempt.
+        if (resume?.kind === 'parked' && !run.parked) resume = undefined;
         // A wait handed over to this execution, whose first task came already past the limit
         // (events that arrived before it began): the wait goes on to the next one. Earlier
         // versions dropped it, and a step in backoff ran its failed attempt again at once.
@@ -692,6 +763,8 @@ export async function durableRun(rawSpec: RunSpec, rawCarry?: RunCarry): Promise
         } else if (wait.kind === 'backoff') {
           report();
           await backoffUntil(Date.parse(wait.until));
+        } else if (wait.kind === 'parked') {
+          await parkStep();
         } else {
           run.beginSleep();
           report();
