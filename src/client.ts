@@ -53,6 +53,7 @@ import {
   validateRunId,
   validateRunIdLookup,
   validateRunSpec,
+  inputTooDeep,
   runSpecTooLarge,
 } from './shared/validate';
 
@@ -298,6 +299,8 @@ export class RunsClient {
     const { runId: given, startDelay, priority, fairnessKey, fairnessWeight, ...rest } = options;
     const runId = given === undefined ? ulid() : validateRunId(given);
     const spec = validateRunSpec(rest);
+    const tooDeep = inputTooDeep(spec.input);
+    if (tooDeep) throw new ValidationError(tooDeep);
     const tooLarge = runSpecTooLarge(spec);
     if (tooLarge) throw new ValidationError(tooLarge);
     const delayMs = startDelay === undefined ? undefined : parseDelay(startDelay, 'startDelay');

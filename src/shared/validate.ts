@@ -4,7 +4,16 @@ import { msToNumber } from '@temporalio/common/lib/time';
 import { DEFAULT_RUNNER, RESERVED_HEADER_PREFIX } from './names';
 import { type InboxCarry, type RunEvent, validateCarriedEvent, validateEventNames, validateInboxCarry } from './events';
 import { isUndecodable } from './payload-converter';
-import { encodedSize, MAX_HEADERS_BYTES, MAX_RUN_SPEC_BYTES, overflow, showBytes } from './limits';
+import {
+  encodedSize,
+  jsonDeeperThan,
+  MAX_HEADERS_BYTES,
+  MAX_INPUT_DEPTH,
+  MAX_JSON_DEPTH,
+  MAX_RUN_SPEC_BYTES,
+  overflow,
+  showBytes,
+} from './limits';
 import type { CancelOrigin, RunHeaders, RunOutcome } from './types';
 
 /** What the step after a wait gets: the event, a timeout, or the outcomes of its children. */
@@ -216,6 +225,25 @@ export function runSpecTooLarge(spec: NormalizedRunSpec): string | undefined {
     return `headers take ${showBytes(headers)} together, above the ${showBytes(MAX_HEADERS_BYTES)} limit`;
   }
   return overflow('the workflow input', { input: spec.input, headers: spec.headers }, MAX_RUN_SPEC_BYTES);
+}
+
+/**
+ * Why a run's input nests too deeply, naming the limit; undefined when it does not. The door's
+ * check (submit, a schedule), not part of {@link validateRunSpec}: that runs in the workflow, and
+ * in replay, where runs in flight may hold such inputs. A run started around the client with a
+ * deeper input still runs, and fails by name where it would wrap the input past MAX_JSON_DEPTH.
+ */
+export function inputTooDeep(input: unknown): string | undefined {
+  let text: string | undefined;
+  try {
+    // Bytes as the converter writes them, one level: `{"$bytes": "…"}`.
+    text = JSON.stringify(input, (_key, v: unknown) => (v instanceof Uint8Array ? { $bytes: '' } : v));
+  } catch (err) {
+    // Only a stack overflow says something of the depth; the converter names any other problem.
+    if (!((err as Error)?.name === 'RangeError' && /call stack/i.test((err as Error).message))) return undefined;
+  }
+  if (text !== undefined && !jsonDeeperThan(text, MAX_INPUT_DEPTH)) return undefined;
+  return `input nests arrays and objects deeper than ${MAX_INPUT_DEPTH} levels, the most a run's input may: a run wraps it up to 3 levels further down, within the ${MAX_JSON_DEPTH} levels a payload may nest (MAX_JSON_DEPTH)`;
 }
 
 /** Where a run's workflow and step tasks stand in line (Temporal task priority and fairness). */
