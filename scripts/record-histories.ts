@@ -15,7 +15,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { fastSteps, StepError, StepOutcome, type StepRunner } from '../src';
+import { fastSteps, MAX_COMMAND_BYTES, MAX_JSON_DEPTH, StepError, StepOutcome, type StepRunner } from '../src';
 import { webhookWorkflowId } from '../src/shared/names';
 import { resolveTemporalCli } from '../src/temporal-binaries';
 import { NativeConnection } from '@temporalio/worker';
@@ -154,6 +154,18 @@ const runners: Record<string, StepRunner> = {
     step.stepNumber === 0
       ? StepOutcome.runChildren(null, [{ input: 1, headers: { tenant: 'child-tenant' } }, { input: 2 }])
       : StepOutcome.succeed(step.children!.map((c) => c.status)),
+  // ── i20-depth: the JSON nesting bound (MAX_JSON_DEPTH), step results handed over by hand, size bounds
+  /** Records its payload as a memo, then fails its first attempt: the retry's input carries the memo. */
+  memoEcho: async (step) => {
+    await step.memo('payload', () => step.payload);
+    if (step.attempt === 1) throw StepError.transient('once more');
+    return StepOutcome.succeed('done');
+  },
+  /** Step 0 continues with a string of `payload` characters; step 1 succeeds with its length. */
+  bigPayload: async (step) =>
+    step.stepNumber === 0
+      ? StepOutcome.continue('y'.repeat(step.payload as number))
+      : StepOutcome.succeed((step.payload as string).length),
 };
 
 /** Writes every execution of `workflowId`, oldest first (walking a continue-as-new chain back). */
@@ -186,7 +198,8 @@ async function record(kit: TestKit, workflowId: string): Promise<string[]> {
         '--address',
         kit.env.address,
       ],
-      { encoding: 'utf8' },
+      // A history may hold payloads of up to 2 MiB each.
+      { encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 },
     );
     writeFileSync(join(outDir, file), json);
     return [file];
@@ -445,10 +458,8 @@ async function main(): Promise<void> {
         input: { payloads: [{ metadata: { encoding: Buffer.from('json/plain') }, data: Buffer.from(json) }] },
         requestId: workflowId,
       });
-    // No recording of an unschedulable step (Patch.FailUnschedulableStep) nor of an undecodable
-    // step outcome: the worker's own converter writes every value it reads, except one nested past
-    // the thread's stack, and where that lies differs between the live worker and a replay (a
-    // recording of it fails to replay). Both need a deterministic bound first.
+    // An unschedulable step and an undecodable step outcome are recorded in the i20-depth block
+    // below: MAX_JSON_DEPTH makes where they happen the same live and in replay.
 
     // An input the worker cannot read at all (not JSON): the run fails naming it.
     await startRaw('undecodable-input', '{"input": not json');
@@ -674,6 +685,47 @@ async function main(): Promise<void> {
         await proxy.close();
         await env.teardown();
       }
+    }
+    // ── i20-depth: the JSON nesting bound (MAX_JSON_DEPTH), step results an operator hands a run,
+    // and a step input past MAX_COMMAND_BYTES.
+    {
+      const nestedJson = (depth: number) => `${'['.repeat(depth)}1${']'.repeat(depth)}`;
+      // An input at the bound, started around the client (submit refuses it): the step records it
+      // as a memo and fails, and the retry's input would carry it past the bound (Patch
+      // fail-unschedulable-step).
+      await startRaw('unschedulable-step', `{"input":${nestedJson(MAX_JSON_DEPTH - 1)},"runner":"memoEcho"}`);
+      await closedWith('unschedulable-step', 'failed', /^step 0 could not be scheduled: value nested deeper than/);
+      await done('unschedulable-step');
+      // A held step completed by hand (as `temporal activity complete --result` does): with a result
+      // nested past the bound (undecodable), and with `{}` (Patch validate-step-outcome).
+      const completeByHand = async (runId: string, resultJson: string) => {
+        await submit(runId, 'waits', { heartbeatTimeoutMs: 2000 });
+        await until(() => started.has(runId));
+        let activityId: string | undefined;
+        await eventually(async () => {
+          const described = await kit.client.temporal.workflow.getHandle(runId).describe();
+          activityId = described.raw.pendingActivities?.[0]?.activityId ?? undefined;
+          return activityId !== undefined;
+        }, 30_000);
+        await kit.client.temporal.workflowService.respondActivityTaskCompletedById({
+          namespace: 'default',
+          workflowId: runId,
+          activityId,
+          result: {
+            payloads: [{ metadata: { encoding: Buffer.from('json/plain') }, data: Buffer.from(resultJson) }],
+          },
+        });
+      };
+      await completeByHand('undecodable-outcome', nestedJson(MAX_JSON_DEPTH + 1));
+      await closedWith('undecodable-outcome', 'failed', /^step 0: step outcome: .* could not be decoded: JSON nested/);
+      await done('undecodable-outcome');
+      await completeByHand('step-outcome-not-a-result', '{}');
+      await closedWith('step-outcome-not-a-result', 'failed', /^step 0: the step's result is not a step outcome: \{\}/);
+      await done('step-outcome-not-a-result');
+      // Step 0 continues with a payload that fits in its outcome, but not in step 1's input.
+      await submit('size-bound-step-input', 'bigPayload', { input: MAX_COMMAND_BYTES });
+      await closedWith('size-bound-step-input', 'failed', /^step 1's input would be .* above the/);
+      await done('size-bound-step-input');
     }
   } finally {
     await kit.teardown();

@@ -53,7 +53,7 @@ import {
   validateRunId,
   validateRunIdLookup,
   validateRunSpec,
-  inputTooDeep,
+  valueTooDeep,
   runSpecTooLarge,
 } from './shared/validate';
 
@@ -299,7 +299,7 @@ export class RunsClient {
     const { runId: given, startDelay, priority, fairnessKey, fairnessWeight, ...rest } = options;
     const runId = given === undefined ? ulid() : validateRunId(given);
     const spec = validateRunSpec(rest);
-    const tooDeep = inputTooDeep(spec.input);
+    const tooDeep = valueTooDeep('input', spec.input);
     if (tooDeep) throw new ValidationError(tooDeep);
     const tooLarge = runSpecTooLarge(spec);
     if (tooLarge) throw new ValidationError(tooLarge);
@@ -422,6 +422,8 @@ export class RunsClient {
       options.timeout === undefined ? SEND_EVENT_TIMEOUT_MS : parseDelay(options.timeout, 'sendEvent timeout');
     const id = options.id ?? ulid();
     const event = validateEventSignal({ name, id, ...(data !== undefined ? { data } : {}) });
+    const tooDeep = valueTooDeep("the event's data", data);
+    if (tooDeep) throw new ValidationError(tooDeep);
     const handle = this.temporal.workflow.getHandle(runId);
     const deadline = Date.now() + timeoutMs;
     const send = async (): Promise<'accepted'> => {

@@ -1,7 +1,7 @@
 /**
  * The JSON nesting bound (MAX_JSON_DEPTH): the payload converter refuses deeper values and JSON in
- * both directions by name, the same in every thread; the client refuses an input that nests past
- * MAX_INPUT_DEPTH at the door; and the workflow's check of a step result's shape. Pure: no server.
+ * both directions by name, the same in every thread; the client refuses a value that nests past
+ * MAX_VALUE_DEPTH at the door; and the workflow's check of a step result's shape. Pure: no server.
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
@@ -9,10 +9,10 @@ import { ValueError } from '@temporalio/common';
 import fc from 'fast-check';
 import { encode } from '@temporalio/common/lib/encoding';
 import { RunsClient } from '../src';
-import { jsonDeeperThan, MAX_INPUT_DEPTH, MAX_JSON_DEPTH } from '../src/shared/limits';
+import { jsonDeeperThan, MAX_VALUE_DEPTH, MAX_JSON_DEPTH } from '../src/shared/limits';
 import { isUndecodable, lenientPayloadConverter, payloadConverter } from '../src/shared/payload-converter';
 import { stepResultProblem } from '../src/shared/step-result';
-import { inputTooDeep, validateOutcome, ValidationError } from '../src/shared/validate';
+import { validateOutcome, ValidationError, valueTooDeep } from '../src/shared/validate';
 
 /** `depth` arrays inside one another around `inner`. */
 const nested = (depth: number, inner: unknown = 1): unknown => {
@@ -89,21 +89,29 @@ describe(`the payload converter refuses JSON deeper than MAX_JSON_DEPTH (${MAX_J
   });
 });
 
-describe(`an input deeper than MAX_INPUT_DEPTH (${MAX_INPUT_DEPTH}) is refused at the door`, () => {
-  test('inputTooDeep: N passes; N + 1, and far deeper, are refused naming the limits', () => {
-    assert.equal(inputTooDeep(nested(MAX_INPUT_DEPTH)), undefined);
-    const message = `input nests arrays and objects deeper than ${MAX_INPUT_DEPTH} levels, the most a run's input may: a run wraps it up to 3 levels further down, within the ${MAX_JSON_DEPTH} levels a payload may nest (MAX_JSON_DEPTH)`;
-    for (const depth of [MAX_INPUT_DEPTH + 1, 200_000]) assert.equal(inputTooDeep(nested(depth)), message);
-    assert.equal(inputTooDeep(nested(MAX_INPUT_DEPTH, new Uint8Array([1]))), message);
+describe(`an input deeper than MAX_VALUE_DEPTH (${MAX_VALUE_DEPTH}) is refused at the door`, () => {
+  test('valueTooDeep: N passes; N + 1, and far deeper, are refused naming the limits', () => {
+    assert.equal(valueTooDeep('input', nested(MAX_VALUE_DEPTH)), undefined);
+    const message = `input nests arrays and objects deeper than ${MAX_VALUE_DEPTH} levels, the most a run carries: it wraps a value up to 4 levels further down, within the ${MAX_JSON_DEPTH} levels a payload may nest (MAX_JSON_DEPTH)`;
+    for (const depth of [MAX_VALUE_DEPTH + 1, 200_000]) assert.equal(valueTooDeep('input', nested(depth)), message);
+    assert.equal(valueTooDeep('input', nested(MAX_VALUE_DEPTH, new Uint8Array([1]))), message);
+    const cycle: Record<string, unknown> = {};
+    cycle.self = cycle;
+    assert.equal(valueTooDeep('input', cycle), undefined, 'not JSON: the converter names it');
   });
 
-  test('submit refuses it with a ValidationError before it reaches a server', async () => {
+  test('submit and sendEvent refuse it with a ValidationError before they reach a server', async () => {
     // A client without a connection (its constructor is private): the refusal comes before any call.
     const Unconnected = RunsClient as unknown as new (temporal: unknown, taskQueue: string) => RunsClient;
     const client = new Unconnected({}, 'durable-runs');
     await assert.rejects(
-      client.submit({ input: { deep: nested(MAX_INPUT_DEPTH) } }),
-      (err: Error) => err instanceof ValidationError && /deeper than 997 levels.*MAX_JSON_DEPTH/.test(err.message),
+      client.submit({ input: { deep: nested(MAX_VALUE_DEPTH) } }),
+      (err: Error) =>
+        err instanceof ValidationError && /^input nests .* deeper than 996 levels.*MAX_JSON_DEPTH/.test(err.message),
+    );
+    await assert.rejects(
+      client.sendEvent('r', 'approve', nested(MAX_VALUE_DEPTH + 1)),
+      (err: Error) => err instanceof ValidationError && /^the event's data nests .* deeper than 996/.test(err.message),
     );
   });
 });

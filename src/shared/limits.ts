@@ -44,11 +44,14 @@ export const MAX_REMEMBERED_ID_BYTES = 400 * 1024;
 export const MAX_JSON_DEPTH = 1000;
 
 /**
- * The deepest a run's input may nest, checked at the door (submit, a schedule): a run carries a
- * value it was given up to three levels further down (a child's result in its parent's step input,
- * `{"children": [{"result": …}]}`), and there it must still fit in {@link MAX_JSON_DEPTH}.
+ * How deep a value a run is handed may nest: its input, an event's data, a step's payload or
+ * result, a child's input. A run carries such a value up to four levels further down (an event in
+ * the inbox it hands over at continue-as-new, `{"events": {"pending": [{"data": …}]}}`; a child's
+ * result in its parent's step input; a result in its webhook delivery's input), where it must
+ * still fit in {@link MAX_JSON_DEPTH}. Submit, schedules and sendEvent refuse a deeper value, and
+ * so does the step activity for a runner's outcome.
  */
-export const MAX_INPUT_DEPTH = MAX_JSON_DEPTH - 3;
+export const MAX_VALUE_DEPTH = MAX_JSON_DEPTH - 4;
 
 /**
  * Whether JSON `text` nests arrays and objects deeper than `max` levels. One pass that skips

@@ -8,9 +8,9 @@ import {
   encodedSize,
   jsonDeeperThan,
   MAX_HEADERS_BYTES,
-  MAX_INPUT_DEPTH,
   MAX_JSON_DEPTH,
   MAX_RUN_SPEC_BYTES,
+  MAX_VALUE_DEPTH,
   overflow,
   showBytes,
 } from './limits';
@@ -228,22 +228,23 @@ export function runSpecTooLarge(spec: NormalizedRunSpec): string | undefined {
 }
 
 /**
- * Why a run's input nests too deeply, naming the limit; undefined when it does not. The door's
- * check (submit, a schedule), not part of {@link validateRunSpec}: that runs in the workflow, and
- * in replay, where runs in flight may hold such inputs. A run started around the client with a
- * deeper input still runs, and fails by name where it would wrap the input past MAX_JSON_DEPTH.
+ * Why `value` (named `what`) nests too deeply for a run to carry, naming the limit; undefined when
+ * it does not. Asked at the door (submit, schedules, sendEvent) and of a runner's outcome, not in
+ * {@link validateRunSpec}: that runs in the workflow, and in replay, where runs in flight may hold
+ * such a value. A run started around the client with a deeper input still runs, and fails by name
+ * where it would carry the value past MAX_JSON_DEPTH.
  */
-export function inputTooDeep(input: unknown): string | undefined {
+export function valueTooDeep(what: string, value: unknown): string | undefined {
   let text: string | undefined;
   try {
     // Bytes as the converter writes them, one level: `{"$bytes": "…"}`.
-    text = JSON.stringify(input, (_key, v: unknown) => (v instanceof Uint8Array ? { $bytes: '' } : v));
+    text = JSON.stringify(value, (_key, v: unknown) => (v instanceof Uint8Array ? { $bytes: '' } : v));
   } catch (err) {
     // Only a stack overflow says something of the depth; the converter names any other problem.
     if (!((err as Error)?.name === 'RangeError' && /call stack/i.test((err as Error).message))) return undefined;
   }
-  if (text !== undefined && !jsonDeeperThan(text, MAX_INPUT_DEPTH)) return undefined;
-  return `input nests arrays and objects deeper than ${MAX_INPUT_DEPTH} levels, the most a run's input may: a run wraps it up to 3 levels further down, within the ${MAX_JSON_DEPTH} levels a payload may nest (MAX_JSON_DEPTH)`;
+  if (text !== undefined && !jsonDeeperThan(text, MAX_VALUE_DEPTH)) return undefined;
+  return `${what} nests arrays and objects deeper than ${MAX_VALUE_DEPTH} levels, the most a run carries: it wraps a value up to 4 levels further down, within the ${MAX_JSON_DEPTH} levels a payload may nest (MAX_JSON_DEPTH)`;
 }
 
 /** Where a run's workflow and step tasks stand in line (Temporal task priority and fairness). */
