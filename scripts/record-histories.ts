@@ -155,12 +155,6 @@ const runners: Record<string, StepRunner> = {
       ? StepOutcome.runChildren(null, [{ input: 1, headers: { tenant: 'child-tenant' } }, { input: 2 }])
       : StepOutcome.succeed(step.children!.map((c) => c.status)),
   // ── i20-depth: the JSON nesting bound (MAX_JSON_DEPTH), step results handed over by hand, size bounds
-  /** Records its payload as a memo, then fails its first attempt: the retry's input carries the memo. */
-  memoEcho: async (step) => {
-    await step.memo('payload', () => step.payload);
-    if (step.attempt === 1) throw StepError.transient('once more');
-    return StepOutcome.succeed('done');
-  },
   /** Step 0 continues with a string of `payload` characters; step 1 succeeds with its length. */
   bigPayload: async (step) =>
     step.stepNumber === 0
@@ -690,11 +684,16 @@ async function main(): Promise<void> {
     // and a step input past MAX_COMMAND_BYTES.
     {
       const nestedJson = (depth: number) => `${'['.repeat(depth)}1${']'.repeat(depth)}`;
-      // An input at the bound, started around the client (submit refuses it): the step records it
-      // as a memo and fails, and the retry's input would carry it past the bound (Patch
-      // fail-unschedulable-step).
-      await startRaw('unschedulable-step', `{"input":${nestedJson(MAX_JSON_DEPTH - 1)},"runner":"memoEcho"}`);
-      await closedWith('unschedulable-step', 'failed', /^step 0 could not be scheduled: value nested deeper than/);
+      // An event at the bound, sent around the client (sendEvent refuses its data): the signal
+      // decodes, but step 1's input would carry it past the bound (Patch fail-unschedulable-step).
+      await submit('unschedulable-step', 'approval');
+      await waitForState(kit, 'unschedulable-step', 'waiting');
+      let deep: unknown = 1;
+      for (let i = 0; i < MAX_JSON_DEPTH - 1; i++) deep = [deep];
+      await kit.client.temporal.workflow
+        .getHandle('unschedulable-step')
+        .signal('event', { name: 'approve', id: 'deep-1', data: deep });
+      await closedWith('unschedulable-step', 'failed', /^step 1 could not be scheduled: value nested deeper than/);
       await done('unschedulable-step');
       // A held step completed by hand (as `temporal activity complete --result` does): with a result
       // nested past the bound (undecodable), and with `{}` (Patch validate-step-outcome).

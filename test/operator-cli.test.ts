@@ -1,13 +1,13 @@
 /**
  * What operators hand a run with the Temporal CLI, around the client: a stuck step completed by
- * hand with any JSON (`temporal activity complete --result`), and a run started with an input at
- * the JSON nesting bound (`temporal workflow start --input`). Each run ends by name, with its
+ * hand with any JSON (`temporal activity complete --result`), and an input or an event at the JSON
+ * nesting bound (`temporal workflow start --input`, `temporal workflow signal --name event`). Each run ends by name, with its
  * webhook, and no workflow task fails. A real dev server, the real `temporal` binary, a receiver
  * on loopback.
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { MAX_JSON_DEPTH, MAX_VALUE_DEPTH, StepError, StepOutcome, type StepRunner } from '../src';
+import { MAX_JSON_DEPTH, MAX_VALUE_DEPTH, StepOutcome, type StepRunner } from '../src';
 import { createTestKit, type TestKit } from '../src/testing';
 import { temporalCli } from './helpers/temporal-cli';
 import { startReceiver, type Receiver } from '../support/receiver';
@@ -26,14 +26,16 @@ const runners: Record<string, StepRunner> = {
     await new Promise((resolve) => step.signal.addEventListener('abort', resolve));
     return StepOutcome.succeed('discarded');
   },
-  /** Records its payload as a memo, then fails its first attempt: the retry's input carries the memo. */
-  memoEcho: async (step) => {
-    await step.memo('payload', () => step.payload);
-    if (step.attempt === 1) throw StepError.transient('once more');
-    return StepOutcome.succeed('done');
-  },
+  /** Records a value nested as deep as its payload says. */
+  deepMemo: async (step) => StepOutcome.succeed(await step.memo('deep', () => nested(step.payload as number))),
+  /** Waits for `approve`, then succeeds with the event's name. */
+  approval: async (step) =>
+    step.stepNumber === 0
+      ? StepOutcome.waitForEvent(null, { events: 'approve' })
+      : StepOutcome.succeed(step.event?.name ?? null),
   /** Succeeds with a value nested as deep as its payload says. */
   deepResult: async (step) => StepOutcome.succeed(nested(step.payload as number)),
+  echo: async (step) => StepOutcome.succeed(step.payload),
 };
 
 let kit: TestKit;
@@ -148,19 +150,53 @@ test(`a result nested ${MAX_VALUE_DEPTH} levels reaches the webhook; one level m
   assert.equal(ok.workflowTaskFailures + over.workflowTaskFailures, 0);
 });
 
-test(`an input at the bound, started around the client, fails at once where the run would wrap it past ${MAX_JSON_DEPTH} levels`, async () => {
-  // The workflow input nests exactly MAX_JSON_DEPTH levels: it decodes (submit refuses its input,
-  // deeper than MAX_VALUE_DEPTH). The step records its payload as a memo; the retry's input carries
-  // it two levels further down ({"memos": {"payload": …}}), past the bound.
-  const input = `{"input":${nestedText(MAX_JSON_DEPTH - 1)},"runner":"memoEcho","headers":${JSON.stringify(headers('op-unschedulable'))}}`;
-  await startRun('op-unschedulable', input);
-  const { outcome, closeStatus, webhook, workflowTaskFailures } = await closed('op-unschedulable');
-  const error = `step 0 could not be scheduled: value nested deeper than ${MAX_JSON_DEPTH} levels of arrays and objects (the MAX_JSON_DEPTH limit)`;
-  assert.deepEqual([outcome.status, outcome.error], ['failed', error]);
+test(`a memo nested past ${MAX_VALUE_DEPTH} levels is refused by name, with the webhook`, async () => {
+  const id = 'op-memo-over';
+  await kit.client.submit({ runId: id, input: MAX_VALUE_DEPTH + 1, runner: 'deepMemo', headers: headers(id) });
+  const { outcome, webhook, workflowTaskFailures } = await closed(id);
+  const error = `step.memo("deep"): the value nests arrays and objects deeper than ${MAX_VALUE_DEPTH} levels, the most a run carries: it wraps a value up to 4 levels further down, within the ${MAX_JSON_DEPTH} levels a payload may nest (MAX_JSON_DEPTH)`;
+  assert.deepEqual([outcome.status, outcome.error, webhook], ['failed', error, { status: 'failed', body: error }]);
+  assert.equal(workflowTaskFailures, 0);
+});
+
+test(`an event at the bound, sent around the client, fails the run at once: the next step's input would pass ${MAX_JSON_DEPTH} levels`, async () => {
+  // The signal's argument ({"name", "data"}) nests exactly MAX_JSON_DEPTH levels: it decodes
+  // (sendEvent refuses its data, deeper than MAX_VALUE_DEPTH). Step 1's input carries the event one
+  // level further down ({"event": {"data": …}}), past the bound: it cannot be scheduled.
+  const id = 'op-unschedulable';
+  await startRun(id, JSON.stringify({ input: null, runner: 'approval', headers: headers(id) }));
+  await eventually(async () => (await kit.client.status(id)).state === 'waiting', 30_000, `${id} waits`);
+  const event = `{"name":"approve","id":"deep-1","data":${nestedText(MAX_JSON_DEPTH - 1)}}`;
+  await temporal('workflow', 'signal', '--workflow-id', id, '--name', 'event', '--input', event);
+  const { outcome, closeStatus, webhook, workflowTaskFailures } = await closed(id);
+  const error = `step 1 could not be scheduled: value nested deeper than ${MAX_JSON_DEPTH} levels of arrays and objects (the MAX_JSON_DEPTH limit)`;
+  assert.deepEqual([outcome.status, outcome.error, outcome.finalStep], ['failed', error, 1]);
   assert.equal(closeStatus, 'FAILED');
   assert.deepEqual(webhook, { status: 'failed', body: error });
   assert.equal(workflowTaskFailures, 0);
-  // One attempt ran: the second was never scheduled.
-  const history = await handle('op-unschedulable').fetchHistory();
+  // Step 0 ran; step 1 was never scheduled.
+  const history = await handle(id).fetchHistory();
   assert.equal(history.events?.filter((e) => e.activityTaskScheduledEventAttributes).length, 1);
+});
+
+test(`an input at the bound, started around the client, decodes; what the run would carry past it fails the step by name`, async () => {
+  // The workflow input nests exactly MAX_JSON_DEPTH levels (submit refuses its input, deeper than
+  // MAX_VALUE_DEPTH); the runner hands it back as its result, which the step refuses.
+  const id = 'op-input-at-bound';
+  await startRun(
+    id,
+    `{"input":${nestedText(MAX_JSON_DEPTH - 1)},"runner":"echo","headers":${JSON.stringify(headers(id))}}`,
+  );
+  const { outcome, webhook, workflowTaskFailures } = await closed(id);
+  const error = `step 0: step outcome: the step's result nests arrays and objects deeper than ${MAX_VALUE_DEPTH} levels, the most a run carries: it wraps a value up to 4 levels further down, within the ${MAX_JSON_DEPTH} levels a payload may nest (MAX_JSON_DEPTH)`;
+  assert.deepEqual([outcome.status, outcome.error, webhook], ['failed', error, { status: 'failed', body: error }]);
+  assert.equal(workflowTaskFailures, 0);
+  // One level deeper, the workflow input itself is undecodable: the run fails naming it (its
+  // headers, and so its callback URL, are in the input it cannot read: no webhook).
+  await startRun('op-input-over', `{"input":${nestedText(MAX_JSON_DEPTH)},"runner":"echo"}`);
+  const over = await kit.client.result('op-input-over');
+  const undecodable = `workflow input: payload with encoding "json/plain" could not be decoded: JSON nested deeper than ${MAX_JSON_DEPTH} levels of arrays and objects (the MAX_JSON_DEPTH limit)`;
+  assert.deepEqual([over.status, over.error], ['failed', undecodable]);
+  const history = await handle('op-input-over').fetchHistory();
+  assert.equal(history.events?.filter((e) => e.workflowTaskFailedEventAttributes).length, 0);
 });

@@ -270,6 +270,9 @@ function createMemo(input: RunStepInput, ctx: Context) {
         `step.memo("${key}"): the value is ${size} bytes, above the ${MAX_MEMO_BYTES} a memo may record: keep large data elsewhere and record a reference`,
       );
     }
+    // The run carries memos two levels down, in the next attempt's input and its continue-as-new carry.
+    const deep = size > 2 * MAX_VALUE_DEPTH + 1 ? valueTooDeep('the value', value) : undefined;
+    if (deep) throw StepError.permanent(`step.memo("${key}"): ${deep}`);
     const kept = await record(key, value ?? null);
     recorded.set(key, kept);
     return kept as T;
