@@ -98,6 +98,8 @@ describe(`an input deeper than MAX_VALUE_DEPTH (${MAX_VALUE_DEPTH}) is refused a
     const cycle: Record<string, unknown> = {};
     cycle.self = cycle;
     assert.equal(valueTooDeep('input', cycle), undefined, 'not JSON: the converter names it');
+    for (const shallow of [undefined, null, 'text', new Uint8Array([1])])
+      assert.equal(valueTooDeep('data', shallow), undefined);
   });
 
   test('submit and sendEvent refuse it with a ValidationError before they reach a server', async () => {

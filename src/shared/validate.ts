@@ -235,15 +235,16 @@ export function runSpecTooLarge(spec: NormalizedRunSpec): string | undefined {
  * where it would carry the value past MAX_JSON_DEPTH.
  */
 export function valueTooDeep(what: string, value: unknown): string | undefined {
-  let text: string | undefined;
+  let deep: boolean;
   try {
-    // Bytes as the converter writes them, one level: `{"$bytes": "…"}`.
-    text = JSON.stringify(value, (_key, v: unknown) => (v instanceof Uint8Array ? { $bytes: '' } : v));
+    // Bytes as the converter writes them, one level: `{"$bytes": "…"}`. Undefined writes nothing.
+    const text = JSON.stringify(value, (_key, v: unknown) => (v instanceof Uint8Array ? { $bytes: '' } : v));
+    deep = text !== undefined && jsonDeeperThan(text, MAX_VALUE_DEPTH);
   } catch (err) {
     // Only a stack overflow says something of the depth; the converter names any other problem.
-    if (!((err as Error)?.name === 'RangeError' && /call stack/i.test((err as Error).message))) return undefined;
+    deep = (err as Error)?.name === 'RangeError' && /call stack/i.test((err as Error).message);
   }
-  if (text !== undefined && !jsonDeeperThan(text, MAX_VALUE_DEPTH)) return undefined;
+  if (!deep) return undefined;
   return `${what} nests arrays and objects deeper than ${MAX_VALUE_DEPTH} levels, the most a run carries: it wraps a value up to 4 levels further down, within the ${MAX_JSON_DEPTH} levels a payload may nest (MAX_JSON_DEPTH)`;
 }
 
