@@ -15,7 +15,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { fastSteps, StepError, StepOutcome, type StepRunner } from '../src';
+import { fastSteps, MAX_COMMAND_BYTES, MAX_JSON_DEPTH, StepError, StepOutcome, type StepRunner } from '../src';
 import { webhookWorkflowId } from '../src/shared/names';
 import { resolveTemporalCli } from '../src/temporal-binaries';
 import { NativeConnection } from '@temporalio/worker';
@@ -177,6 +177,12 @@ const runners: Record<string, StepRunner> = {
     if (!released.has(step.runId)) throw StepError.permanent('no such account');
     return StepOutcome.succeed(step.payload);
   },
+  // ── i20-depth: the JSON nesting bound (MAX_JSON_DEPTH), step results handed over by hand, size bounds
+  /** Step 0 continues with a string of `payload` characters; step 1 succeeds with its length. */
+  bigPayload: async (step) =>
+    step.stepNumber === 0
+      ? StepOutcome.continue('y'.repeat(step.payload as number))
+      : StepOutcome.succeed((step.payload as string).length),
 };
 
 /** Writes every execution of `workflowId`, oldest first (walking a continue-as-new chain back). */
@@ -209,7 +215,8 @@ async function record(kit: TestKit, workflowId: string): Promise<string[]> {
         '--address',
         kit.env.address,
       ],
-      { encoding: 'utf8' },
+      // A history may hold payloads of up to 2 MiB each.
+      { encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 },
     );
     writeFileSync(join(outDir, file), json);
     return [file];
@@ -468,10 +475,8 @@ async function main(): Promise<void> {
         input: { payloads: [{ metadata: { encoding: Buffer.from('json/plain') }, data: Buffer.from(json) }] },
         requestId: workflowId,
       });
-    // No recording of an unschedulable step (Patch.FailUnschedulableStep) nor of an undecodable
-    // step outcome: the worker's own converter writes every value it reads, except one nested past
-    // the thread's stack, and where that lies differs between the live worker and a replay (a
-    // recording of it fails to replay). Both need a deterministic bound first.
+    // An unschedulable step and an undecodable step outcome are recorded in the i20-depth block
+    // below: MAX_JSON_DEPTH makes where they happen the same live and in replay.
 
     // An input the worker cannot read at all (not JSON): the run fails naming it.
     await startRaw('undecodable-input', '{"input": not json');
@@ -775,6 +780,52 @@ async function main(): Promise<void> {
     if (!(await kit.client.resume('parked-continue-as-new'))) throw new Error('parked-continue-as-new: not resumed');
     await closedWith('parked-continue-as-new', 'succeeded');
     await done('parked-continue-as-new');
+    // ── i20-depth: the JSON nesting bound (MAX_JSON_DEPTH), step results an operator hands a run,
+    // and a step input past MAX_COMMAND_BYTES.
+    {
+      const nestedJson = (depth: number) => `${'['.repeat(depth)}1${']'.repeat(depth)}`;
+      // An event at the bound, sent around the client (sendEvent refuses its data): the signal
+      // decodes, but step 1's input would carry it past the bound (Patch fail-unschedulable-step).
+      await submit('unschedulable-step', 'approval');
+      await waitForState(kit, 'unschedulable-step', 'waiting');
+      let deep: unknown = 1;
+      for (let i = 0; i < MAX_JSON_DEPTH - 1; i++) deep = [deep];
+      await kit.client.temporal.workflow
+        .getHandle('unschedulable-step')
+        .signal('event', { name: 'approve', id: 'deep-1', data: deep });
+      await closedWith('unschedulable-step', 'failed', /^step 1 could not be scheduled: value nested deeper than/);
+      await done('unschedulable-step');
+      // A held step completed by hand (as `temporal activity complete --result` does): with a result
+      // nested past the bound (undecodable), and with `{}` (Patch validate-step-outcome).
+      const completeByHand = async (runId: string, resultJson: string) => {
+        await submit(runId, 'waits', { heartbeatTimeoutMs: 2000 });
+        await until(() => started.has(runId));
+        let activityId: string | undefined;
+        await eventually(async () => {
+          const described = await kit.client.temporal.workflow.getHandle(runId).describe();
+          activityId = described.raw.pendingActivities?.[0]?.activityId ?? undefined;
+          return activityId !== undefined;
+        }, 30_000);
+        await kit.client.temporal.workflowService.respondActivityTaskCompletedById({
+          namespace: 'default',
+          workflowId: runId,
+          activityId,
+          result: {
+            payloads: [{ metadata: { encoding: Buffer.from('json/plain') }, data: Buffer.from(resultJson) }],
+          },
+        });
+      };
+      await completeByHand('undecodable-outcome', nestedJson(MAX_JSON_DEPTH + 1));
+      await closedWith('undecodable-outcome', 'failed', /^step 0: step outcome: .* could not be decoded: JSON nested/);
+      await done('undecodable-outcome');
+      await completeByHand('step-outcome-not-a-result', '{}');
+      await closedWith('step-outcome-not-a-result', 'failed', /^step 0: the step's result is not a step outcome: \{\}/);
+      await done('step-outcome-not-a-result');
+      // Step 0 continues with a payload that fits in its outcome, but not in step 1's input.
+      await submit('size-bound-step-input', 'bigPayload', { input: MAX_COMMAND_BYTES });
+      await closedWith('size-bound-step-input', 'failed', /^step 1's input would be .* above the/);
+      await done('size-bound-step-input');
+    }
   } finally {
     await kit.teardown();
     receiver.close();

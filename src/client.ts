@@ -65,6 +65,7 @@ import {
   validateRunId,
   validateRunIdLookup,
   validateRunSpec,
+  valueTooDeep,
   runSpecTooLarge,
 } from './shared/validate';
 
@@ -323,6 +324,8 @@ export class RunsClient {
     const { runId: given, startDelay, priority, fairnessKey, fairnessWeight, ...rest } = options;
     const runId = given === undefined ? ulid() : validateRunId(given);
     const spec = validateRunSpec(rest);
+    const tooDeep = valueTooDeep('input', spec.input);
+    if (tooDeep) throw new ValidationError(tooDeep);
     const tooLarge = runSpecTooLarge(spec);
     if (tooLarge) throw new ValidationError(tooLarge);
     const delayMs = startDelay === undefined ? undefined : parseDelay(startDelay, 'startDelay');
@@ -452,6 +455,8 @@ export class RunsClient {
       options.timeout === undefined ? SEND_EVENT_TIMEOUT_MS : parseDelay(options.timeout, 'sendEvent timeout');
     const id = options.id ?? ulid();
     const event = validateEventSignal({ name, id, ...(data !== undefined ? { data } : {}) });
+    const tooDeep = valueTooDeep("the event's data", data);
+    if (tooDeep) throw new ValidationError(tooDeep);
     const handle = this.temporal.workflow.getHandle(runId);
     const deadline = Date.now() + timeoutMs;
     const send = async (): Promise<'accepted'> => {

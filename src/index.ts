@@ -22,9 +22,11 @@ export { MAX_PENDING_EVENTS } from './shared/events';
 export {
   MAX_COMMAND_BYTES,
   MAX_HEADERS_BYTES,
+  MAX_JSON_DEPTH,
   MAX_PENDING_EVENT_BYTES,
   MAX_REMEMBERED_ID_BYTES,
   MAX_RUN_SPEC_BYTES,
+  MAX_VALUE_DEPTH,
 } from './shared/limits';
 export { ValidationError } from './shared/validate';
 export {

@@ -13,7 +13,7 @@ import {
 import { tenantFairnessKey } from './fairness';
 import { WORKFLOW_TYPE } from './shared/names';
 import type { RunSpec } from './shared/types';
-import { parseDelay, validateRunId, validateRunSpec, ValidationError } from './shared/validate';
+import { valueTooDeep, parseDelay, validateRunId, validateRunSpec, ValidationError } from './shared/validate';
 
 /** What happens when a run is due while the previous one still runs. */
 export type OverlapPolicy = 'skip' | 'buffer-one' | 'buffer-all' | 'cancel-other' | 'terminate-other' | 'allow-all';
@@ -82,6 +82,8 @@ export class RunSchedules {
       throw new ValidationError('a schedule needs exactly one of cron or every');
     }
     const spec = validateRunSpec(options.run);
+    const tooDeep = valueTooDeep('input', spec.input);
+    if (tooDeep) throw new ValidationError(tooDeep);
     // As submit does: the `tenant` header is the run's fairness key (hashed with encryption on).
     const fairnessKey = tenantFairnessKey(this.temporal, spec.headers);
     const overlap = options.overlap ?? DEFAULT_OVERLAP;

@@ -375,12 +375,12 @@ describe('raw Temporal CLI (dev server)', () => {
       'cli-protobuf',
       /workflow input: payload with encoding "json\/protobuf" could not be decoded/,
     );
-    // Valid JSON, nested deeper than the worker's stack can read.
+    // Valid JSON, nested deeper than the converter reads (MAX_JSON_DEPTH).
     await startRun('cli-too-deep', `{"input":${'['.repeat(8000)}${']'.repeat(8000)}}`);
     await assertFailed(
       kit,
       'cli-too-deep',
-      /(workflow|step) input: payload .* could not be decoded: Maximum call stack size exceeded/,
+      /^workflow input: payload with encoding "json\/plain" could not be decoded: JSON nested deeper than 1000 levels of arrays and objects \(the MAX_JSON_DEPTH limit\)$/,
     );
   });
 

@@ -6,7 +6,8 @@ import { isUndecodable, payloadConverter } from '../shared/payload-converter';
 import { DEFAULT_RUNNER, ErrorType } from '../shared/names';
 import type { RunEvent } from '../shared/events';
 import type { RunHeaders, RunOutcome, RunSpec, Step, StepRunner } from '../shared/types';
-import { type CheckedChild, describeType, validateOutcome } from '../shared/validate';
+import { MAX_VALUE_DEPTH } from '../shared/limits';
+import { type CheckedChild, describeType, validateOutcome, valueTooDeep } from '../shared/validate';
 import { tenantFairnessKey } from '../fairness';
 import { derivedRunId } from '../run-ids';
 
@@ -180,6 +181,19 @@ function describeThrown(err: unknown): { message: string; permanent: boolean } {
   return { message: `runner threw ${describeType(err)} instead of an Error`, permanent: false };
 }
 
+/**
+ * The values in an outcome that the run carries further: each must nest at most MAX_VALUE_DEPTH
+ * levels (the run wraps them deeper: a result in its webhook's input, a child's input in its spec).
+ */
+function tooDeep(result: StepResult): string | undefined {
+  if (result.kind === 'succeed') return valueTooDeep("the step's result", result.result);
+  if (result.kind === 'fail' || result.kind === 'cancel') return undefined;
+  const children = result.kind === 'runChildren' ? result.children : [];
+  const bad = children.findIndex((child) => valueTooDeep('', child.spec.input) !== undefined);
+  if (bad >= 0) return valueTooDeep(`runChildren: child ${bad}'s input`, children[bad]!.spec.input);
+  return valueTooDeep("the step's payload", result.payload);
+}
+
 function checkSize(result: StepResult): void {
   let size: number;
   try {
@@ -187,6 +201,9 @@ function checkSize(result: StepResult): void {
   } catch (err) {
     throw stepFailure(ErrorType.InvalidOutcome, `step outcome cannot be serialized: ${(err as Error).message}`);
   }
+  // Only a text longer than twice the bound can nest that deep: small outcomes skip the walk.
+  const deep = size > 2 * MAX_VALUE_DEPTH + 1 ? tooDeep(result) : undefined;
+  if (deep) throw stepFailure(ErrorType.InvalidOutcome, `step outcome: ${deep}`);
   if (size > MAX_OUTCOME_BYTES) {
     throw stepFailure(
       ErrorType.InvalidOutcome,
@@ -246,6 +263,9 @@ function createMemo(input: RunStepInput, ctx: Context) {
         `step.memo("${key}"): the value is ${size} bytes, above the ${MAX_MEMO_BYTES} a memo may record: keep large data elsewhere and record a reference`,
       );
     }
+    // The run carries memos two levels down, in the next attempt's input and its continue-as-new carry.
+    const deep = size > 2 * MAX_VALUE_DEPTH + 1 ? valueTooDeep('the value', value) : undefined;
+    if (deep) throw StepError.permanent(`step.memo("${key}"): ${deep}`);
     const kept = await record(key, value ?? null);
     recorded.set(key, kept);
     return kept as T;

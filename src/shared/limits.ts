@@ -6,7 +6,7 @@
  * door, and fails cleanly, with its webhook, before it would send a command the server refuses.
  * Sandbox-safe: the workflow measures with it too.
  */
-import { toBase64 } from './payload-converter';
+import { toBase64 } from './base64';
 
 /**
  * Temporal's default blob size limit (`limit.blobSize.error`), which the server applies to all the
@@ -33,6 +33,50 @@ export const MAX_PENDING_EVENT_BYTES = 512 * 1024;
  * 10,000 UUIDs or ULIDs fit; 10,000 IDs of 200 characters (2 MB) would not fit in the carry.
  */
 export const MAX_REMEMBERED_ID_BYTES = 400 * 1024;
+
+/**
+ * How deep arrays and objects may nest in a JSON payload. The payload converter refuses a deeper
+ * value when it encodes one (the SDK reports it cannot convert it) and deeper JSON when it reads a
+ * payload (a `ValueError`; the worker turns it into an undecodable payload the run fails on by
+ * name). Far below what any thread's stack holds, so every process draws the line at the same
+ * place: whether a step can be scheduled, or its outcome read, is the same live and in replay.
+ */
+export const MAX_JSON_DEPTH = 1000;
+
+/**
+ * How deep a value a run is handed may nest: its input, an event's data, a step's payload or
+ * result, a child's input. A run carries such a value up to four levels further down (an event in
+ * the inbox it hands over at continue-as-new, `{"events": {"pending": [{"data": …}]}}`; a child's
+ * result in its parent's step input; a result in its webhook delivery's input), where it must
+ * still fit in {@link MAX_JSON_DEPTH}. Submit, schedules and sendEvent refuse a deeper value, and
+ * so does the step activity for a runner's outcome.
+ */
+export const MAX_VALUE_DEPTH = MAX_JSON_DEPTH - 4;
+
+/**
+ * Whether JSON `text` nests arrays and objects deeper than `max` levels. One pass that skips
+ * string contents (and their escapes); a text of at most `2 * max + 1` characters cannot be
+ * deeper, so short texts, most payloads, cost nothing. Malformed text gets an answer too (JSON.parse
+ * refuses it anyway).
+ */
+export function jsonDeeperThan(text: string, max: number): boolean {
+  if (text.length <= 2 * max + 1) return false;
+  let depth = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x22) {
+      // A string: on to its closing quote, past every escaped character.
+      for (i++; i < text.length; i++) {
+        const d = text.charCodeAt(i);
+        if (d === 0x5c) i++;
+        else if (d === 0x22) break;
+      }
+    } else if (c === 0x5b || c === 0x7b) {
+      if (++depth > max) return true;
+    } else if (c === 0x5d || c === 0x7d) depth--;
+  }
+  return false;
+}
 
 function utf8Length(text: string): number {
   let n = 0;

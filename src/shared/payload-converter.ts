@@ -8,6 +8,11 @@
  * user sends can wedge a workflow task). The client uses the strict `payloadConverter`; the worker
  * uses `lenientPayloadConverter` (see ./worker-payload-converter), which turns a payload that is
  * not JSON at all into an `UndecodablePayload` marker the workflow fails or ignores cleanly.
+ *
+ * Both directions refuse JSON nested deeper than `MAX_JSON_DEPTH` levels of arrays and objects,
+ * with a `ValueError` naming the limit. Without the bound, how deep a value may be would depend
+ * on the stack of the thread that converts it (the worker's main thread and its workflow threads
+ * differ), and whether a step can be scheduled or its outcome read would not be deterministic.
  */
 import {
   BinaryPayloadConverter,
@@ -20,44 +25,10 @@ import {
 } from '@temporalio/common';
 // SDK internals, as no public API exports them: UTF-8 encode/decode that also work in the workflow sandbox.
 import { decode, encode } from '@temporalio/common/lib/encoding';
+import { BYTES_KEY, fromBase64, toBase64 } from './base64';
+import { jsonDeeperThan, MAX_JSON_DEPTH } from './limits';
 
-const BYTES_KEY = '$bytes';
-const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
-const LOOKUP = new Map([...ALPHABET].map((c, i) => [c, i]));
-
-/** Base64 without `Buffer` or `btoa`, neither of which the workflow sandbox offers. */
-export function toBase64(bytes: Uint8Array): string {
-  let out = '';
-  for (let i = 0; i < bytes.length; i += 3) {
-    const a = bytes[i] ?? 0;
-    const b = bytes[i + 1];
-    const c = bytes[i + 2];
-    const n = (a << 16) | ((b ?? 0) << 8) | (c ?? 0);
-    out += ALPHABET[(n >> 18) & 63]! + ALPHABET[(n >> 12) & 63]!;
-    out += b === undefined ? '=' : ALPHABET[(n >> 6) & 63]!;
-    out += c === undefined ? '=' : ALPHABET[n & 63]!;
-  }
-  return out;
-}
-
-export function fromBase64(text: string): Uint8Array {
-  const clean = text.replace(/=+$/, '');
-  const out = new Uint8Array(Math.floor((clean.length * 3) / 4));
-  let bits = 0;
-  let acc = 0;
-  let j = 0;
-  for (const ch of clean) {
-    const v = LOOKUP.get(ch);
-    if (v === undefined) throw new ValueError(`invalid base64 in ${BYTES_KEY}`);
-    acc = (acc << 6) | v;
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out[j++] = (acc >> bits) & 0xff;
-    }
-  }
-  return out.subarray(0, j);
-}
+export { fromBase64, toBase64 };
 
 function replacer(this: unknown, _key: string, value: unknown): unknown {
   return value instanceof Uint8Array ? { [BYTES_KEY]: toBase64(value) } : value;
@@ -74,23 +45,40 @@ function reviver(_key: string, value: unknown): unknown {
   return value;
 }
 
+function isStackOverflow(err: unknown): boolean {
+  // By name: JSON.stringify in the workflow sandbox throws that realm's RangeError.
+  return (err as Error)?.name === 'RangeError' && /call stack/i.test((err as Error).message);
+}
+
+function tooDeep(what: 'value' | 'JSON'): ValueError {
+  return new ValueError(
+    `${what} nested deeper than ${MAX_JSON_DEPTH} levels of arrays and objects (the MAX_JSON_DEPTH limit)`,
+  );
+}
+
 export class BytesAwareJsonPayloadConverter implements PayloadConverterWithEncoding {
   readonly encodingType = 'json/plain';
 
   toPayload(value: unknown): Payload | undefined {
     if (value === undefined) return undefined;
-    let json: string;
+    let json: string | undefined;
     try {
       json = JSON.stringify(value, replacer);
-    } catch {
+    } catch (err) {
+      // The stack ran out: far deeper than the bound, which a thread's stack always holds.
+      if (isStackOverflow(err)) throw tooDeep('value');
       return undefined;
     }
+    if (json === undefined) return undefined;
+    if (jsonDeeperThan(json, MAX_JSON_DEPTH)) throw tooDeep('value');
     return { metadata: { encoding: encode('json/plain') }, data: encode(json) };
   }
 
   fromPayload<T>(payload: Payload): T {
     if (payload.data === undefined || payload.data === null) throw new ValueError('Got payload with no data');
-    return JSON.parse(decode(payload.data), reviver) as T;
+    const json = decode(payload.data);
+    if (jsonDeeperThan(json, MAX_JSON_DEPTH)) throw tooDeep('JSON');
+    return JSON.parse(json, reviver) as T;
   }
 }
 

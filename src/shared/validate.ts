@@ -4,7 +4,16 @@ import { msToNumber } from '@temporalio/common/lib/time';
 import { DEFAULT_RUNNER, RESERVED_HEADER_PREFIX } from './names';
 import { type InboxCarry, type RunEvent, validateCarriedEvent, validateEventNames, validateInboxCarry } from './events';
 import { isUndecodable } from './payload-converter';
-import { encodedSize, MAX_HEADERS_BYTES, MAX_RUN_SPEC_BYTES, overflow, showBytes } from './limits';
+import {
+  encodedSize,
+  jsonDeeperThan,
+  MAX_HEADERS_BYTES,
+  MAX_JSON_DEPTH,
+  MAX_RUN_SPEC_BYTES,
+  MAX_VALUE_DEPTH,
+  overflow,
+  showBytes,
+} from './limits';
 import type { CancelOrigin, ForkOrigin, RunHeaders, RunOutcome } from './types';
 
 /** What the step after a wait gets: the event, a timeout, or the outcomes of its children. */
@@ -230,6 +239,27 @@ export function runSpecTooLarge(spec: NormalizedRunSpec): string | undefined {
     return `headers take ${showBytes(headers)} together, above the ${showBytes(MAX_HEADERS_BYTES)} limit`;
   }
   return overflow('the workflow input', { input: spec.input, headers: spec.headers }, MAX_RUN_SPEC_BYTES);
+}
+
+/**
+ * Why `value` (named `what`) nests too deeply for a run to carry, naming the limit; undefined when
+ * it does not. Asked at the door (submit, schedules, sendEvent) and of a runner's outcome, not in
+ * {@link validateRunSpec}: that runs in the workflow, and in replay, where runs in flight may hold
+ * such a value. A run started around the client with a deeper input still runs, and fails by name
+ * where it would carry the value past MAX_JSON_DEPTH.
+ */
+export function valueTooDeep(what: string, value: unknown): string | undefined {
+  let deep: boolean;
+  try {
+    // Bytes as the converter writes them, one level: `{"$bytes": "…"}`. Undefined writes nothing.
+    const text = JSON.stringify(value, (_key, v: unknown) => (v instanceof Uint8Array ? { $bytes: '' } : v));
+    deep = text !== undefined && jsonDeeperThan(text, MAX_VALUE_DEPTH);
+  } catch (err) {
+    // Only a stack overflow says something of the depth; the converter names any other problem.
+    deep = (err as Error)?.name === 'RangeError' && /call stack/i.test((err as Error).message);
+  }
+  if (!deep) return undefined;
+  return `${what} nests arrays and objects deeper than ${MAX_VALUE_DEPTH} levels, the most a run carries: it wraps a value up to 4 levels further down, within the ${MAX_JSON_DEPTH} levels a payload may nest (MAX_JSON_DEPTH)`;
 }
 
 /** Where a run's workflow and step tasks stand in line (Temporal task priority and fairness). */

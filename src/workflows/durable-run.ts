@@ -52,6 +52,7 @@ import { ErrorType, OUTCOME_MEMO_KEY, PARKED_MEMO_KEY } from '../shared/names';
 import { STEP_INFRA_RETRY, stepBackoffMs } from '../shared/retry';
 import type { RunOutcome, RunSpec, RunStatusKind } from '../shared/types';
 import { isUndecodable } from '../shared/payload-converter';
+import { stepResultProblem } from '../shared/step-result';
 import {
   type CarriedWait,
   type NormalizedRunSpec,
@@ -124,6 +125,13 @@ const Patch = {
    * would fail it, so other runs record no marker.
    */
   ParkOnExhausted: 'park-on-exhausted',
+  /**
+   * A step result that is not a step outcome (an operator completed the step by hand with any
+   * JSON: `temporal activity complete --result '{}'`) fails the run naming what arrived. Earlier
+   * versions ran the step again (`{}`) or failed with an internal error (`null`). Asked only for
+   * such a result, so other runs record no marker.
+   */
+  ValidateStepOutcome: 'validate-step-outcome',
 } as const;
 
 /**
@@ -840,6 +848,10 @@ export async function durableRun(rawSpec: RunSpec, rawCarry?: RunCarry): Promise
       }
 
       if (isUndecodable(result)) return await fail(`step ${run.step}: step outcome: ${result.reason}`);
+      const notAnOutcome = stepResultProblem(result);
+      if (notAnOutcome !== undefined && patched(Patch.ValidateStepOutcome)) {
+        return await fail(`step ${run.step}: the step's result is not a step outcome: ${notAnOutcome}`);
+      }
       if (!modeKnown) {
         modeKnown = true;
         if (result.fast && patched(Patch.FastChains)) mode = 'chain';
