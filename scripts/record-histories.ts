@@ -826,6 +826,70 @@ async function main(): Promise<void> {
       await closedWith('size-bound-step-input', 'failed', /^step 1's input would be .* above the/);
       await done('size-bound-step-input');
     }
+    // ── Temporal's cancel in the same workflow task as the events that make a run hand over
+    // (Patch handover-interrupted): sent while no worker polls the run's queue, then a worker starts.
+    {
+      const noiseThenCancel = async (runId: string) => {
+        for (let i = 0; i < 12; i++) {
+          await kit.client.temporal.workflow.getHandle(runId).signal('event', { name: 'noise', id: `noise-${i}` });
+        }
+        await kit.client.temporal.workflow.getHandle(runId).cancel();
+      };
+      const withWorker = async (taskQueue: string, runId: string) => {
+        const worker = await createTestKit({ runners, env: kit.env, taskQueue, webhook: false });
+        try {
+          await closedWith(runId, 'cancelled');
+          files.push(...(await record(worker, runId)));
+        } finally {
+          await worker.teardown();
+        }
+      };
+      // A continued execution whose first task must hand over at once.
+      const firstTask = 'handover-interrupted-first-task';
+      await kit.client.temporal.workflow.start('durableRun', {
+        workflowId: firstTask,
+        taskQueue: `${kit.taskQueue}-${firstTask}`,
+        args: [
+          { input: { hello: 'world' }, runner: 'approval', maxHistoryEvents: 10 },
+          { step: 0, payload: { hello: 'world' }, wait: { kind: 'event', names: ['approve'] } },
+        ],
+      });
+      await noiseThenCancel(firstTask);
+      await withWorker(`${kit.taskQueue}-${firstTask}`, firstTask);
+      // A run waiting for an event, its worker gone meanwhile: on a dev server, as the
+      // time-skipping one never moves a task off a sticky queue no worker polls.
+      const inWait = 'handover-interrupted-wait';
+      const env = await createTestEnv('local');
+      try {
+        const first = await createTestKit({ runners, env, taskQueue: inWait, webhook: false });
+        try {
+          await first.client.submit({
+            runId: inWait,
+            runner: 'approval',
+            input: { hello: 'world' },
+            maxHistoryEvents: 10,
+          });
+          await waitForState(first, inWait, 'waiting');
+        } finally {
+          await first.teardown();
+        }
+        // The worker is gone: the events and the cancel wait together for the next one's task.
+        for (let i = 0; i < 12; i++) {
+          await env.client.workflow.getHandle(inWait).signal('event', { name: 'noise', id: `noise-${i}` });
+        }
+        await env.client.workflow.getHandle(inWait).cancel();
+        const second = await createTestKit({ runners, env, taskQueue: inWait, webhook: false });
+        try {
+          const outcome = await second.client.result(inWait);
+          if (outcome.status !== 'cancelled') throw new Error(`${inWait}: ${outcome.status}`);
+          files.push(...(await record(second, inWait)));
+        } finally {
+          await second.teardown();
+        }
+      } finally {
+        await env.teardown();
+      }
+    }
   } finally {
     await kit.teardown();
     receiver.close();

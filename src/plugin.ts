@@ -38,6 +38,9 @@ import { type ObservabilityPlugin, setUpObservability } from './observability/pl
 import type { StepRunner, TerminalHook, WebhookOptions } from './shared/types';
 import { type BundleKind, payloadConverterPath, prebuiltBundle, workflowsPath } from './workflow-bundle';
 
+/** How long one workflow activation may run before the SDK stops it (see configureWorker). */
+const ISOLATE_EXECUTION_TIMEOUT = '60s';
+
 export interface DurableRunsPluginOptions {
   /** Step runners by name; a run picks one with `runner` (default `"default"`). */
   runners: Readonly<Record<string, StepRunner>>;
@@ -154,7 +157,16 @@ export class DurableRunsPlugin implements WorkerPlugin, ClientPlugin {
       throw new PluginConflict(`the worker already has activities named ${clash.join(', ')}; rename them`);
     }
     const { workflowsPath: _path, workflowBundle: _bundle, ...rest } = options;
+    const undeclared: Record<string, unknown> = {
+      // The SDK stops a workflow activation that runs longer than this (5 s by default). Replaying a
+      // long history after an eviction (a run flooded with signals, near HISTORY_CEILING) took 5–9 s
+      // on a busy 2-core machine, and the stop then crashed the whole worker process ("async hook
+      // stack has become corrupted": nodejs/node#38503, temporalio/sdk-typescript#939). An option
+      // the SDK does not declare but reads; a worker's own value wins.
+      isolateExecutionTimeout: ISOLATE_EXECUTION_TIMEOUT,
+    };
     return this.observability.configureWorker({
+      ...undeclared,
       ...rest,
       ...this.workflows(options),
       ...(options.workflowsPath && !options.workflowBundle

@@ -132,6 +132,14 @@ const Patch = {
    * such a result, so other runs record no marker.
    */
   ValidateStepOutcome: 'validate-step-outcome',
+  /**
+   * A run about to hand over (continue-as-new while it waits, or between steps) that a cancel, a
+   * malformed signal or the deadline interrupted in the same activation ends here instead, with
+   * its outcome and webhook. Earlier versions closed as Canceled with neither when Temporal's own
+   * cancel met the hand-over, and carried any other interrupt to the next execution. Asked only
+   * when an interrupt meets a hand-over, so other runs record no marker.
+   */
+  HandoverInterrupted: 'handover-interrupted',
 } as const;
 
 /**
@@ -542,10 +550,28 @@ export async function durableRun(rawSpec: RunSpec, rawCarry?: RunCarry): Promise
     return await continueAsNew<typeof durableRun>(spec, next);
   };
 
-  /** Continues-as-new in the middle of `wait`, which the next execution resumes; its next step gets `payload`. */
-  const handOver = async (wait: CarriedWait, payload: unknown): Promise<never> => {
-    await condition(() => true);
-    return await continueWith(run.carryForward({ wait, payload }, true));
+  /**
+   * Lets the activation's other jobs apply, then says whether the run may hand over to a new
+   * execution. Not when a cancel, a malformed signal or the deadline came in the same activation:
+   * the caller then returns as if interrupted, and the loop's top ends the run with its outcome.
+   */
+  const mayHandOver = async (): Promise<boolean> => {
+    await CancellationScope.nonCancellable(() => condition(() => true));
+    if (!run.interruptPending) return true;
+    if (patched(Patch.HandoverInterrupted)) return false;
+    // An earlier version's run, replayed: Temporal's cancel closed it right here (its wait for the
+    // activation's other jobs was cancellable), and any other interrupt went on to the next execution.
+    if (CancellationScope.current().consideredCancelled) throw new CancelledFailure('Workflow cancelled');
+    return true;
+  };
+
+  /**
+   * Continues-as-new in the middle of `wait`, which the next execution resumes; its next step gets
+   * `payload`. Returns (false) only when an interrupt came first (see mayHandOver).
+   */
+  const handOver = async (wait: CarriedWait, payload: unknown): Promise<false> => {
+    if (await mayHandOver()) await continueWith(run.carryForward({ wait, payload }, true));
+    return false;
   };
 
   /**
@@ -568,6 +594,8 @@ export async function durableRun(rawSpec: RunSpec, rawCarry?: RunCarry): Promise
     }
     if (end === 'handover') {
       await handOver({ kind: 'event', names, ...(untilMs !== undefined ? { until: iso(untilMs) } : {}) }, payload);
+      run.abandonWait();
+      return;
     }
     run.advance(payload, run.endWait(end === 'done'));
     report();
@@ -576,7 +604,7 @@ export async function durableRun(rawSpec: RunSpec, rawCarry?: RunCarry): Promise
   /** Sleeps until `untilMs`; returns false when interrupted (the loop's top then ends the run). */
   const sleepUntil = async (untilMs: number, handover: () => [CarriedWait, unknown]): Promise<boolean> => {
     try {
-      if ((await waitFor(() => false, untilMs - Date.now())) === 'handover') await handOver(...handover());
+      if ((await waitFor(() => false, untilMs - Date.now())) === 'handover') return await handOver(...handover());
       return true;
     } catch (err) {
       if (!isCancellation(err)) throw err;
@@ -722,7 +750,7 @@ export async function durableRun(rawSpec: RunSpec, rawCarry?: RunCarry): Promise
         return;
       }
       if (end === 'handover') {
-        await condition(() => true);
+        if (!(await mayHandOver())) return;
         if (run.parked) {
           return await continueWith(
             run.carryForward({ wait: { kind: 'parked', ...run.parked }, payload: run.payload }, true),
@@ -750,7 +778,8 @@ export async function durableRun(rawSpec: RunSpec, rawCarry?: RunCarry): Promise
       if (spent) return await fail(spent);
       const info = workflowInfo();
       if (info.continueAsNewSuggested || info.historyLength > spec.maxHistoryEvents) {
-        await condition(() => true);
+        // Interrupted meanwhile: the loop's top ends the run.
+        if (!(await mayHandOver())) continue;
         // A parked step resumed meanwhile: nothing left to hand on but its new attempt.
         if (resume?.kind === 'parked' && !run.parked) resume = undefined;
         // A wait handed over to this execution, whose first task came already past the limit
