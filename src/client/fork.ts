@@ -5,9 +5,9 @@
  * payload, what ended the wait before step `k`, and `forkedFrom`); memos are not carried.
  */
 import type { Client } from '@temporalio/client';
-import { OUTCOME_MEMO_KEY } from './shared/names';
-import type { RunOutcome } from './shared/types';
-import { describeType, type RunCarry, ValidationError } from './shared/validate';
+import { OUTCOME_MEMO_KEY } from '../shared/names';
+import type { RunOutcome } from '../shared/types';
+import { describeType, type RunCarry, ValidationError } from '../shared/validate';
 import { stepActivities } from './run-history';
 
 export interface ForkOptions {

@@ -31,14 +31,14 @@ import {
 // No public API converts a proto Timestamp; the SDK's own helper (internal path) does.
 import { optionalTsToDate } from '@temporalio/common/lib/time';
 import { ulid } from 'ulid';
-import { parseCallbackUrl } from './activities/webhook/guard';
-import { connectionTarget, loadConnectionConfig } from './config';
-import { type EncryptionOption, encryptionDataConverter, resolveEncryptionKeys } from './encryption';
-import { tenantFairnessKey } from './fairness';
-import { supportsEagerStart } from './eager-start';
-import { flushTracing, startTracing, tracingClientInterceptors } from './observability';
-import { cancelSignal, eventSignal, eventUpdate, resumeUpdate, statusQuery } from './shared/definitions';
-import { validateEventSignal } from './shared/events';
+import { parseCallbackUrl } from '../activities/webhook/guard';
+import { connectionTarget, loadConnectionConfig } from '../common/config';
+import { type EncryptionOption, encryptionDataConverter, resolveEncryptionKeys } from '../payloads/encryption';
+import { tenantFairnessKey } from '../common/fairness';
+import { supportsEagerStart } from '../common/eager-start';
+import { flushTracing, startTracing, tracingClientInterceptors } from '../observability';
+import { cancelSignal, eventSignal, eventUpdate, resumeUpdate, statusQuery } from '../shared/definitions';
+import { validateEventSignal } from '../shared/events';
 import {
   ErrorType,
   OUTCOME_MEMO_KEY,
@@ -46,15 +46,15 @@ import {
   WEBHOOK_WORKFLOW_TYPE,
   WORKFLOW_TYPE,
   webhookWorkflowId,
-} from './shared/names';
+} from '../shared/names';
 import { type RetryAnswer, retryRun } from './retry';
 import { forkCarry, type ForkOptions } from './fork';
-import { derivedRunId } from './run-ids';
+import { derivedRunId } from '../common/run-ids';
 import { batchProgress, type BulkCancel, type BulkRetry, cancelMatching, retryMatching } from './bulk';
-import { CLOSE_MEMO_KEY, type WebhookDeliveryInput, type WebhookDeliveryStatus } from './shared/webhook';
+import { CLOSE_MEMO_KEY, type WebhookDeliveryInput, type WebhookDeliveryStatus } from '../shared/webhook';
 import { RunSchedules } from './schedules';
-import { toBase64 } from './shared/payload-converter';
-import type { ForkOrigin, RunOutcome, RunSpec, RunState, RunStatus, RunStatusKind } from './shared/types';
+import { toBase64 } from '../shared/payload-converter';
+import type { ForkOrigin, RunOutcome, RunSpec, RunState, RunStatus, RunStatusKind } from '../shared/types';
 import {
   type NormalizedRunSpec,
   parseDelay,
@@ -67,7 +67,7 @@ import {
   validateRunSpec,
   valueTooDeep,
   runSpecTooLarge,
-} from './shared/validate';
+} from '../shared/validate';
 
 export { ValidationError };
 
@@ -272,7 +272,7 @@ function canonical(value: unknown): string {
 }
 
 /** The data converter clients must use to read and write durable-runs payloads. */
-export const dataConverter = { payloadConverterPath: require.resolve('./shared/payload-converter') };
+export const dataConverter = { payloadConverterPath: require.resolve('../shared/payload-converter') };
 
 export class RunsClient {
   private constructor(
