@@ -19,7 +19,8 @@ import { TestWorkflowEnvironment } from '@temporalio/testing';
 // Not re-exported by the package's index: a client of the environment's kind, with another data converter.
 import { TimeSkippingClient } from '@temporalio/testing/lib/client';
 import { DefaultLogger, type LogLevel, Runtime, type Worker, type WorkflowBundle } from '@temporalio/worker';
-import { dataConverter, RunsClient } from './client';
+import { RunsClient } from './client';
+import { dataConverter } from './payloads/data-converter';
 import { encryptionDataConverter, type EncryptionOption, resolveEncryptionKeys } from './payloads/encryption';
 import type { StepRunner, TerminalHook, WebhookOptions } from './shared/types';
 import { DEV_SERVER_ARGS } from './local/dev-server';

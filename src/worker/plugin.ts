@@ -30,8 +30,8 @@ import type {
   WorkflowBundleOption,
 } from '@temporalio/worker';
 import { createActivities } from '../activities';
-import { dataConverter as clientDataConverter } from '../client';
 import { loadWebhookOptions } from '../common/config';
+import { dataConverter as clientDataConverter } from '../payloads/data-converter';
 import { encryptionDataConverter, type EncryptionOption, resolveEncryptionKeys } from '../payloads/encryption';
 import { tracingClientInterceptors } from '../observability';
 import { type ObservabilityPlugin, setUpObservability } from '../observability/plugin';
