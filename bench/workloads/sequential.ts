@@ -1,18 +1,7 @@
 /** Runs one at a time on an idle server: first-step latency, with and without eager start, and steps/s. */
 import { flags, N } from '../options';
-import {
-  allMarks,
-  type Bench,
-  eagerStarts,
-  measuredBatch,
-  mirrored,
-  range,
-  type Round,
-  roundRow,
-  type Row,
-  runBatch,
-  type Variant,
-} from '../rounds';
+import type { Bench, Round, Row, Variant } from '../rounds';
+import { allMarks, eagerStarts, measuredBatch, mirrored, range, roundRow, runBatch } from '../rounds';
 import { latencies } from '../stats';
 
 /**

@@ -4,21 +4,8 @@
  */
 import { flags, N } from '../options';
 import { runTaquba, type TaqubaSettings } from '../peers';
-import {
-  allMarks,
-  type Batch,
-  type Bench,
-  eventsPerStep,
-  measuredBatch,
-  mirrored,
-  range,
-  type Round,
-  roundRow,
-  type Row,
-  runBatch,
-  singleRow,
-  type Variant,
-} from '../rounds';
+import type { Batch, Bench, Round, Row, Variant } from '../rounds';
+import { allMarks, eventsPerStep, measuredBatch, mirrored, range, roundRow, runBatch, singleRow } from '../rounds';
 import { latencies } from '../stats';
 
 const PEER_SETTINGS = ['default', 'fastest'] as const;
