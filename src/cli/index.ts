@@ -1,7 +1,7 @@
 /**
  * The `durable-runs` command: `dev`, `worker`, `submit`, `status`, `cancel`, `send`, `result`,
- * `list`, `watch`, `redeliver`, `retry`, `resume`, `fork`, `schedule`, `codec-server`, one module each in this folder. Every
- * sub-command takes `--json`; errors print one line and exit non-zero.
+ * `list`, `watch`, `redeliver`, `retry`, `resume`, `fork`, `schedule`, `codec-server`, one module
+ * each in this folder. Every sub-command takes `--json`; errors print one line and exit non-zero.
  *
  * Exit codes: 0 ok / run succeeded, 1 run failed, 2 usage, configuration or connection error,
  * 3 run cancelled, 4 run not found.
