@@ -8,8 +8,8 @@
 import { randomBytes } from 'node:crypto';
 import { cpus } from 'node:os';
 import type { Payload, SerializationContext } from '@temporalio/common';
-import { EncryptionCodec, EncryptionKeys } from '../src/encryption';
-import { payloadToBytes } from '../src/payload-wire';
+import { EncryptionCodec, EncryptionKeys } from '../src/payloads/encryption';
+import { payloadToBytes } from '../src/payloads/payload-wire';
 import { payloadConverter } from '../src/shared/payload-converter';
 
 const args = process.argv.slice(2);

@@ -1,6 +1,6 @@
 /**
  * A peer on the same box (issue 15): taquba-workflow, an embedded Rust workflow runtime on Taquba's
- * local-filesystem object store, running bench/run.ts's short-run workload (runs of no-op steps, a
+ * local-filesystem object store, running the bench's short-run workload (runs of no-op steps, a
  * pool of `concurrency` runs in flight). The Rust program is bench/peers/taquba (pinned versions,
  * Cargo.lock committed); it times the work alone, from the first submit to the end of the last run,
  * in a fresh store directory per invocation, and prints one JSON line.
@@ -13,7 +13,8 @@
  *
  * prints the median (min–max) over the rounds of: default, fastest, one run at a time at each, and
  * the same runs submitted all at once (the worker's step slots the only bound). bench/run.ts uses
- * `buildTaquba` and `runTaquba`. Needs cargo (a Rust toolchain); the first build takes minutes.
+ * `buildTaquba`, bench/workloads/short-runs.ts `runTaquba`. Needs cargo (a Rust toolchain); the
+ * first build takes minutes.
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';

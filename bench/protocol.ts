@@ -1,8 +1,8 @@
-/** What bench/run.ts and each side's worker process (bench/worker.ts) say to each other. */
+/** What the bench (bench/side-worker.ts) and each side's worker process (bench/worker.ts) say to each other. */
 
 export type Side = 'ours' | 'base';
 
-/** What bench/run.ts asks; every request gets one reply with the same `id`. */
+/** What the bench asks; every request gets one reply with the same `id`. */
 export type Request =
   | { id: number; type: 'marks' }
   | { id: number; type: 'record'; on: boolean }

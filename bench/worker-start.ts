@@ -11,7 +11,7 @@ import { execFile } from 'node:child_process';
 import { cpSync, existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs, promisify } from 'node:util';
-import { startDevServer } from '../src/dev-server';
+import { startDevServer } from '../src/local/dev-server';
 
 const exec = promisify(execFile);
 const ROOT = join(__dirname, '..');

@@ -1,6 +1,6 @@
 /**
  * One side's worker for `npm run bench`, in a process of its own so that its memory and CPU
- * profile are its own. Started by bench/run.ts with `fork`: argv is `<ours|base> <address>
+ * profile are its own. Started by bench/side-worker.ts with `fork`: argv is `<ours|base> <address>
  * <taskQueue> <workflow bundle>`; requests and replies go over the IPC channel (see `Request`).
  */
 import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
@@ -29,7 +29,7 @@ let peakRss = process.memoryUsage.rss();
 setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage.rss())), 100).unref();
 
 function memory(): Memory {
-  // bench/run.ts starts this process with --expose-gc, so "after" figures are not GC timing noise.
+  // bench/side-worker.ts starts this process with --expose-gc, so "after" figures are not GC timing noise.
   (globalThis as { gc?: () => void }).gc?.();
   const { rss, heapUsed } = process.memoryUsage();
   peakRss = Math.max(peakRss, rss);

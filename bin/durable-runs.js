@@ -6,7 +6,7 @@ const { existsSync, readdirSync, statSync } = require('node:fs');
 const { join } = require('node:path');
 
 const root = join(__dirname, '..');
-const compiled = join(root, 'lib', 'cli.js');
+const compiled = join(root, 'lib', 'cli', 'index.js');
 const sources = join(root, 'src');
 
 /** The newest modification time of the .ts files under `dir`. */
@@ -23,7 +23,7 @@ function newestSource(dir) {
 function canRunSources() {
   try {
     require.resolve('tsx/cjs');
-    return existsSync(join(sources, 'cli.ts'));
+    return existsSync(join(sources, 'cli', 'index.ts'));
   } catch {
     return false;
   }
@@ -35,7 +35,7 @@ if (useCompiled && existsSync(sources) && newestSource(sources) > statSync(compi
   else process.stderr.write('durable-runs: warning: lib/ is older than src/; run `npm run build`\n');
 }
 if (!useCompiled) require('tsx/cjs');
-const { main } = require(useCompiled ? compiled : join(sources, 'cli.ts'));
+const { main } = require(useCompiled ? compiled : join(sources, 'cli', 'index.ts'));
 main(process.argv).then((code) => {
   process.exitCode = code;
 });

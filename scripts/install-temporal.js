@@ -2,7 +2,7 @@
 'use strict';
 /**
  * Makes sure the Temporal CLI (`temporal`, for `server start-dev`) and the time-skipping test
- * server (`temporal-test-server`) are available, found by the lookup `src/temporal-binaries.ts`
+ * server (`temporal-test-server`) are available, found by the lookup `src/local/temporal-binaries.ts`
  * uses too (`scripts/temporal-lookup.js`):
  *
  *   1. TEMPORAL_CLI_PATH / TEMPORAL_TEST_SERVER_PATH (must name an executable when set),

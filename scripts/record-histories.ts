@@ -17,7 +17,7 @@ import { join, resolve } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { fastSteps, MAX_COMMAND_BYTES, MAX_JSON_DEPTH, StepError, StepOutcome, type StepRunner } from '../src';
 import { webhookWorkflowId } from '../src/shared/names';
-import { resolveTemporalCli } from '../src/temporal-binaries';
+import { resolveTemporalCli } from '../src/local/temporal-binaries';
 import { NativeConnection } from '@temporalio/worker';
 import { createWorker, RunsClient } from '../src';
 import { createTestEnv, createTestKit, type TestKit, workflowBundle } from '../src/testing';

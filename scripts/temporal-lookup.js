@@ -1,7 +1,7 @@
 'use strict';
 /**
  * The one lookup of the Temporal binaries, shared by `scripts/install-temporal.js` (plain Node,
- * before any package is installed) and `src/temporal-binaries.ts`:
+ * before any package is installed) and `src/local/temporal-binaries.ts`:
  *
  *   1. TEMPORAL_CLI_PATH / TEMPORAL_TEST_SERVER_PATH (must name an executable when set),
  *   2. the PATH,

@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 'use strict';
 // `npm run build`, after tsc: writes the prebuilt workflow bundles beside the compiled code, so a
-// worker starts without webpack (see src/workflow-bundle.ts).
-const { writeWorkflowBundles } = require('../lib/workflow-bundle');
+// worker starts without webpack (see src/worker/workflow-bundle.ts).
+const { writeWorkflowBundles } = require('../lib/worker/workflow-bundle');
 
 writeWorkflowBundles().then(
   (paths) =>

@@ -15,9 +15,9 @@ export type {
   EventSignal,
   ForkOrigin,
 } from './shared/types';
-export type { ForkOptions } from './fork';
-export type { RetryAnswer } from './retry';
-export type { BulkCancel, BulkRetry } from './bulk';
+export type { ForkOptions } from './client/fork';
+export type { RetryAnswer } from './client/retry';
+export type { BulkCancel, BulkRetry } from './client/bulk';
 export { MAX_PENDING_EVENTS } from './shared/events';
 export {
   MAX_COMMAND_BYTES,
@@ -45,18 +45,18 @@ export {
   dataConverter,
 } from './client';
 export { createWorker, type CreateWorkerOptions } from './worker';
-export { DurableRunsPlugin, PluginConflict, type DurableRunsPluginOptions } from './plugin';
-export { EncryptionKeys, EncryptionCodec, encryptionDataConverter, type EncryptionOption } from './encryption';
-export { startCodecServer, type CodecServer, type CodecServerOptions } from './codec-server';
+export { DurableRunsPlugin, PluginConflict, type DurableRunsPluginOptions } from './worker/plugin';
+export { EncryptionKeys, EncryptionCodec, encryptionDataConverter, type EncryptionOption } from './payloads/encryption';
+export { startCodecServer, type CodecServer, type CodecServerOptions } from './payloads/codec-server';
 export {
   RunSchedules,
   ScheduleNotFound,
   type ScheduleOptions,
   type ScheduleInfo,
   type OverlapPolicy,
-} from './schedules';
+} from './client/schedules';
 export type { ChildRunSpec, CancelOrigin } from './shared/types';
-export { ConfigError } from './config';
+export { ConfigError } from './common/config';
 export { flushTracing, TRACING_WORKFLOW_MODULE } from './observability';
 export { installMetrics, type InstallMetricsOptions } from './observability/metrics';
 export { ObservabilityPlugin, setUpObservability } from './observability/plugin';

@@ -12,20 +12,21 @@
  * ```
  */
 // First: names @temporalio/testing and its install command when it is missing.
-import './testing-peer';
+import './local/testing-peer';
 import { readFileSync } from 'node:fs';
 import { Client } from '@temporalio/client';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 // Not re-exported by the package's index: a client of the environment's kind, with another data converter.
 import { TimeSkippingClient } from '@temporalio/testing/lib/client';
 import { DefaultLogger, type LogLevel, Runtime, type Worker, type WorkflowBundle } from '@temporalio/worker';
-import { dataConverter, RunsClient } from './client';
-import { encryptionDataConverter, type EncryptionOption, resolveEncryptionKeys } from './encryption';
+import { RunsClient } from './client';
+import { dataConverter } from './payloads/data-converter';
+import { encryptionDataConverter, type EncryptionOption, resolveEncryptionKeys } from './payloads/encryption';
 import type { StepRunner, TerminalHook, WebhookOptions } from './shared/types';
-import { DEV_SERVER_ARGS } from './dev-server';
-import { devServerExecutable, testServerExecutable } from './temporal-binaries';
+import { DEV_SERVER_ARGS } from './local/dev-server';
+import { devServerExecutable, testServerExecutable } from './local/temporal-binaries';
 import { createWorker } from './worker';
-import { type BundleKind, bundleFileName, buildWorkflowBundle, prebuiltBundle } from './workflow-bundle';
+import { type BundleKind, bundleFileName, buildWorkflowBundle, prebuiltBundle } from './worker/workflow-bundle';
 
 export interface TestKitOptions {
   runners: Readonly<Record<string, StepRunner>>;

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { DefaultLogger } from '@temporalio/worker';
 import { StepOutcome, type StepRunner } from '../src';
-import { freePort } from '../src/dev-server';
+import { freePort } from '../src/local/dev-server';
 import { installMetrics } from '../src/observability/metrics';
 import { MetricName } from '../src/shared/metrics';
 import { WORKFLOW_TYPE } from '../src/shared/names';

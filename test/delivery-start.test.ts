@@ -12,7 +12,7 @@ import { createWorker, RunsClient, StepOutcome } from '../src';
 import { dataConverter } from '../src/client';
 import { webhookWorkflowId } from '../src/shared/names';
 import { workflowBundle } from '../src/testing';
-import { startDevServer, type DevServer } from '../src/dev-server';
+import { startDevServer, type DevServer } from '../src/local/dev-server';
 import { startGrpcFaultProxy, type GrpcFaultProxy } from './helpers/grpc-fault-proxy';
 import { startReceiver, type Receiver } from '../support/receiver';
 import { eventually } from '../support/wait';

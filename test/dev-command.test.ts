@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
-import { freePort } from '../src/dev-server';
+import { freePort } from '../src/local/dev-server';
 import { eventually } from '../support/wait';
 
 const BIN = join(__dirname, '..', 'bin', 'durable-runs.js');

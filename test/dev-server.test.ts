@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { existsSync, statSync } from 'node:fs';
 import { test } from 'node:test';
 import { Client, Connection } from '@temporalio/client';
-import { type DevServer, startDevServer } from '../src/dev-server';
+import { type DevServer, startDevServer } from '../src/local/dev-server';
 import { eventually } from '../support/wait';
 
 async function connect(server: DevServer): Promise<{ client: Client; connection: Connection }> {

@@ -14,10 +14,10 @@ import {
 } from '@temporalio/common';
 import { decodeFailure, encodeFailure } from '@temporalio/common/lib/internal-non-workflow';
 import { temporal } from '@temporalio/proto';
-import { type CodecServer, startCodecServer } from '../src/codec-server';
-import { ConfigError } from '../src/config';
-import { EncryptionCodec, EncryptionKeys, resolveEncryptionKeys } from '../src/encryption';
-import { payloadFromBytes, payloadFromJson, payloadToBytes, payloadToJson } from '../src/payload-wire';
+import { type CodecServer, startCodecServer } from '../src/payloads/codec-server';
+import { ConfigError } from '../src/common/config';
+import { EncryptionCodec, EncryptionKeys, resolveEncryptionKeys } from '../src/payloads/encryption';
+import { payloadFromBytes, payloadFromJson, payloadToBytes, payloadToJson } from '../src/payloads/payload-wire';
 import { failureConverter as encryptingFailureConverter } from '../src/shared/encrypted-failure-converter';
 import {
   DECRYPTION_ERROR,

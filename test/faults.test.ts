@@ -13,9 +13,9 @@ import { after, before, test } from 'node:test';
 import { Connection } from '@temporalio/client';
 import { RunsClient } from '../src';
 import { workflowBundle } from '../src/testing';
-import { freePort } from '../src/dev-server';
+import { freePort } from '../src/local/dev-server';
 import { startReceiver, type Receiver } from '../support/receiver';
-import { startDevServer, type DevServer } from '../src/dev-server';
+import { startDevServer, type DevServer } from '../src/local/dev-server';
 import { eventually } from '../support/wait';
 
 interface Observation {

@@ -14,7 +14,7 @@ import { promisify } from 'node:util';
 import { after, before, test } from 'node:test';
 import { RunsClient } from '../src/client';
 import { workflowBundle } from '../src/testing';
-import { type DevServer, startDevServer } from '../src/dev-server';
+import { type DevServer, startDevServer } from '../src/local/dev-server';
 import { temporalCli } from './helpers/temporal-cli';
 import { eventually } from '../support/wait';
 

@@ -22,7 +22,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { before, test } from 'node:test';
 import { promisify } from 'node:util';
-import { testServerExecutable } from '../src/temporal-binaries';
+import { testServerExecutable } from '../src/local/temporal-binaries';
 
 const exec = promisify(execFile);
 const ROOT = join(__dirname, '..');

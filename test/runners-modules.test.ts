@@ -13,9 +13,9 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { RunsClient } from '../src/client';
-import { resolveTemporalCli } from '../src/temporal-binaries';
-import { type DevServer, startDevServer } from '../src/dev-server';
-import { freePort } from '../src/dev-server';
+import { resolveTemporalCli } from '../src/local/temporal-binaries';
+import { type DevServer, startDevServer } from '../src/local/dev-server';
+import { freePort } from '../src/local/dev-server';
 import { eventually } from '../support/wait';
 
 const exec = promisify(execFile);
@@ -212,10 +212,10 @@ describe('after a build (a copy of the package with lib/)', () => {
 
   test('the bin runs lib/ when it is current, and the sources when lib/ is older than them', async () => {
     const help = async () => (await exec(process.execPath, [bin, '--help'], { env: childEnv({}) })).stdout;
-    const libCli = join(pkg, 'lib', 'cli.js');
+    const libCli = join(pkg, 'lib', 'cli', 'index.js');
     writeFileSync(libCli, readFileSync(libCli, 'utf8').replace('Durable multi-step runs on Temporal', 'FROM-LIB'));
     assert.match(await help(), /FROM-LIB/);
-    const srcCli = join(pkg, 'src', 'cli.ts');
+    const srcCli = join(pkg, 'src', 'cli', 'index.ts');
     writeFileSync(srcCli, readFileSync(srcCli, 'utf8').replace('Durable multi-step runs on Temporal', 'FROM-SRC'));
     const text = await help();
     assert.match(text, /FROM-SRC/);

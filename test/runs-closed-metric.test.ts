@@ -9,7 +9,7 @@ import { after, before, test } from 'node:test';
 import type { Payload, PayloadCodec } from '@temporalio/common';
 import { DefaultLogger } from '@temporalio/worker';
 import { StepOutcome } from '../src';
-import { freePort } from '../src/dev-server';
+import { freePort } from '../src/local/dev-server';
 import { installMetrics } from '../src/observability/metrics';
 import { MetricName } from '../src/shared/metrics';
 import { createTestKit, type TestKit } from '../src/testing';

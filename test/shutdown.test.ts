@@ -13,8 +13,8 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { Connection } from '@temporalio/client';
 import { RunsClient } from '../src';
-import { DEFAULT_SHUTDOWN_GRACE_MS, loadShutdownGraceMs } from '../src/config';
-import { startDevServer, type DevServer } from '../src/dev-server';
+import { DEFAULT_SHUTDOWN_GRACE_MS, loadShutdownGraceMs } from '../src/common/config';
+import { startDevServer, type DevServer } from '../src/local/dev-server';
 import { workflowBundle } from '../src/testing';
 import { eventually } from '../support/wait';
 

@@ -19,7 +19,7 @@ import { ConfigError, ObservabilityPlugin, RunsClient } from '../src';
 import { loadTracingConfig, startTracing } from '../src/observability';
 import { workflowBundle } from '../src/testing';
 import { payloadConverterPath } from '../src/worker';
-import { startDevServer, type DevServer } from '../src/dev-server';
+import { startDevServer, type DevServer } from '../src/local/dev-server';
 import { startReceiver, type Receiver } from '../support/receiver';
 import { eventually } from '../support/wait';
 

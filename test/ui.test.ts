@@ -14,11 +14,11 @@ import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { chromium, type Browser } from 'playwright-core';
 import { StepOutcome } from '../src';
 import { dataConverter } from '../src/client';
-import { type CodecServer, startCodecServer } from '../src/codec-server';
-import { EncryptionKeys } from '../src/encryption';
-import { devServerExecutable } from '../src/temporal-binaries';
+import { type CodecServer, startCodecServer } from '../src/payloads/codec-server';
+import { EncryptionKeys } from '../src/payloads/encryption';
+import { devServerExecutable } from '../src/local/temporal-binaries';
 import { createTestKit, type TestKit } from '../src/testing';
-import { freePort } from '../src/dev-server';
+import { freePort } from '../src/local/dev-server';
 import { eventually } from '../support/wait';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';

@@ -4,7 +4,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { ConfigError, loadConnectionConfig, loadVersioningConfig, loadWebhookOptions } from '../src/config';
+import { ConfigError, loadConnectionConfig, loadVersioningConfig, loadWebhookOptions } from '../src/common/config';
 import {
   fromBase64,
   isUndecodable,

@@ -11,10 +11,10 @@ import { Client, Connection } from '@temporalio/client';
 import { bundleWorkflowCode, NativeConnection, Runtime, type Worker } from '@temporalio/worker';
 import { createWorker, RunsClient, StepOutcome, type StepRunner } from '../src';
 import { dataConverter } from '../src/client';
-import type { VersioningConfig } from '../src/config';
+import type { VersioningConfig } from '../src/common/config';
 import { payloadConverterPath } from '../src/worker';
 import { workflowBundle } from '../src/testing';
-import { startDevServer, type DevServer } from '../src/dev-server';
+import { startDevServer, type DevServer } from '../src/local/dev-server';
 import { temporalCli } from './helpers/temporal-cli';
 import { eventually } from '../support/wait';
 

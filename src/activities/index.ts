@@ -1,4 +1,4 @@
-import { DEFAULT_WEBHOOK_OPTIONS } from '../config';
+import { DEFAULT_WEBHOOK_OPTIONS } from '../common/config';
 import type { StepRunner, TerminalHook, WebhookOptions } from '../shared/types';
 import { createRunnerMode, createRunStep } from './run-step';
 import { readRunOutcome } from './read-outcome';

@@ -4,12 +4,11 @@ import { memoSignal, memosQuery, memoUpdate } from '../shared/definitions';
 import { isFastRunner, StepError } from '../shared/outcome';
 import { isUndecodable, payloadConverter } from '../shared/payload-converter';
 import { DEFAULT_RUNNER, ErrorType } from '../shared/names';
-import type { RunEvent } from '../shared/events';
-import type { RunHeaders, RunOutcome, RunSpec, Step, StepRunner } from '../shared/types';
+import type { RunEvent, RunHeaders, RunOutcome, RunSpec, Step, StepRunner } from '../shared/types';
 import { MAX_VALUE_DEPTH } from '../shared/limits';
 import { type CheckedChild, describeType, validateOutcome, valueTooDeep } from '../shared/validate';
-import { tenantFairnessKey } from '../fairness';
-import { derivedRunId } from '../run-ids';
+import { tenantFairnessKey } from '../common/fairness';
+import { derivedRunId } from '../common/run-ids';
 
 /** What the workflow passes to `runStep`. */
 export interface RunStepInput {

@@ -12,9 +12,9 @@ import {
   startCodecServer,
   validateCodecToken,
   validateCorsOrigins,
-} from '../codec-server';
-import { ConfigError } from '../config';
-import { ENCRYPTION_KEYS_VARIABLE, EncryptionKeys } from '../encryption';
+} from '../payloads/codec-server';
+import { ConfigError } from '../common/config';
+import { ENCRYPTION_KEYS_VARIABLE, EncryptionKeys } from '../payloads/encryption';
 import { act, print } from './shared';
 
 function parsePort(text: string, source: string): number {

@@ -6,7 +6,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { startDevServer } from '../dev-server';
+import { startDevServer } from '../local/dev-server';
 import { loadLogLevel, loadMetricsConfig, loadTracingConfig } from '../observability';
 import { type DevCodecServer, startDevCodecServer } from './codec-server';
 import { act, CliError, type JsonFlag, print } from './shared';

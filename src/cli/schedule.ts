@@ -7,7 +7,7 @@ import {
   OVERLAP_POLICIES,
   type OverlapPolicy,
   type ScheduleInfo,
-} from '../schedules';
+} from '../client/schedules';
 import { act, collectHeader, type JsonFlag, parseJsonArg, print, withClient } from './shared';
 
 type CreateFlags = {

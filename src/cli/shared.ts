@@ -4,7 +4,7 @@
  */
 import { CommanderError } from 'commander';
 import { EventRefused, RunNotFound, RunNotResponding, RunsClient } from '../client';
-import { ScheduleNotFound } from '../schedules';
+import { ScheduleNotFound } from '../client/schedules';
 import type { RunOutcome, RunStatus } from '../shared/types';
 
 /** 0 ok / run succeeded, 1 run failed, 2 usage, configuration or connection error, 3 run cancelled, 4 not found. */

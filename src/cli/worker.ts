@@ -1,11 +1,11 @@
 /** `durable-runs worker`, and the worker `durable-runs dev` runs. */
 import type { Command } from 'commander';
 import type { LogLevel } from '@temporalio/common';
-import { loadConnectionConfig, loadShutdownGraceMs } from '../config';
+import { loadConnectionConfig, loadShutdownGraceMs } from '../common/config';
 import { LOG_LEVEL_VARIABLE, loadLogLevel, loadTracingConfig } from '../observability';
 import { metricsAddress } from '../observability/metrics';
 import { installRuntime } from '../observability/runtime';
-import { loadRunnersModule, RunnersModuleError } from '../runners-module';
+import { loadRunnersModule, RunnersModuleError } from '../worker/runners-module';
 import type { StepRunner } from '../shared/types';
 import { createWorker, stopAtSecondSignal } from '../worker';
 import { act, CliError } from './shared';

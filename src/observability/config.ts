@@ -4,7 +4,7 @@
  */
 import { isIPv4, isIPv6 } from 'node:net';
 import type { LogLevel } from '@temporalio/common';
-import { ConfigError } from '../config';
+import { ConfigError } from '../common/config';
 
 type Env = Record<string, string | undefined>;
 

@@ -17,7 +17,7 @@ import {
   type Worker,
 } from '@temporalio/worker';
 import type { EventEmitter } from 'node:events';
-import { ConfigError } from '../config';
+import { ConfigError } from '../common/config';
 import { loadMetricsConfig, METRICS_VARIABLE } from './config';
 import {
   MetricName,

@@ -27,7 +27,7 @@ import type {
   InjectedSinks,
   Next,
 } from '@temporalio/worker';
-import { ConfigError } from '../config';
+import { ConfigError } from '../common/config';
 import type { TracingConfig } from './config';
 
 /** `service.name` of every span, unless `OTEL_SERVICE_NAME` or `OTEL_RESOURCE_ATTRIBUTES` say otherwise. */

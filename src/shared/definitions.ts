@@ -1,6 +1,5 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
-import type { EventSignal } from './events';
-import type { RunStatus } from './types';
+import type { EventSignal, RunStatus } from './types';
 
 /** Argument of the `cancel` signal. */
 export interface CancelRequest {

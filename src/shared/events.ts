@@ -3,7 +3,8 @@
  * `waitForEvent` names it. Pure (no Temporal API), so the workflow and unit tests share it.
  */
 import { isUndecodable } from './payload-converter';
-import { describeType, ValidationError } from './validate';
+import type { EventSignal, RunEvent } from './types';
+import { describeType, ValidationError } from './validation-error';
 import { encodedSize, MAX_PENDING_EVENT_BYTES, MAX_REMEMBERED_ID_BYTES, showBytes } from './limits';
 
 /** At most this many events wait unconsumed in a run; past it a new one is refused. */
@@ -15,23 +16,6 @@ export const MAX_PENDING_EVENTS = 1000;
  */
 export const MAX_REMEMBERED_EVENT_IDS = 10_000;
 const MAX_NAME_LENGTH = 200;
-
-/** The argument of the `event` signal. */
-export interface EventSignal {
-  name: string;
-  data?: unknown;
-  /** Duplicates of an ID the run has received are ignored. @default a fresh ID per send */
-  id?: string;
-}
-
-/** An event as the step after a wait sees it (`step.event`). */
-export interface RunEvent {
-  name: string;
-  data: unknown;
-  id: string;
-  /** ISO time the run received it. */
-  receivedAt: string;
-}
 
 /** What an inbox hands to the run's next execution at continue-as-new. */
 export interface InboxCarry {

@@ -82,7 +82,7 @@ export class BytesAwareJsonPayloadConverter implements PayloadConverterWithEncod
   }
 }
 
-/** Metadata of a payload the encryption codec wrote (see src/encryption.ts). */
+/** Metadata of a payload the encryption codec wrote (see src/payloads/encryption.ts). */
 export const ENCRYPTED_ENCODING = 'binary/encrypted';
 export const ENCRYPTION_KEY_ID = 'encryption-key-id';
 /** Set by the codec on an encrypted payload it could not decrypt, saying why. */

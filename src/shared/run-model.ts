@@ -5,11 +5,11 @@
  * conditions; unit tests drive it directly.
  */
 import type { RunStepInput } from '../activities/run-step';
-import { EventInbox, type Receipt, type RunEvent } from './events';
+import { EventInbox, type Receipt } from './events';
 import { MAX_COMMAND_BYTES, overflow } from './limits';
 import { ErrorType } from './names';
 import { isUndecodable } from './payload-converter';
-import type { CancelOrigin, ForkOrigin, RunOutcome, RunState, RunStatus } from './types';
+import type { CancelOrigin, ForkOrigin, RunEvent, RunOutcome, RunState, RunStatus } from './types';
 import { type CarriedWait, type Delivered, describeType, type NormalizedRunSpec, type RunCarry } from './validate';
 
 /**

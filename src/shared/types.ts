@@ -6,11 +6,25 @@
 /** JSON-like value a run carries between steps; `Uint8Array` travels as bytes. */
 export type RunValue = unknown;
 
-import type { RunEvent } from './events';
-export type { EventSignal, RunEvent } from './events';
-
 /** Headers that thread through every step and reach terminal hooks. */
 export type RunHeaders = Record<string, string>;
+
+/** The argument of the `event` signal. */
+export interface EventSignal {
+  name: string;
+  data?: unknown;
+  /** Duplicates of an ID the run has received are ignored. @default a fresh ID per send */
+  id?: string;
+}
+
+/** An event as the step after a wait sees it (`step.event`). */
+export interface RunEvent {
+  name: string;
+  data: unknown;
+  id: string;
+  /** ISO time the run received it. */
+  receivedAt: string;
+}
 
 /** The single argument of the `durableRun` workflow. */
 export interface RunSpec {

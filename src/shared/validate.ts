@@ -2,7 +2,7 @@
 // so that durations mean here what they mean in every Temporal option.
 import { msToNumber } from '@temporalio/common/lib/time';
 import { DEFAULT_RUNNER, RESERVED_HEADER_PREFIX } from './names';
-import { type InboxCarry, type RunEvent, validateCarriedEvent, validateEventNames, validateInboxCarry } from './events';
+import { type InboxCarry, validateCarriedEvent, validateEventNames, validateInboxCarry } from './events';
 import { isUndecodable } from './payload-converter';
 import {
   encodedSize,
@@ -14,21 +14,16 @@ import {
   overflow,
   showBytes,
 } from './limits';
-import type { CancelOrigin, ForkOrigin, RunHeaders, RunOutcome } from './types';
+import type { CancelOrigin, ForkOrigin, RunEvent, RunHeaders, RunOutcome } from './types';
+import { describeType, ValidationError } from './validation-error';
+
+export { describeType, ValidationError };
 
 /** What the step after a wait gets: the event, a timeout, or the outcomes of its children. */
 export type Delivered = { event: RunEvent } | { timedOut: true } | { children: RunOutcome[] };
 
 const ORIGINS: readonly string[] = ['signal', 'temporal', 'runner', 'parent'];
 export const isOrigin = (value: unknown): value is CancelOrigin => typeof value === 'string' && ORIGINS.includes(value);
-
-/** A submission or step outcome that breaks the contract; the message names what was wrong. */
-export class ValidationError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'ValidationError';
-  }
-}
 
 const RUN_ID = /^[A-Za-z0-9_-]{1,128}$/;
 /** Upper bound for `maxAttemptsPerStep`: beyond this a "retry budget" is a loop. */
@@ -573,14 +568,4 @@ export function validateOutcome(value: unknown): CheckedOutcome {
     default:
       throw new ValidationError(`runner returned an outcome of unknown kind ${JSON.stringify(value.kind)}`);
   }
-}
-
-export function describeType(value: unknown): string {
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return 'an array';
-  if (value instanceof Uint8Array) return 'bytes';
-  const type = typeof value;
-  if (type === 'string') return `the string ${JSON.stringify((value as string).slice(0, 60))}`;
-  if (type === 'number' || type === 'boolean') return `${type} ${String(value)}`;
-  return type === 'object' ? 'an object' : type;
 }

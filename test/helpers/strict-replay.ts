@@ -19,7 +19,7 @@ import type { Payload } from '@temporalio/common';
 import { historyFromJSON, type History } from '@temporalio/common/lib/proto-utils';
 import { bundleWorkflowCode, DefaultLogger, Worker, type WorkflowBundle } from '@temporalio/worker';
 import { payloadConverter } from '../../src/shared/worker-payload-converter';
-import { payloadConverterPath, workflowsPath } from '../../src/workflow-bundle';
+import { payloadConverterPath, workflowsPath } from '../../src/worker/workflow-bundle';
 import type { Encoded, EmittedCommand } from '../fixtures/replay-commands';
 
 type Recorded = EmittedCommand & { eventId: number };

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { resolveTemporalCli } from '../../src/temporal-binaries';
+import { resolveTemporalCli } from '../../src/local/temporal-binaries';
 
 const exec = promisify(execFile);
 

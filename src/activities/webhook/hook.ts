@@ -2,7 +2,7 @@ import { Context } from '@temporalio/activity';
 import { isDeepStrictEqual } from 'node:util';
 import { type Client, WorkflowExecutionAlreadyStartedError, type WorkflowStartOptions } from '@temporalio/client';
 import { decodeFromPayloadsAtIndex } from '@temporalio/common/lib/internal-non-workflow';
-import { supportsEagerStart } from '../../eager-start';
+import { supportsEagerStart } from '../../common/eager-start';
 import { WEBHOOK_WORKFLOW_TYPE, webhookWorkflowId } from '../../shared/names';
 import type { RunOutcome, TerminalHook, WebhookOptions } from '../../shared/types';
 import { CLOSE_MEMO_KEY, type WebhookDeliveryInput, webhookIdFor } from '../../shared/webhook';

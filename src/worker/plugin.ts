@@ -29,13 +29,13 @@ import type {
   WorkerPlugin,
   WorkflowBundleOption,
 } from '@temporalio/worker';
-import { createActivities } from './activities';
-import { dataConverter as clientDataConverter } from './client';
-import { loadWebhookOptions } from './config';
-import { encryptionDataConverter, type EncryptionOption, resolveEncryptionKeys } from './encryption';
-import { tracingClientInterceptors } from './observability';
-import { type ObservabilityPlugin, setUpObservability } from './observability/plugin';
-import type { StepRunner, TerminalHook, WebhookOptions } from './shared/types';
+import { createActivities } from '../activities';
+import { loadWebhookOptions } from '../common/config';
+import { dataConverter as clientDataConverter } from '../payloads/data-converter';
+import { encryptionDataConverter, type EncryptionOption, resolveEncryptionKeys } from '../payloads/encryption';
+import { tracingClientInterceptors } from '../observability';
+import { type ObservabilityPlugin, setUpObservability } from '../observability/plugin';
+import type { StepRunner, TerminalHook, WebhookOptions } from '../shared/types';
 import { type BundleKind, payloadConverterPath, prebuiltBundle, workflowsPath } from './workflow-bundle';
 
 /** How long one workflow activation may run before the SDK stops it (see configureWorker). */

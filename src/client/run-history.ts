@@ -5,7 +5,7 @@
 import type { Client } from '@temporalio/client';
 import type { temporal as proto } from '@temporalio/proto';
 import { decodeFromPayloadsAtIndex } from '@temporalio/common/lib/internal-non-workflow';
-import type { RunStepInput } from './activities/run-step';
+import type { RunStepInput } from '../activities/run-step';
 
 type HistoryEvent = proto.api.history.v1.IHistoryEvent;
 

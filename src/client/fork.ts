@@ -4,10 +4,12 @@
  * only read, running or closed. The fork starts with a continue-as-new carry of its own (step,
  * payload, what ended the wait before step `k`, and `forkedFrom`); memos are not carried.
  */
-import type { Client } from '@temporalio/client';
-import { OUTCOME_MEMO_KEY } from './shared/names';
-import type { RunOutcome } from './shared/types';
-import { describeType, type RunCarry, ValidationError } from './shared/validate';
+import { type Client, WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
+import { derivedRunId } from '../common/run-ids';
+import { OUTCOME_MEMO_KEY, WORKFLOW_TYPE } from '../shared/names';
+import type { RunOutcome } from '../shared/types';
+import { describeType, type RunCarry, ValidationError, validateRunId, validateRunIdLookup } from '../shared/validate';
+import { type ClientContext, describeRun, firstInput } from './read';
 import { stepActivities } from './run-history';
 
 export interface ForkOptions {
@@ -19,8 +21,57 @@ export interface ForkOptions {
   runId?: string;
 }
 
+/** `<runId>-fork-<n>` is tried for n up to this; past it a fork needs a run ID of its own. */
+const MAX_FORKS = 1000;
+
+/** {@link RunsClient.fork} */
+export async function forkRun(
+  { temporal, taskQueue }: ClientContext,
+  runId: string,
+  options: ForkOptions,
+): Promise<{ runId: string }> {
+  validateRunIdLookup(runId);
+  if (options.runId !== undefined) validateRunId(options.runId);
+  const description = await describeRun(temporal, runId);
+  const carry = await forkCarry(temporal, runId, options);
+  const spec = await firstInput(temporal, runId);
+  const priority = description.raw.workflowExecutionInfo?.priority;
+  const ids =
+    options.runId !== undefined
+      ? [options.runId]
+      : Array.from({ length: MAX_FORKS }, (_, i) => derivedRunId(runId, `-fork-${i + 1}`));
+  for (const id of ids) {
+    try {
+      await temporal.workflow.start(WORKFLOW_TYPE, {
+        workflowId: id,
+        taskQueue,
+        args: [spec, carry],
+        workflowIdReusePolicy: 'REJECT_DUPLICATE',
+        workflowIdConflictPolicy: 'FAIL',
+        ...(priority
+          ? {
+              priority: {
+                ...(priority.priorityKey ? { priorityKey: priority.priorityKey } : {}),
+                ...(priority.fairnessKey ? { fairnessKey: priority.fairnessKey } : {}),
+                ...(priority.fairnessWeight ? { fairnessWeight: priority.fairnessWeight } : {}),
+              },
+            }
+          : {}),
+      });
+      return { runId: id };
+    } catch (err) {
+      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+    }
+  }
+  throw new ValidationError(
+    options.runId !== undefined
+      ? `fork: run ID ${options.runId} is taken`
+      : `fork: run ${runId} has ${MAX_FORKS} forks already; give the fork a run ID`,
+  );
+}
+
 /** The carry a fork of `runId` starts with, read from the original's history. */
-export async function forkCarry(temporal: Client, runId: string, options: ForkOptions): Promise<RunCarry> {
+async function forkCarry(temporal: Client, runId: string, options: ForkOptions): Promise<RunCarry> {
   const { fromStep } = options;
   if (typeof fromStep !== 'number' || !Number.isSafeInteger(fromStep) || fromStep < 0) {
     throw new ValidationError(`fork: fromStep must be a whole number ≥ 0, got ${describeType(fromStep)}`);

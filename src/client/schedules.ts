@@ -10,10 +10,10 @@ import {
   ScheduleOverlapPolicy,
   type ScheduleSummary,
 } from '@temporalio/client';
-import { tenantFairnessKey } from './fairness';
-import { WORKFLOW_TYPE } from './shared/names';
-import type { RunSpec } from './shared/types';
-import { valueTooDeep, parseDelay, validateRunId, validateRunSpec, ValidationError } from './shared/validate';
+import { tenantFairnessKey } from '../common/fairness';
+import { WORKFLOW_TYPE } from '../shared/names';
+import type { RunSpec } from '../shared/types';
+import { valueTooDeep, parseDelay, validateRunId, validateRunSpec, ValidationError } from '../shared/validate';
 
 /** What happens when a run is due while the previous one still runs. */
 export type OverlapPolicy = 'skip' | 'buffer-one' | 'buffer-all' | 'cancel-other' | 'terminate-other' | 'allow-all';

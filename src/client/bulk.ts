@@ -7,9 +7,9 @@
 import { randomUUID } from 'node:crypto';
 import type { Client } from '@temporalio/client';
 import { encodeToPayloads } from '@temporalio/common/lib/internal-non-workflow';
-import { WORKFLOW_TYPE } from './shared/names';
-import { ValidationError } from './shared/validate';
-import type { CancelRequest } from './shared/definitions';
+import { WORKFLOW_TYPE } from '../shared/names';
+import { ValidationError } from '../shared/validate';
+import type { CancelRequest } from '../shared/definitions';
 import { retryRun, type RetryAnswer } from './retry';
 
 /** What a bulk action matched, and (unless a dry run) what it did. */

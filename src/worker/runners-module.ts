@@ -5,7 +5,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { extname, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import type { StepRunner } from './shared/types';
+import type { StepRunner } from '../shared/types';
 
 /** A runners module that cannot be used; the message names the module and the cause. */
 export class RunnersModuleError extends Error {

@@ -7,8 +7,8 @@
 import { randomUUID } from 'node:crypto';
 import { type Client, WorkflowNotFoundError } from '@temporalio/client';
 import Long from 'long';
-import { OUTCOME_MEMO_KEY } from './shared/names';
-import type { RunOutcome } from './shared/types';
+import { OUTCOME_MEMO_KEY } from '../shared/names';
+import type { RunOutcome } from '../shared/types';
 import { stepActivities } from './run-history';
 
 /** How a retry went: the run runs again from `step`, or why it cannot. */

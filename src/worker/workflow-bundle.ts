@@ -3,18 +3,18 @@
  * encrypting failure converter and (for tracing) the tracing workflow interceptors, packed by the
  * SDK's webpack bundler into the one file a worker's sandbox loads.
  *
- * `npm run build` writes every kind beside the compiled code (`lib/bundles/workflows*.js`); a
+ * `npm run build` writes every kind into the compiled code's top (`lib/bundles/workflows*.js`); a
  * worker then starts without webpack. Without them (running from the TypeScript sources) the
  * worker bundles at start, with the bundler's output kept below warnings.
  */
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { bundleWorkflowCode, DefaultLogger, type WorkflowBundle } from '@temporalio/worker';
-import { encryptedFailureConverterPath } from './encryption';
-import { TRACING_WORKFLOW_MODULE } from './observability';
+import { encryptedFailureConverterPath } from '../payloads/encryption';
+import { TRACING_WORKFLOW_MODULE } from '../observability';
 
-export const workflowsPath = require.resolve('./workflows');
-export const payloadConverterPath = require.resolve('./shared/worker-payload-converter');
+export const workflowsPath = require.resolve('../workflows');
+export const payloadConverterPath = require.resolve('../shared/worker-payload-converter');
 
 /** Which bundle: `encrypted` for workers with encryption keys, `tracing` for workers that trace. */
 export interface BundleKind {
@@ -31,8 +31,11 @@ export function bundleFileName(kind: BundleKind): string {
   return `workflows${kind.encrypted ? '-encrypted' : ''}${kind.tracing ? '-tracing' : ''}.js`;
 }
 
-/** Where `npm run build` writes a bundle, next to this module's compiled file. */
-export function prebuiltBundlePath(kind: BundleKind, dir = __dirname): string {
+/** The top of the compiled code (`lib/`), whose `bundles/` holds the prebuilt bundles. */
+const COMPILED_ROOT = join(__dirname, '..');
+
+/** Where `npm run build` writes a bundle, below `dir` (the top of the compiled code). */
+export function prebuiltBundlePath(kind: BundleKind, dir = COMPILED_ROOT): string {
   return join(dir, 'bundles', bundleFileName(kind));
 }
 
@@ -53,8 +56,8 @@ export function buildWorkflowBundle(kind: BundleKind): Promise<WorkflowBundle> {
   });
 }
 
-/** `npm run build`: writes every kind of bundle beside the compiled code. */
-export async function writeWorkflowBundles(dir = __dirname): Promise<string[]> {
+/** `npm run build`: writes every kind of bundle into the compiled code's `bundles/`. */
+export async function writeWorkflowBundles(dir = COMPILED_ROOT): Promise<string[]> {
   const written: string[] = [];
   for (const kind of KINDS) {
     const { code } = await buildWorkflowBundle(kind);

@@ -13,7 +13,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Payload } from '@temporalio/common';
-import { ConfigError } from './config';
+import { ConfigError } from '../common/config';
 import { EncryptionCodec, type EncryptionKeys } from './encryption';
 import { payloadFromJson, payloadToJson } from './payload-wire';
 

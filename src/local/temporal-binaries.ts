@@ -6,7 +6,7 @@
  */
 import type { EphemeralServerExecutable } from '@temporalio/testing';
 // Plain JavaScript shared with scripts/install-temporal.js, which runs before any package is installed.
-import { findBinary } from '../scripts/temporal-lookup';
+import { findBinary } from '../../scripts/temporal-lookup';
 
 /**
  * Path of the Temporal CLI (`temporal`, which runs `server start-dev`), if one is installed.

@@ -6,9 +6,9 @@
  */
 import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes } from 'node:crypto';
 import type { DataConverter, Payload, PayloadCodec, SerializationContext } from '@temporalio/common';
-import { ConfigError } from './config';
+import { ConfigError } from '../common/config';
 import { payloadFromBytes, payloadToBytes } from './payload-wire';
-import { DECRYPTION_ERROR, ENCRYPTED_ENCODING, ENCRYPTION_KEY_ID } from './shared/payload-converter';
+import { DECRYPTION_ERROR, ENCRYPTED_ENCODING, ENCRYPTION_KEY_ID } from '../shared/payload-converter';
 
 export const ENCRYPTION_KEYS_VARIABLE = 'DURABLE_RUNS_ENCRYPTION_KEYS';
 
@@ -300,7 +300,7 @@ function associatedData(binding: Uint8Array): Buffer {
 }
 
 /** Loaded by path by workers (and bundled into their workflow code) and clients. */
-export const encryptedFailureConverterPath = require.resolve('./shared/encrypted-failure-converter');
+export const encryptedFailureConverterPath = require.resolve('../shared/encrypted-failure-converter');
 
 /**
  * What encryption adds to a data converter: the codec, and a failure converter that moves error

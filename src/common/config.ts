@@ -13,8 +13,8 @@ import {
 // SDK internals, as no public API exports it: the SDK's own duration parser ('25s', '1 minute').
 import { msToNumber } from '@temporalio/common/lib/time';
 import { z } from 'zod';
-import { DEFAULT_TASK_QUEUE } from './shared/names';
-import type { WebhookOptions } from './shared/types';
+import { DEFAULT_TASK_QUEUE } from '../shared/names';
+import type { WebhookOptions } from '../shared/types';
 
 export class ConfigError extends Error {
   constructor(message: string) {

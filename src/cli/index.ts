@@ -1,30 +1,30 @@
 /**
  * The `durable-runs` command: `dev`, `worker`, `submit`, `status`, `cancel`, `send`, `result`,
- * `list`, `watch`, `redeliver`, `retry`, `resume`, `fork`, `schedule`, `codec-server`, one module each under `cli/`. Every
- * sub-command takes `--json`; errors print one line and exit non-zero.
+ * `list`, `watch`, `redeliver`, `retry`, `resume`, `fork`, `schedule`, `codec-server`, one module
+ * each in this folder. Every sub-command takes `--json`; errors print one line and exit non-zero.
  *
  * Exit codes: 0 ok / run succeeded, 1 run failed, 2 usage, configuration or connection error,
  * 3 run cancelled, 4 run not found.
  */
 import { Command } from 'commander';
-import { addCancelCommand } from './cli/cancel';
-import { addCodecServerCommand } from './cli/codec-server';
-import { addDevCommand } from './cli/dev';
-import { addForkCommand } from './cli/fork';
-import { addListCommand } from './cli/list';
-import { addRedeliverCommand } from './cli/redeliver';
-import { addResultCommand } from './cli/result';
-import { addResumeCommand } from './cli/resume';
-import { addRetryCommand } from './cli/retry';
-import { addScheduleCommands } from './cli/schedule';
-import { addSendCommand } from './cli/send';
-import { actionExitCode, reportError } from './cli/shared';
-import { addStatusCommand } from './cli/status';
-import { addSubmitCommand } from './cli/submit';
-import { addWatchCommand } from './cli/watch';
-import { addWorkerCommand } from './cli/worker';
+import { addCancelCommand } from './cancel';
+import { addCodecServerCommand } from './codec-server';
+import { addDevCommand } from './dev';
+import { addForkCommand } from './fork';
+import { addListCommand } from './list';
+import { addRedeliverCommand } from './redeliver';
+import { addResultCommand } from './result';
+import { addResumeCommand } from './resume';
+import { addRetryCommand } from './retry';
+import { addScheduleCommands } from './schedule';
+import { addSendCommand } from './send';
+import { actionExitCode, reportError } from './shared';
+import { addStatusCommand } from './status';
+import { addSubmitCommand } from './submit';
+import { addWatchCommand } from './watch';
+import { addWorkerCommand } from './worker';
 
-export { loadRunners } from './cli/worker';
+export { loadRunners } from './worker';
 
 /** The commands in the order `--help` lists them. */
 const COMMANDS: ReadonlyArray<(program: Command) => void> = [

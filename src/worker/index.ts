@@ -11,10 +11,10 @@ import {
   loadShutdownGraceMs,
   loadVersioningConfig,
   type VersioningConfig,
-} from './config';
-import type { EncryptionOption } from './encryption';
+} from '../common/config';
+import type { EncryptionOption } from '../payloads/encryption';
 import { DurableRunsPlugin } from './plugin';
-import type { StepRunner, TerminalHook, WebhookOptions } from './shared/types';
+import type { StepRunner, TerminalHook, WebhookOptions } from '../shared/types';
 import { buildWorkflowBundle, payloadConverterPath, prebuiltBundle, workflowsPath } from './workflow-bundle';
 
 export interface CreateWorkerOptions {

@@ -4,9 +4,9 @@
  * text and header values are not for it to read.
  */
 import type { Client } from '@temporalio/client';
-import { EncryptionCodec } from './encryption';
-import type { RunHeaders } from './shared/types';
-import { ValidationError } from './shared/validate';
+import { EncryptionCodec } from '../payloads/encryption';
+import type { RunHeaders } from '../shared/types';
+import { ValidationError } from '../shared/validate';
 
 /** Temporal's limit on a fairness key. */
 const MAX_FAIRNESS_KEY_BYTES = 64;

@@ -1,0 +1,42 @@
+/** `npm run bench`'s flags (see bench/run.ts), parsed once: the sizes of the workloads and the switches. */
+import { parseArgs } from 'node:util';
+
+export const { values: flags } = parseArgs({
+  options: {
+    rounds: { type: 'string', default: '5' },
+    runs: { type: 'string', default: '200' },
+    steps: { type: 'string', default: '10' },
+    concurrency: { type: 'string', default: '50' },
+    sequential: { type: 'string', default: '5' },
+    long: { type: 'string', default: '1500' },
+    webhooks: { type: 'string', default: '100' },
+    memory: { type: 'string', default: '10000' },
+    fairness: { type: 'string', default: '200' },
+    peers: { type: 'boolean', default: false },
+    'no-fast': { type: 'boolean', default: false },
+    soak: { type: 'boolean', default: false },
+    'cpu-prof': { type: 'boolean', default: false },
+    out: { type: 'string' },
+  },
+});
+const SIZE_FLAGS = [
+  'rounds',
+  'runs',
+  'steps',
+  'concurrency',
+  'sequential',
+  'long',
+  'webhooks',
+  'memory',
+  'fairness',
+] as const;
+/** The size flags, as numbers. */
+export const N = Object.fromEntries(
+  SIZE_FLAGS.map((k) => {
+    const n = Number(flags[k]);
+    if (!Number.isInteger(n) || n < 0) throw new Error(`--${k} must be a whole number ≥ 0, got ${flags[k]}`);
+    return [k, n];
+  }),
+) as Record<(typeof SIZE_FLAGS)[number], number>;
+if (N.concurrency < 1) throw new Error('--concurrency must be at least 1');
+if (N.rounds < 1) throw new Error('--rounds must be at least 1');

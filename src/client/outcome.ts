@@ -1,0 +1,55 @@
+/** How a run ends from outside: cancel it, or wait for its outcome, whatever its close status. */
+import { type Client, WorkflowFailedError, WorkflowNotFoundError } from '@temporalio/client';
+import { ApplicationFailure, CancelledFailure, TerminatedFailure, TimeoutFailure } from '@temporalio/common';
+import { cancelSignal } from '../shared/definitions';
+import { OUTCOME_MEMO_KEY } from '../shared/names';
+import type { RunOutcome, RunSpec } from '../shared/types';
+import { ValidationError, validateRunIdLookup } from '../shared/validate';
+import { RunNotFound } from './errors';
+import { firstInput, type OutcomeMemo } from './read';
+
+/** {@link RunsClient.cancel} */
+export async function cancelRun(temporal: Client, runId: string, reason?: string): Promise<boolean> {
+  validateRunIdLookup(runId);
+  if (reason !== undefined && typeof reason !== 'string') throw new ValidationError('cancel reason must be a string');
+  try {
+    const description = await temporal.workflow.getHandle(runId).describe();
+    if (description.status.name !== 'RUNNING') return false;
+    await temporal.workflow.getHandle(runId).signal(cancelSignal, reason === undefined ? {} : { reason });
+    return true;
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) return false;
+    throw err;
+  }
+}
+
+/** {@link RunsClient.result} */
+export async function runResult(temporal: Client, runId: string): Promise<RunOutcome> {
+  validateRunIdLookup(runId);
+  const handle = temporal.workflow.getHandle<(spec: RunSpec) => Promise<RunOutcome>>(runId);
+  try {
+    return await handle.result();
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) throw new RunNotFound(runId);
+    if (!(err instanceof WorkflowFailedError)) throw err;
+    const description = await handle.describe();
+    const memo = description.memo?.[OUTCOME_MEMO_KEY] as OutcomeMemo | undefined;
+    if (memo) {
+      const { runner: _runner, ...outcome } = memo;
+      return outcome;
+    }
+    const cause = err.cause;
+    const headers = (await firstInput(temporal, runId).catch(() => undefined))?.headers ?? {};
+    const base = { runId, headers, finalStep: 0 };
+    if (cause instanceof CancelledFailure) return { ...base, status: 'cancelled', error: null };
+    const error =
+      cause instanceof TerminatedFailure
+        ? `terminated${cause.message ? `: ${cause.message}` : ''}`
+        : cause instanceof TimeoutFailure
+          ? 'workflow timed out'
+          : cause instanceof ApplicationFailure
+            ? cause.message
+            : (cause?.message ?? err.message);
+    return { ...base, status: 'failed', error };
+  }
+}

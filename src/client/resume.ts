@@ -1,0 +1,60 @@
+/**
+ * Resuming a parked run (contract v3, "Day two"): the run's own `durableRuns.resume` update runs
+ * the parked step again from attempt 1; its validator refuses a run that is not parked.
+ */
+import {
+  type Client,
+  type WorkflowExecutionDescription,
+  WorkflowNotFoundError,
+  WorkflowUpdateFailedError,
+  WorkflowUpdateRPCTimeoutOrCancelledError,
+} from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import { resumeUpdate } from '../shared/definitions';
+import { validateRunIdLookup } from '../shared/validate';
+import { serverBusy } from './errors';
+import { CLOSED_STATE } from './read';
+
+/** What {@link RunsClient.resumeRun} answers. */
+export type ResumeAnswer = { resumed: true; step: number } | { resumed: false; reason: string };
+
+/** How long `resume` waits for the run's answer (it answers through a worker). */
+export const RESUME_TIMEOUT_MS = 30_000;
+
+/** {@link RunsClient.resumeRun} */
+export async function resumeRun(
+  temporal: Client,
+  runId: string,
+  options: { payload?: unknown },
+): Promise<ResumeAnswer> {
+  validateRunIdLookup(runId);
+  const handle = temporal.workflow.getHandle(runId);
+  let description: WorkflowExecutionDescription;
+  try {
+    description = await handle.describe();
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) return { resumed: false, reason: `run ${runId} is unknown` };
+    throw err;
+  }
+  const closed = CLOSED_STATE[description.status.name];
+  if (closed) return { resumed: false, reason: `run ${runId} is closed ${closed}: only a parked run can be resumed` };
+  const request = Object.hasOwn(options, 'payload') ? { payload: options.payload ?? null } : {};
+  try {
+    const { step } = await temporal.withDeadline(Date.now() + RESUME_TIMEOUT_MS, () =>
+      handle.executeUpdate(resumeUpdate, { args: [request] }),
+    );
+    return { resumed: true, step };
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) return { resumed: false, reason: `run ${runId} is closed` };
+    if (err instanceof WorkflowUpdateRPCTimeoutOrCancelledError || serverBusy(err)) {
+      throw new Error(
+        `run ${runId} did not answer within ${RESUME_TIMEOUT_MS} ms: is a worker polling its task queue? It may still resume: see its status`,
+        { cause: err },
+      );
+    }
+    const cause = err instanceof WorkflowUpdateFailedError ? err.cause : undefined;
+    // The run's refusal (not parked), or a worker of a version without resume.
+    if (cause instanceof ApplicationFailure) return { resumed: false, reason: cause.message };
+    throw err;
+  }
+}
