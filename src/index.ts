@@ -42,8 +42,12 @@ export {
   type Submission,
   type RunListing,
   type ResumeAnswer,
+  StreamOutOfRange,
+  type StreamEvent,
+  type StreamOptions,
   dataConverter,
 } from './client';
+export { MAX_CHUNK_BYTES, STREAM_KEEP_BYTES } from './shared/stream';
 export { createWorker, type CreateWorkerOptions } from './worker';
 export { DurableRunsPlugin, PluginConflict, type DurableRunsPluginOptions } from './worker/plugin';
 export { EncryptionKeys, EncryptionCodec, encryptionDataConverter, type EncryptionOption } from './payloads/encryption';

@@ -9,6 +9,14 @@ import { MAX_VALUE_DEPTH } from '../shared/limits';
 import { type CheckedChild, describeType, validateOutcome, valueTooDeep } from '../shared/validate';
 import { tenantFairnessKey } from '../common/fairness';
 import { derivedRunId } from '../common/run-ids';
+import {
+  type AttemptStream,
+  STREAM_FLUSH_MS,
+  STREAM_KEEP_BYTES,
+  STREAM_KEY,
+  streamOfHeartbeat,
+} from '../shared/stream';
+import { AttemptStreamer } from './stream';
 
 /** What the workflow passes to `runStep`. */
 export interface RunStepInput {
@@ -101,6 +109,8 @@ export const MAX_MEMO_BYTES = 256 * 1024;
  * - `elapsedMs`: how long the step ran (one step a local activity, the first fast-steps version).
  */
 export type StepResult = StepOutcomeResult & {
+  /** The chunks the attempt streamed (the last ones kept): for stream readers; the run ignores them. */
+  stream?: AttemptStream;
   elapsedMs?: number;
   /**
    * `false`: this worker has no terminal hook for the run (no user hooks, and no webhook or no
@@ -136,12 +146,18 @@ export function abortGraceMs(heartbeatTimeoutMs: number | undefined): number {
   return Math.min(1000, (heartbeatTimeoutMs ?? 10_000) / 10);
 }
 
-/** How often the wrapper heartbeats on the runner's behalf, at most. */
-const HEARTBEAT_EVERY_MS = 1000;
+/**
+ * How often the wrapper heartbeats on the runner's behalf (for liveness, and so that a cancel
+ * reaches the step): a fraction of the heartbeat timeout, between 1 and 10 seconds.
+ */
+export function keepAliveMs(heartbeatTimeoutMs: number | undefined): number {
+  return Math.min(10_000, Math.max(1000, 0.4 * (heartbeatTimeoutMs ?? 30_000)));
+}
 
-function stepFailure(type: string, message: string): ApplicationFailure {
+function stepFailure(type: string, message: string, stream?: AttemptStream): ApplicationFailure {
   // Non-retryable for Temporal: the workflow owns step retries (attempt numbers, backoff, status).
-  return ApplicationFailure.create({ type, message, nonRetryable: true });
+  // An attempt that streamed says how much room its chunks take, for readers' offsets.
+  return ApplicationFailure.create({ type, message, nonRetryable: true, ...(stream ? { details: [{ stream }] } : {}) });
 }
 
 /**
@@ -160,6 +176,15 @@ function abortedByShutdown(ctx: Context): boolean {
  * (`STEP_INFRA_RETRY` does not list it), so the step runs again on another worker with the
  * same input and attempt number, and the run sees no failed attempt.
  */
+/**
+ * The step's last heartbeat goes out with its stream before it fails as interrupted, so the try
+ * that runs it again numbers on after every chunk it streamed (Core sends what is pending).
+ */
+function interruptedAfter(flush: () => void): ApplicationFailure {
+  flush();
+  return interrupted();
+}
+
 function interrupted(): ApplicationFailure {
   return ApplicationFailure.create({
     type: ErrorType.StepInterrupted,
@@ -193,22 +218,38 @@ function tooDeep(result: StepResult): string | undefined {
   return valueTooDeep("the step's payload", result.payload);
 }
 
-function checkSize(result: StepResult): void {
+/** The encoded size of each checked outcome, for the room its stream may take beside it. */
+const outcomeSizes = new WeakMap<object, number>();
+
+function checkSize(result: StepResult, streamer?: AttemptStreamer): void {
+  const stream = streamer?.active ? streamer.counted() : undefined;
   let size: number;
   try {
     size = payloadConverter.toPayload(result).data?.length ?? 0;
   } catch (err) {
-    throw stepFailure(ErrorType.InvalidOutcome, `step outcome cannot be serialized: ${(err as Error).message}`);
+    throw stepFailure(ErrorType.InvalidOutcome, `step outcome cannot be serialized: ${(err as Error).message}`, stream);
   }
   // Only a text longer than twice the bound can nest that deep: small outcomes skip the walk.
   const deep = size > 2 * MAX_VALUE_DEPTH + 1 ? tooDeep(result) : undefined;
-  if (deep) throw stepFailure(ErrorType.InvalidOutcome, `step outcome: ${deep}`);
+  if (deep) throw stepFailure(ErrorType.InvalidOutcome, `step outcome: ${deep}`, stream);
   if (size > MAX_OUTCOME_BYTES) {
     throw stepFailure(
       ErrorType.InvalidOutcome,
       `step outcome is ${size} bytes, above Temporal's 2 MB payload limit: keep large data elsewhere and pass a reference`,
+      stream,
     );
   }
+  outcomeSizes.set(result, size);
+}
+
+/**
+ * The result with the attempt's kept chunks, in the room the outcome leaves under
+ * MAX_OUTCOME_BYTES (the oldest drop out first; readers then get a `gap`).
+ */
+function withStream(result: StepResult, streamer: AttemptStreamer | undefined): StepResult {
+  if (!streamer?.active) return result;
+  const room = MAX_OUTCOME_BYTES - (outcomeSizes.get(result) ?? MAX_OUTCOME_BYTES) - 4096;
+  return { ...result, stream: streamer.keptWithin(Math.max(0, Math.min(STREAM_KEEP_BYTES, room))) };
 }
 
 /**
@@ -353,22 +394,51 @@ async function runAttempt(
   urlHeader: string,
 ): Promise<StepResult> {
   const started = performance.now();
-  // A fast step has no heartbeats to carry progress (local activities have none) and no way to
-  // journal a memo durably before it returns: both say so instead of silently doing less.
+  // A fast step has no heartbeats to carry progress or a stream (local activities have none) and
+  // no way to journal a memo durably before it returns: each says so instead of silently doing less.
   let details: unknown;
-  const beat = ctx.info.isLocal ? undefined : setInterval(() => ctx.heartbeat(details), HEARTBEAT_EVERY_MS);
+  // An earlier try of this attempt (its worker died or shut down) left its stream in its last
+  // heartbeat: this one retracts it and numbers on.
+  const streamer = fast
+    ? undefined
+    : new AttemptStreamer(input.stepNumber, input.attempt, streamOfHeartbeat(ctx.info.heartbeatDetails));
   // The latest details ride on every heartbeat: the server keeps them on the pending activity,
-  // where status() and the UI read them, and no history event is written.
+  // where status(), stream readers and the UI read them, and no history event is written.
+  const beatDetails = () =>
+    streamer?.active
+      ? { [STREAM_KEY]: streamer.window(), ...(details !== undefined ? { progress: details } : {}) }
+      : details;
+  const beat = ctx.info.isLocal
+    ? undefined
+    : setInterval(() => ctx.heartbeat(beatDetails()), keepAliveMs(ctx.info.heartbeatTimeoutMs));
+  /** Heartbeats now, or once STREAM_FLUSH_MS passed since the last flush: at most one in flight. */
+  let flushTimer: NodeJS.Timeout | undefined;
+  let flushedAt = 0;
+  const flush = () => {
+    flushTimer = undefined;
+    flushedAt = performance.now();
+    ctx.heartbeat(beatDetails());
+  };
+  const scheduleFlush = () => {
+    flushTimer ??= setTimeout(flush, Math.max(0, flushedAt + STREAM_FLUSH_MS - performance.now()));
+  };
+  const notInFast = (what: string, todo: string) => () => {
+    throw StepError.permanent(
+      `step.${what} is not available in fast steps (runner "${input.runner}" is registered with fastSteps()): register it without fastSteps() to ${todo}`,
+    );
+  };
   const progress = fast
-    ? () => {
-        throw StepError.permanent(
-          `step.progress is not available in fast steps (runner "${input.runner}" is registered with fastSteps()): register it without fastSteps() to report progress`,
-        );
-      }
+    ? notInFast('progress', 'report progress')
     : (d?: unknown) => {
         details = d;
-        ctx.heartbeat(d);
+        scheduleFlush();
       };
+  const stream = streamer
+    ? (chunk: unknown) => {
+        streamer.push(chunk);
+        scheduleFlush();
+      }
+    : notInFast('stream', 'stream its output');
   const journal: Step['memo'] = fast
     ? () =>
         Promise.reject(
@@ -388,6 +458,7 @@ async function runAttempt(
         signal: ctx.cancellationSignal,
         heartbeat: progress,
         progress,
+        stream,
         memo: journal,
         ...(input.event !== undefined ? { event: input.event } : {}),
         ...(input.timedOut ? { timedOut: true } : {}),
@@ -404,21 +475,34 @@ async function runAttempt(
       throw cancelled;
     });
     let returned: unknown;
+    /** The stream's room, for a failed attempt's details. */
+    const counted = streamer?.active ? streamer.counted() : undefined;
     try {
       returned = await Promise.race([running, abandoned]);
     } catch (err) {
-      if (abortedByShutdown(ctx)) throw interrupted();
+      if (abortedByShutdown(ctx)) throw interruptedAfter(flush);
       if (ctx.cancellationSignal.aborted) throw err;
       const { message, permanent } = describeThrown(err);
-      throw stepFailure(permanent ? ErrorType.StepPermanent : ErrorType.StepTransient, message);
+      throw stepFailure(
+        permanent ? ErrorType.StepPermanent : ErrorType.StepTransient,
+        message,
+        streamer?.active ? streamer.counted() : counted,
+      );
     }
     // Returned after its worker's shutdown aborted it: the step did not finish.
-    if (abortedByShutdown(ctx)) throw interrupted();
+    if (abortedByShutdown(ctx)) throw interruptedAfter(flush);
+    // A chunk was refused, and the runner caught the error: the step fails all the same.
+    if (streamer?.refused !== undefined)
+      throw stepFailure(ErrorType.StepPermanent, streamer.refused, streamer.counted());
     let checked;
     try {
       checked = validateOutcome(returned);
     } catch (err) {
-      throw stepFailure(ErrorType.InvalidOutcome, (err as Error).message);
+      throw stepFailure(
+        ErrorType.InvalidOutcome,
+        (err as Error).message,
+        streamer?.active ? streamer.counted() : undefined,
+      );
     }
     const result: StepResult =
       checked.kind === 'continueAfter'
@@ -426,10 +510,12 @@ async function runAttempt(
         : checked.kind === 'runChildren'
           ? { ...checked, children: resolveChildren(input, checked.children, urlHeader, ctx) }
           : checked;
-    checkSize(result);
-    return fast && ctx.info.isLocal ? { ...result, elapsedMs: Math.round(performance.now() - started) } : result;
+    checkSize(result, streamer);
+    const streamed = withStream(result, streamer);
+    return fast && ctx.info.isLocal ? { ...streamed, elapsedMs: Math.round(performance.now() - started) } : streamed;
   } finally {
     if (beat) clearInterval(beat);
+    if (flushTimer) clearTimeout(flushTimer);
   }
 }
 

@@ -21,6 +21,8 @@ import { RunSchedules } from './schedules';
 import { runStatus } from './status';
 import { type Submission, type SubmitOptions, submitRun } from './submit';
 import { redeliverWebhook, webhookStatus } from './webhooks';
+import { readStream, type StreamEvent, type StreamOptions } from '../streams/reader';
+import { RunNotFound } from './errors';
 
 export { ValidationError, dataConverter };
 export { EventRefused, InputMismatch, RunNotFound, RunNotResponding } from './errors';
@@ -28,6 +30,7 @@ export { SEND_EVENT_TIMEOUT_MS, type SendEventOptions } from './events';
 export { parentCondition, type RunListing } from './list';
 export { RESUME_TIMEOUT_MS, type ResumeAnswer } from './resume';
 export type { Submission, SubmitOptions } from './submit';
+export { StreamOutOfRange, type StreamEvent, type StreamOptions } from '../streams/reader';
 
 export interface RunsClientOptions {
   /** An open connection; by default one is made from the `TEMPORAL_*` environment. */
@@ -146,6 +149,20 @@ export class RunsClient {
   /** Waits for a run to close and tells how it ended, whatever its close status. */
   async result(runId: string): Promise<RunOutcome> {
     return runResult(this.temporal, runId);
+  }
+
+  /**
+   * The run's live stream (what its steps give `step.stream`): `chunk`, `retract` and `gap`
+   * events in offset order, then `closed` with the outcome. `from` resumes right after that offset;
+   * a closed run replays the chunks it kept. Stop with `signal`, or by leaving the loop.
+   */
+  stream(runId: string, options: StreamOptions = {}): AsyncIterable<StreamEvent> {
+    validateRunIdLookup(runId);
+    return readStream(
+      { temporal: this.temporal, outcome: (id) => this.result(id), notFound: (id) => new RunNotFound(id) },
+      runId,
+      options,
+    );
   }
 
   /** Lists runs, newest first, optionally by state. */

@@ -7,6 +7,7 @@ import { type Client, type WorkflowExecutionDescription, WorkflowNotFoundError }
 import { optionalTsToDate } from '@temporalio/common/lib/time';
 import { statusQuery } from '../shared/definitions';
 import { OUTCOME_MEMO_KEY, PARKED_MEMO_KEY } from '../shared/names';
+import { progressOfHeartbeat } from '../shared/stream';
 import type { RunStatus } from '../shared/types';
 import { validateRunIdLookup } from '../shared/validate';
 import { RunNotFound } from './errors';
@@ -116,7 +117,8 @@ async function progressOf(temporal: Client, description: WorkflowExecutionDescri
   const payload = pending?.heartbeatDetails?.payloads?.[0];
   if (!payload) return undefined;
   try {
-    return await fromRawPayload(temporal, payload);
+    // A step that streams carries its window beside its progress (see shared/stream.ts).
+    return progressOfHeartbeat(await fromRawPayload(temporal, payload));
   } catch {
     return undefined;
   }

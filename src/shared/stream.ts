@@ -21,6 +21,12 @@ export const STREAM_WINDOW_BYTES = 128 * 1024;
 /** What a run keeps of its stream for readers that come late: the last this many bytes of chunks. */
 export const STREAM_KEEP_BYTES = 1024 * 1024;
 
+/**
+ * A step attempt flushes its stream (and progress) on a heartbeat at most this often; the worker's
+ * heartbeat throttle is set below it so that each flush reaches the server at once.
+ */
+export const STREAM_FLUSH_MS = 100;
+
 /** The key that marks heartbeat details carrying a stream window (the runner's progress beside it). */
 export const STREAM_KEY = 'durableRuns.stream';
 

@@ -166,6 +166,15 @@ export interface Step<P = RunValue> {
   /** Same as `heartbeat`. */
   progress(details?: unknown): void;
   /**
+   * Appends `chunk` (a string or JSON value, at most 64 KiB as JSON) to the run's live stream and
+   * returns at once: readers of `runs.stream(runId)` get it within about a tenth of a second. No
+   * history event per chunk: the latest chunks ride on the step's heartbeat, and the step's result
+   * keeps them (the last 1 MiB) when it ends. A chunk it cannot take fails the step for good. If
+   * this attempt fails, readers get a `retract` of its chunks before the next attempt's. Not in
+   * fast steps (it throws there).
+   */
+  stream(chunk: unknown): void;
+  /**
    * Journals a side effect: the first call runs `fn` and records its result (JSON or bytes) in the
    * run durably before returning it; every later attempt of this step — after a thrown error, a
    * worker crash, a heartbeat timeout — gets the recorded value and `fn` is not called. A throwing

@@ -35,11 +35,14 @@ import { dataConverter as clientDataConverter } from '../payloads/data-converter
 import { encryptionDataConverter, type EncryptionOption, resolveEncryptionKeys } from '../payloads/encryption';
 import { tracingClientInterceptors } from '../observability';
 import { type ObservabilityPlugin, setUpObservability } from '../observability/plugin';
+import { STREAM_FLUSH_MS } from '../shared/stream';
 import type { StepRunner, TerminalHook, WebhookOptions } from '../shared/types';
 import { type BundleKind, payloadConverterPath, prebuiltBundle, workflowsPath } from './workflow-bundle';
 
 /** How long one workflow activation may run before the SDK stops it (see configureWorker). */
 const ISOLATE_EXECUTION_TIMEOUT = '60s';
+/** The worker's heartbeat throttle, below STREAM_FLUSH_MS so that every stream flush goes out at once. */
+const HEARTBEAT_THROTTLE = `${STREAM_FLUSH_MS / 2}ms`;
 
 export interface DurableRunsPluginOptions {
   /** Step runners by name; a run picks one with `runner` (default `"default"`). */
@@ -165,9 +168,14 @@ export class DurableRunsPlugin implements WorkerPlugin, ClientPlugin {
       // the SDK does not declare but reads; a worker's own value wins.
       isolateExecutionTimeout: ISOLATE_EXECUTION_TIMEOUT,
     };
+    // A step flushes its stream and progress at most every STREAM_FLUSH_MS; with the SDK's default
+    // throttle (0.8 × the heartbeat timeout, 24 s for a step) a flush would wait that long to reach
+    // the server. Other activities on this worker heartbeat as often as they call it, at most this often.
+    const throttle = options.maxHeartbeatThrottleInterval ?? HEARTBEAT_THROTTLE;
     return this.observability.configureWorker({
       ...undeclared,
       ...rest,
+      maxHeartbeatThrottleInterval: throttle,
       ...this.workflows(options),
       ...(options.workflowsPath && !options.workflowBundle
         ? { bundlerOptions: withModulesOf(options.workflowsPath, options.bundlerOptions) }

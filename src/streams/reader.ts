@@ -1,0 +1,313 @@
+/**
+ * Reading a run's live stream (`runs.stream`): from Temporal alone. The run's history gives each
+ * finished step attempt's chunks (in the step's result) or its room in the stream (in a failure's
+ * details, or the last heartbeat of one that timed out); `describe` gives the window of the
+ * running attempt (its heartbeat details). Offsets are the attempts' local indices plus the room
+ * every earlier attempt of the run took, so every reader computes the same ones.
+ *
+ * Each reader follows the history with one long poll (the server answers when an event arrives)
+ * and, while a step runs, polls `describe` every STREAM_POLL_MS.
+ */
+import { type Client, WorkflowNotFoundError } from '@temporalio/client';
+import { decodeOptionalSinglePayload } from '@temporalio/common/lib/internal-non-workflow';
+import type { temporal as proto } from '@temporalio/proto';
+import { type AttemptStream, STREAM_KEEP_BYTES, streamOfHeartbeat, streamOfResult } from '../shared/stream';
+import type { RunOutcome } from '../shared/types';
+import { ValidationError } from '../shared/validate';
+
+type HistoryEvent = proto.api.history.v1.IHistoryEvent;
+type Payload = proto.api.common.v1.IPayload;
+
+/** What `runs.stream` yields. */
+export type StreamEvent =
+  /** A chunk a step streamed; `offset` is its place in the run's stream (resume after it with `from`). */
+  | { type: 'chunk'; offset: number; step: number; attempt: number; data: unknown }
+  /** The attempt failed or was interrupted: drop the chunks it streamed before this. */
+  | { type: 'retract'; offset: number; step: number; attempt: number }
+  /** Chunks no longer kept (or that came and went before this reader could see them). */
+  | { type: 'gap'; from: number; to: number }
+  /** The run closed: the last event. */
+  | { type: 'closed'; outcome: RunOutcome };
+
+export interface StreamOptions {
+  /** Resume right after this offset (the last one a reader got); from the start by default. */
+  from?: number;
+  /** Ends the stream (the iterator returns) when aborted. */
+  signal?: AbortSignal;
+}
+
+/** How often a reader asks for the running step's window. */
+export const STREAM_POLL_MS = 100;
+
+export class StreamOutOfRange extends ValidationError {
+  constructor(message: string) {
+    super(message);
+    this.name = 'StreamOutOfRange';
+  }
+}
+
+/** What the reader needs from the client. */
+export interface StreamSource {
+  temporal: Client;
+  /** The run's outcome once it closed (the client's `result`). */
+  outcome(runId: string): Promise<RunOutcome>;
+  /** Thrown for a run that does not exist. */
+  notFound(runId: string): Error;
+}
+
+/** A finished or running step attempt's stream, placed in the run's stream at `base`. */
+interface Placed {
+  base: number;
+  record: AttemptStream;
+}
+
+const isOffset = (value: unknown): value is number =>
+  typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
+
+/** The JSON size of a chunk entry, for the keep bound (what the step measured when it took it). */
+const sizeOf = (data: unknown): number => Buffer.byteLength(JSON.stringify(data) ?? '');
+
+export async function* readStream(
+  source: StreamSource,
+  runId: string,
+  options: StreamOptions = {},
+): AsyncGenerator<StreamEvent, void, undefined> {
+  const { from, signal } = options;
+  if (from !== undefined && !isOffset(from)) {
+    throw new StreamOutOfRange(`from must be an offset the stream gave (a whole number from 0), not ${String(from)}`);
+  }
+  const { temporal } = source;
+  const namespace = temporal.options.namespace;
+  const decode = async (payload: Payload | null | undefined): Promise<unknown> => {
+    if (!payload) return undefined;
+    try {
+      return await decodeOptionalSinglePayload(temporal.options.loadedDataConverter, payload);
+    } catch {
+      return undefined; // a record this client cannot read (another key) counts as none
+    }
+  };
+  const describe = async (execution?: string) => {
+    try {
+      return await temporal.workflow.getHandle(runId, execution).describe();
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) throw source.notFound(runId);
+      throw err;
+    }
+  };
+
+  const stop = new AbortController();
+  const onAbort = () => stop.abort();
+  signal?.addEventListener('abort', onAbort);
+  if (signal?.aborted) stop.abort();
+  try {
+    const described = await describe();
+    let execution: string = described.raw.workflowExecutionInfo?.firstRunId || described.runId;
+    /** The next offset this reader delivers. */
+    let next = from === undefined ? 0 : from + 1;
+    /** The room the finished attempts took: the base of the next one. */
+    let base = 0;
+    /** The runStep activity scheduled and not yet finished in the followed execution, by its ID. */
+    let open: string | undefined;
+    let closed = false;
+    /** Events delivered while catching up are held, to apply the keep bound first. */
+    let held: Placed[] | undefined = [];
+
+    const out: StreamEvent[] = [];
+    const deliver = (placed: Placed) => {
+      const { base: at, record } = placed;
+      const first = at + record.first;
+      if (record.entries.length > 0 && next < first) {
+        out.push({ type: 'gap', from: next, to: first - 1 });
+        next = first;
+      }
+      for (const entry of record.entries) {
+        const offset = at + entry.i;
+        if (offset < next) continue;
+        out.push(
+          'retract' in entry
+            ? { type: 'retract', offset, step: record.step, attempt: record.attempt }
+            : { type: 'chunk', offset, step: record.step, attempt: record.attempt, data: entry.data },
+        );
+        next = offset + 1;
+      }
+    };
+    const place = (placed: Placed) => (held ? held.push(placed) : deliver(placed));
+    /** A finished attempt: its chunks (completed), or its room and a retract (failed, timed out). */
+    const finish = (record: AttemptStream | undefined, failed: boolean) => {
+      if (record) place({ base, record });
+      if (!record || record.end === 0) return;
+      base += record.end;
+      if (failed) {
+        place({ base: 0, record: { ...record, first: base, end: base + 1, entries: [{ i: base, retract: true }] } });
+        base += 1;
+      }
+    };
+
+    const apply = async (event: HistoryEvent): Promise<string | undefined> => {
+      const scheduled = event.activityTaskScheduledEventAttributes;
+      if (scheduled) {
+        if (scheduled.activityType?.name === 'runStep') open = `${event.eventId}`;
+        return undefined;
+      }
+      const attrs =
+        event.activityTaskCompletedEventAttributes ??
+        event.activityTaskFailedEventAttributes ??
+        event.activityTaskTimedOutEventAttributes ??
+        event.activityTaskCanceledEventAttributes;
+      if (attrs) {
+        if (`${attrs.scheduledEventId}` !== open) return undefined;
+        open = undefined;
+        if (event.activityTaskCompletedEventAttributes) {
+          finish(streamOfResult(await decode(event.activityTaskCompletedEventAttributes.result?.payloads?.[0])), false);
+        } else if (event.activityTaskFailedEventAttributes) {
+          const failure = event.activityTaskFailedEventAttributes.failure;
+          const details = failure?.applicationFailureInfo?.details?.payloads?.[0];
+          finish(streamOfResult(await decode(details)), true);
+        } else if (event.activityTaskTimedOutEventAttributes) {
+          const failure = event.activityTaskTimedOutEventAttributes.failure;
+          const info = failure?.timeoutFailureInfo ?? failure?.cause?.timeoutFailureInfo;
+          finish(streamOfHeartbeat(await decode(info?.lastHeartbeatDetails?.payloads?.[0])), true);
+        }
+        return undefined;
+      }
+      const next = event.workflowExecutionContinuedAsNewEventAttributes?.newExecutionRunId;
+      if (next) return next;
+      if (
+        event.workflowExecutionCompletedEventAttributes ||
+        event.workflowExecutionFailedEventAttributes ||
+        event.workflowExecutionCanceledEventAttributes ||
+        event.workflowExecutionTerminatedEventAttributes ||
+        event.workflowExecutionTimedOutEventAttributes
+      ) {
+        closed = true;
+      }
+      return undefined;
+    };
+
+    /** The running attempt's window, if the step the history says is open is the one running. */
+    const pollWindow = async (): Promise<void> => {
+      if (open === undefined) return;
+      const d = await describe(execution);
+      const pending = d.raw.pendingActivities?.find((a) => a.activityType?.name === 'runStep');
+      if (!pending || open === undefined) return;
+      // The pending activity is the one the history follower has open (same execution, same ID).
+      const scheduledId = scheduledIds.get(open);
+      if (scheduledId === undefined || pending.activityId !== scheduledId) return;
+      const record = streamOfHeartbeat(await decode(pending.heartbeatDetails?.payloads?.[0]));
+      if (record) place({ base, record });
+    };
+    /** Activity IDs by scheduled event ID, for matching `describe`'s pending activity. */
+    const scheduledIds = new Map<string, string>();
+
+    /** One history page of `execution`, long-polling once caught up. */
+    let token: Uint8Array | undefined;
+    const page = () =>
+      temporal.connection.withAbortSignal(stop.signal, () =>
+        temporal.workflowService.getWorkflowExecutionHistory({
+          namespace,
+          execution: { workflowId: runId, runId: execution },
+          ...(token ? { nextPageToken: token } : {}),
+          waitNewEvent: true,
+        }),
+      );
+    const readPage = async (response: Awaited<ReturnType<typeof page>>): Promise<void> => {
+      for (const event of response.history?.events ?? []) {
+        const scheduled = event.activityTaskScheduledEventAttributes;
+        if (scheduled?.activityType?.name === 'runStep')
+          scheduledIds.set(`${event.eventId}`, scheduled.activityId ?? '');
+        lastEventId = Number(event.eventId);
+        const continued = await apply(event);
+        if (continued) {
+          execution = continued;
+          token = undefined;
+          scheduledIds.clear();
+          lastEventId = 0;
+          return;
+        }
+      }
+      token = response.nextPageToken?.length ? response.nextPageToken : undefined;
+    };
+    let lastEventId = 0;
+
+    // Catch up: every execution so far, to the history length `describe` gave for the current one.
+    const current = described.runId;
+    for (;;) {
+      if (stop.signal.aborted) return;
+      const caughtUp = execution === current && lastEventId >= (described.historyLength ?? 0);
+      if (caughtUp || closed) break;
+      const before = execution;
+      await readPage(await page());
+      if (execution === before && !token && !closed) break;
+    }
+    await pollWindow();
+    // The keep bound: a late reader gets the last STREAM_KEEP_BYTES of chunks, a gap before them.
+    const catchUp = held as Placed[];
+    held = undefined;
+    const known = catchUp.reduce((max, p) => Math.max(max, p.base + p.record.end), base);
+    if (from !== undefined && from > known - 1) {
+      throw new StreamOutOfRange(
+        `from ${from} is beyond the end of run ${runId}'s stream (${known === 0 ? 'it has no chunks yet' : `its last offset is ${known - 1}`})`,
+      );
+    }
+    const keptFrom = keptFromOffset(catchUp);
+    if (keptFrom > next) {
+      out.push({ type: 'gap', from: next, to: keptFrom - 1 });
+      next = keptFrom;
+    }
+    for (const placed of catchUp) deliver(placed);
+    yield* out.splice(0);
+
+    const poll = () => {
+      const request = page();
+      request.catch(() => undefined); // seen by the race below; a reader that stops aborts it
+      return request;
+    };
+    let pending = closed ? undefined : poll();
+    while (!closed) {
+      if (stop.signal.aborted) return;
+      const tick = open === undefined ? undefined : sleep(STREAM_POLL_MS, stop.signal);
+      let settled;
+      try {
+        settled = await Promise.race([pending!.then((r) => ({ r })), ...(tick ? [tick.then(() => null)] : [])]);
+        if (settled) {
+          await readPage(settled.r);
+          pending = closed ? undefined : poll();
+        } else {
+          await pollWindow();
+        }
+      } catch (err) {
+        if (stop.signal.aborted) return;
+        throw err;
+      }
+      yield* out.splice(0);
+    }
+    yield { type: 'closed', outcome: await source.outcome(runId) };
+  } finally {
+    signal?.removeEventListener('abort', onAbort);
+    stop.abort();
+  }
+}
+
+/** The first offset a late reader gets: the last STREAM_KEEP_BYTES of chunks are kept. */
+function keptFromOffset(placed: Placed[]): number {
+  let bytes = 0;
+  for (let i = placed.length - 1; i >= 0; i--) {
+    const { base, record } = placed[i]!;
+    for (let j = record.entries.length - 1; j >= 0; j--) {
+      const entry = record.entries[j]!;
+      if ('data' in entry) bytes += sizeOf(entry.data);
+      if (bytes > STREAM_KEEP_BYTES) return base + entry.i + 1;
+    }
+  }
+  return 0;
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    signal.addEventListener('abort', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}
