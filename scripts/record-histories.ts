@@ -50,6 +50,13 @@ const runners: Record<string, StepRunner> = {
     await new Promise((r) => setTimeout(r, 2));
     return StepOutcome.continue(step.stepNumber);
   }),
+  /** Streams five chunks, then succeeds; with `failFirst`, its first attempt fails after them. */
+  streams: async (step) => {
+    for (let i = 0; i < 5; i++) step.stream(`token ${i} `);
+    if ((step.payload as { failFirst?: boolean } | null)?.failFirst && step.attempt === 1)
+      throw StepError.transient('the model went away');
+    return StepOutcome.succeed('streamed');
+  },
   threeSteps: async (step) =>
     step.stepNumber < 2
       ? StepOutcome.continue({ n: step.stepNumber + 1, bytes: new Uint8Array([step.stepNumber]) })
@@ -826,6 +833,10 @@ async function main(): Promise<void> {
       await closedWith('size-bound-step-input', 'failed', /^step 1's input would be .* above the/);
       await done('size-bound-step-input');
     }
+    // ── Live streams (issue 23): the chunks ride in the step's result, and a failed attempt's
+    // room in its failure's details; the workflow reads neither, so no command changes.
+    await scenario('streamed', 'streams', { input: null });
+    await scenario('streamed-retracted', 'streams', { input: { failFirst: true } });
     // ── Temporal's cancel in the same workflow task as the events that make a run hand over
     // (Patch handover-interrupted): sent while no worker polls the run's queue, then a worker starts.
     {

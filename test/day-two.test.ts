@@ -120,6 +120,12 @@ test('a run reset by hand after it failed delivers its new outcome, with a new w
   assert.deepEqual(JSON.parse(second!.body.toString()), { second: 'time lucky' });
   const { runId: closing } = await handle(runId).describe();
   assert.equal(second!.headers['webhook-id'], `msg_${runId}_${closing}`, "a new id: the closing execution's");
+  // The delivery records its answer after the receiver has the request: wait for it.
+  await eventually(
+    async () => (await kit.client.webhookStatus(runId))?.state !== 'pending',
+    30_000,
+    'the delivery recorded',
+  );
   assert.deepEqual(await kit.client.webhookStatus(runId), { runId, state: 'delivered', attempts: 1, lastStatus: 200 });
 
   await kit.client.redeliver(runId);

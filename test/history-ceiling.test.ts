@@ -6,7 +6,7 @@
  *
  * The senders stop once the history passed the ceiling. Measured with senders that go on until
  * the run closes (about 600 signals a second): the step learns of its cancel only at its next
- * heartbeat, throttled to 0.8 × heartbeatTimeoutMs (24 s by default), and the 11,200 events of
+ * heartbeat (then 0.8 × heartbeatTimeoutMs, 24 s by default; now at most 10 s), and the 11,200 events of
  * margin went in about 15 s: once Temporal terminated the run at 51,231 events before the step let
  * go; once the step let go, but every workflow task after it then failed (more than 100 signals
  * buffered while the task ran, the server's limit) until Temporal terminated the run.
