@@ -5,16 +5,14 @@
  * keep that close's id; an earlier close's delivery still retrying gives way to the new one.
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { randomBytes } from 'node:crypto';
-import { promisify } from 'node:util';
 import { StepError, StepOutcome, type StepRunner } from '../src';
 import { createTestKit, type TestKit } from '../src/testing';
 import { startReceiver, type Receiver } from '../support/receiver';
 import { eventually } from '../support/wait';
 import { temporalCli } from './helpers/temporal-cli';
+import { durableRunsCli } from './helpers/durable-runs-cli';
 
 /** Runner calls per `runId/step`. */
 const calls = new Map<string, number>();
@@ -165,20 +163,7 @@ test("an earlier close's delivery still retrying is ended when the run closes ag
   await eventually(async () => (await kit.client.webhookStatus(runId))?.state === 'delivered', 30_000, 'delivered');
 });
 
-const BIN = join(__dirname, '..', 'bin', 'durable-runs.js');
-/** `durable-runs <args>` in a process of its own, against the test server. */
-async function durableRuns(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await promisify(execFile)(process.execPath, [BIN, ...args], {
-      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', TEMPORAL_ADDRESS: kit.env.address },
-      timeout: 60_000,
-    });
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
+const durableRuns = durableRunsCli(() => ({ address: kit.env.address }));
 
 /** The attempts the runner saw, per step, in order: `[[step, attempt], …]`. */
 const attemptsOf = (runId: string) =>

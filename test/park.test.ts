@@ -6,14 +6,12 @@
  * worker replaced by another.
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { promisify } from 'node:util';
 import { createWorker, StepError, StepOutcome, type StepRunner } from '../src';
 import { createTestKit, type TestKit, workflowBundle } from '../src/testing';
 import { startReceiver, type Receiver } from '../support/receiver';
 import { eventually } from '../support/wait';
+import { durableRunsCli } from './helpers/durable-runs-cli';
 
 /** Runs whose step works now (the operator fixed what broke it). */
 const fixed = new Set<string>();
@@ -65,25 +63,7 @@ const handle = (runId: string) => kit.client.temporal.workflow.getHandle(runId);
 const parked = (runId: string) =>
   eventually(async () => (await kit.client.status(runId)).state === 'parked', 60_000, `${runId} parked`);
 
-const BIN = join(__dirname, '..', 'bin', 'durable-runs.js');
-/** `durable-runs <args>` in a process of its own, against the test server. */
-async function durableRuns(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await promisify(execFile)(process.execPath, [BIN, ...args], {
-      env: {
-        PATH: process.env.PATH ?? '',
-        HOME: process.env.HOME ?? '',
-        TEMPORAL_ADDRESS: kit.env.address,
-        TEMPORAL_TASK_QUEUE: kit.taskQueue,
-      },
-      timeout: 60_000,
-    });
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
+const durableRuns = durableRunsCli(() => ({ address: kit.env.address, taskQueue: kit.taskQueue }));
 
 /** The run's history length, to show that a refused message wrote nothing. */
 const historyLength = async (runId: string) => (await handle(runId).describe()).historyLength;

@@ -5,8 +5,7 @@
  * SIGKILL and encryption.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
-import { promisify } from 'node:util';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,28 +15,11 @@ import { resolveTemporalCli } from '../src/local/temporal-binaries';
 import { createTestKit, type TestKit, workflowBundle } from '../src/testing';
 import { eventually } from '../support/wait';
 import { type StreamPayload, streamRunners } from './fixtures/stream-runners';
+import { durableRunsCli } from './helpers/durable-runs-cli';
 
 const FIXTURE = join(__dirname, 'fixtures', 'stream-worker.ts');
-const BIN = join(__dirname, '..', 'bin', 'durable-runs.js');
 
-/** Runs the CLI against the test's server and queue. */
-async function durableRuns(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await promisify(execFile)(process.execPath, [BIN, ...args], {
-      env: {
-        PATH: process.env.PATH ?? '',
-        HOME: process.env.HOME ?? '',
-        TEMPORAL_ADDRESS: kit.env.address,
-        TEMPORAL_TASK_QUEUE: kit.taskQueue,
-      },
-      timeout: 60_000,
-    });
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
+const durableRuns = durableRunsCli(() => ({ address: kit.env.address, taskQueue: kit.taskQueue }));
 
 let kit: TestKit;
 let bundlePath: string;
