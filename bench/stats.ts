@@ -56,6 +56,22 @@ export function edgeRates(times: readonly number[], fraction = 0.1): { first: nu
   return { first: rate(0, n - 1), last: rate(times.length - n, times.length - 1) };
 }
 
+/**
+ * Requests a Temporal server's frontend answered in one namespace, by operation, from its
+ * Prometheus text (`service_requests{namespace, operation, service_name}` counters).
+ */
+export function frontendRequests(prometheusText: string, namespace = 'default'): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const line of prometheusText.split('\n')) {
+    const [, labels = '', value] = /^service_requests\{(.*)\} (\S+)$/.exec(line) ?? [];
+    const label = (name: string) => new RegExp(`(?:^|,)${name}="([^"]*)"`).exec(labels)?.[1];
+    const operation = label('operation');
+    if (!operation || label('service_name') !== 'frontend' || label('namespace') !== namespace) continue;
+    counts.set(operation, (counts.get(operation) ?? 0) + Number(value));
+  }
+  return counts;
+}
+
 export interface Target {
   name: string;
   /** The measured value the target is about (a ratio or a difference). */

@@ -6,7 +6,7 @@ import { tsToMs } from '@temporalio/common/lib/time';
 import { N } from '../options';
 import { now, type StreamBenchPayload } from '../protocol';
 import { type Bench, cpuSeconds, type Round, roundRow, type Row, sleep } from '../rounds';
-import { percentile } from '../stats';
+import { frontendRequests, percentile } from '../stats';
 
 /** The paced step: 100 chunks every 25 ms, 4,000 chunks/s. */
 const BATCH = 100;
@@ -22,14 +22,7 @@ const METRICS_SETTLE_MS = 1200;
  */
 async function requestCounts(b: Bench): Promise<Map<string, number>> {
   await sleep(METRICS_SETTLE_MS);
-  const counts = new Map<string, number>();
-  for (const line of (await (await fetch(b.serverMetrics)).text()).split('\n')) {
-    const [, labels = '', value] = /^service_requests\{(.*)\} (\S+)$/.exec(line) ?? [];
-    if (!labels.includes('service_name="frontend"') || !labels.includes('namespace="default"')) continue;
-    const operation = /operation="([^"]+)"/.exec(labels)?.[1];
-    if (operation) counts.set(operation, (counts.get(operation) ?? 0) + Number(value));
-  }
-  return counts;
+  return frontendRequests(await (await fetch(b.serverMetrics)).text());
 }
 
 /** What a reader saw of a run's stream, times in `now()` ms. */
