@@ -141,7 +141,8 @@ function table(rows: Row[]): string {
     '| --- | --- | --- | --- |',
   ];
   for (const { figure, ours, base, ratio } of rows) {
-    const range = ratio.min === ratio.max ? '' : ` (${format(ratio.min)}–${format(ratio.max)})`;
+    const range =
+      ratio.min === ratio.max || Number.isNaN(ratio.min) ? '' : ` (${format(ratio.min)}–${format(ratio.max)})`;
     lines.push(`| ${figure} | ${format(ours)} | ${format(base)} | ${format(ratio.median)}${range} |`);
   }
   return lines.join('\n');
