@@ -2,6 +2,7 @@
  * The pure arithmetic of `npm run bench`: percentiles, latencies from step start times, target
  * verdicts and the summary of a V8 CPU profile. Unit-tested in test/bench-stats.test.ts.
  */
+import { parsePrometheus } from '../test/helpers/prometheus';
 
 /** The p-th percentile (nearest rank) of `xs`; NaN when empty. */
 export function percentile(xs: readonly number[], p: number): number {
@@ -62,12 +63,11 @@ export function edgeRates(times: readonly number[], fraction = 0.1): { first: nu
  */
 export function frontendRequests(prometheusText: string, namespace = 'default'): Map<string, number> {
   const counts = new Map<string, number>();
-  for (const line of prometheusText.split('\n')) {
-    const [, labels = '', value] = /^service_requests\{(.*)\} (\S+)$/.exec(line) ?? [];
-    const label = (name: string) => new RegExp(`(?:^|,)${name}="([^"]*)"`).exec(labels)?.[1];
-    const operation = label('operation');
-    if (!operation || label('service_name') !== 'frontend' || label('namespace') !== namespace) continue;
-    counts.set(operation, (counts.get(operation) ?? 0) + Number(value));
+  for (const { name, labels, value } of parsePrometheus(prometheusText)) {
+    const { operation } = labels;
+    if (name !== 'service_requests' || !operation) continue;
+    if (labels.service_name !== 'frontend' || labels.namespace !== namespace) continue;
+    counts.set(operation, (counts.get(operation) ?? 0) + value);
   }
   return counts;
 }
