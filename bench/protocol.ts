@@ -31,6 +31,15 @@ export type Reply =
   | { id: number; type: 'batch'; submitted: Array<[string, number]>; eager: number }
   | { id: number; type: 'ok' };
 
+/** What the stream workload (bench/workloads/streams.ts) asks our worker's `streamer` step for. */
+export interface StreamBenchPayload {
+  chunks: number;
+  /** Chunks pushed back to back before the step yields. */
+  batch: number;
+  /** The pause after each batch (ms); 0 only yields to the event loop. */
+  everyMs: number;
+}
+
 /** The same worker settings for both sides. */
 export const TUNING = {
   maxConcurrentActivityTaskExecutions: 200,

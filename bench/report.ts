@@ -28,6 +28,9 @@ function targets(results: Record<string, unknown>): Target[] {
   const long = results.long as Record<Side, Record<string, number>> | undefined;
   const hooks = (results.webhooks as { rounds: Round[] } | undefined)?.rounds;
   const events = short?.eventsPerStep;
+  const streams = (results.streams as { rounds: Round[] } | undefined)?.rounds;
+  const streamMedian = (key: string, against?: string) =>
+    streams ? spread(streams.map((r) => r.streaming![key]! - (against ? r[against]![key]! : 0))).median : NaN;
   return [
     {
       name: 'fast steps: steps/s ≥ 3 × the bare loop',
@@ -84,6 +87,27 @@ function targets(results: Record<string, unknown>): Target[] {
       limit: 0.9,
     },
     {
+      name: 'streams: chunk → reader latency p50 ≤ 250 ms',
+      value: streamMedian('latencyP50'),
+      op: '<=',
+      limit: 250,
+    },
+    {
+      name: "streams: a streaming step's history ≤ a silent one's + 2 events",
+      value: streamMedian('historyEvents', 'silent'),
+      op: '<=',
+      limit: 2,
+    },
+    {
+      // The first flush goes out with the first chunk, then one every 100 ms at most.
+      name: 'streams: heartbeats/s while a step streams, its first flush aside, ≤ 10',
+      value: streams
+        ? spread(streams.map((r) => (r.streaming!.heartbeats! - 1) / r.streaming!.stepSeconds!)).median
+        : NaN,
+      op: '<=',
+      limit: 10,
+    },
+    {
       name: "fairness: all of B's runs finish before half of A's (share of A done before B's last ≤ 0.5)",
       value: (results.fairness as Record<Side, { aDoneBeforeLastB: number }> | undefined)?.ours.aDoneBeforeLastB ?? NaN,
       op: '<=',
@@ -117,7 +141,8 @@ function table(rows: Row[]): string {
     '| --- | --- | --- | --- |',
   ];
   for (const { figure, ours, base, ratio } of rows) {
-    const range = ratio.min === ratio.max ? '' : ` (${format(ratio.min)}–${format(ratio.max)})`;
+    const range =
+      ratio.min === ratio.max || Number.isNaN(ratio.min) ? '' : ` (${format(ratio.min)}–${format(ratio.max)})`;
     lines.push(`| ${figure} | ${format(ours)} | ${format(base)} | ${format(ratio.median)}${range} |`);
   }
   return lines.join('\n');

@@ -31,7 +31,7 @@ export async function pool<T>(items: readonly T[], concurrency: number, fn: (ite
  * CPU seconds a process has used so far (user + system), from /proc on Linux; NaN elsewhere.
  * Ticks are 1/100 s on every Linux that Node supports.
  */
-function cpuSeconds(pid: number | undefined): number {
+export function cpuSeconds(pid: number | undefined): number {
   try {
     const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
     return (Number(fields[11]) + Number(fields[12])) / 100;
@@ -49,6 +49,8 @@ export interface Bench {
   /** Our prebuilt workflow bundle. */
   bundle: string;
   serverPid: number | undefined;
+  /** The dev server's Prometheus endpoint (`/metrics`). */
+  serverMetrics: string;
   temporal: Client;
   runs: RunsClient;
   workers: Record<Side, SideWorker>;

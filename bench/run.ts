@@ -22,6 +22,9 @@
  *   --webhooks [100]                              terminal deliveries per side and round, to 127.0.0.1
  *   --fairness [200]                              tenant A's runs, then tenant B's 10, one step slot:
  *                                                 with fairness keys ("ours") and without ("base")
+ *   --streams [10000]                             chunks one step streams (durable-runs only): latency
+ *                                                 to a reader, chunks/s, history, server CPU and
+ *                                                 heartbeats against a silent step of the same length
  *   --no-fast                                     leave fast steps out (a CPU profile of default steps)
  *   --peers                                       taquba-workflow on the same box in every short-run
  *                                                 round (bench/peers.ts; built by cargo)
@@ -43,7 +46,7 @@ import { Client, Connection } from '@temporalio/client';
 import { bundleWorkflowCode, DefaultLogger } from '@temporalio/worker';
 import { RunsClient, dataConverter } from '../src/client';
 import { payloadConverterPath, workflowsPath } from '../src/worker';
-import { startDevServer, type DevServer } from '../src/local/dev-server';
+import { freePort, startDevServer, type DevServer } from '../src/local/dev-server';
 import { flags, N } from './options';
 import { buildTaquba } from './peers';
 import { type Side, now } from './protocol';
@@ -56,13 +59,16 @@ import { longRun } from './workloads/long-run';
 import { memory } from './workloads/memory';
 import { sequential } from './workloads/sequential';
 import { shortRuns } from './workloads/short-runs';
+import { streams } from './workloads/streams';
 import { webhooks } from './workloads/webhooks';
 
 async function main(): Promise<void> {
   const started = now();
   // Built before anything is timed: the first cargo build takes minutes.
   if (flags.peers && !flags.soak) await buildTaquba();
-  const server: DevServer = await startDevServer({ dbFile: false });
+  // Its Prometheus endpoint counts requests by operation (heartbeats, describes) for the stream workload.
+  const metricsPort = await freePort();
+  const server: DevServer = await startDevServer({ dbFile: false, extraArgs: ['--metrics-port', String(metricsPort)] });
   const scratch = mkdtempSync(join(tmpdir(), 'durable-runs-bench-'));
   // Prebuilt bundles: workers start in a second, and webpack stays out of their CPU profiles.
   const bundles = {} as Record<Side, string>;
@@ -92,6 +98,7 @@ async function main(): Promise<void> {
     serverAddress: server.address,
     bundle: bundles.ours,
     serverPid: server.process.pid,
+    serverMetrics: `http://127.0.0.1:${metricsPort}/metrics`,
     temporal,
     runs: RunsClient.fromClient(temporal, QUEUE.ours),
     workers,
@@ -109,6 +116,7 @@ async function main(): Promise<void> {
         ['long', N.long > 0, longRun],
         ['webhooks', N.webhooks > 0, webhooks],
         ['fairness', N.fairness > 0, fairness],
+        ['streams', N.streams > 0, streams],
       ];
   const peaks = {} as Record<Side, number>;
   const profiles: Partial<Record<Side, ProfileSummary>> = {};

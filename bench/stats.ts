@@ -2,6 +2,7 @@
  * The pure arithmetic of `npm run bench`: percentiles, latencies from step start times, target
  * verdicts and the summary of a V8 CPU profile. Unit-tested in test/bench-stats.test.ts.
  */
+import { parsePrometheus } from '../test/helpers/prometheus';
 
 /** The p-th percentile (nearest rank) of `xs`; NaN when empty. */
 export function percentile(xs: readonly number[], p: number): number {
@@ -54,6 +55,21 @@ export function edgeRates(times: readonly number[], fraction = 0.1): { first: nu
   if (n < 2) return { first: NaN, last: NaN };
   const rate = (from: number, to: number) => (to - from) / ((times[to]! - times[from]!) / 1000);
   return { first: rate(0, n - 1), last: rate(times.length - n, times.length - 1) };
+}
+
+/**
+ * Requests a Temporal server's frontend answered in one namespace, by operation, from its
+ * Prometheus text (`service_requests{namespace, operation, service_name}` counters).
+ */
+export function frontendRequests(prometheusText: string, namespace = 'default'): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const { name, labels, value } of parsePrometheus(prometheusText)) {
+    const { operation } = labels;
+    if (name !== 'service_requests' || !operation) continue;
+    if (labels.service_name !== 'frontend' || labels.namespace !== namespace) continue;
+    counts.set(operation, (counts.get(operation) ?? 0) + value);
+  }
+  return counts;
 }
 
 export interface Target {

@@ -9,7 +9,7 @@ import { fastSteps, StepOutcome, type StepRunner } from '../src';
 import { dataConverter, RunsClient } from '../src/client';
 import { createWorker } from '../src/worker';
 import type { BaselineActivities } from './baseline';
-import { type Memory, type Reply, type Request, type Side, TUNING, now } from './protocol';
+import { type Memory, type Reply, type Request, type Side, type StreamBenchPayload, TUNING, now } from './protocol';
 
 const [side, address, taskQueue, bundlePath] = process.argv.slice(2) as [Side, string, string, string];
 
@@ -41,6 +41,24 @@ const noop: StepRunner<{ steps: number }> = async (step) => {
   return step.stepNumber + 1 >= step.payload.steps ? StepOutcome.succeed(null) : StepOutcome.continue(step.payload);
 };
 
+/** Streams `{ i, t }` chunks, `t` the time it pushed each (`now()`): readers take their latency from it. */
+const streamer: StepRunner<StreamBenchPayload> = async (step) => {
+  const { chunks, batch, everyMs } = step.payload;
+  for (let i = 0; i < chunks; i++) {
+    step.stream({ i, t: now() });
+    if ((i + 1) % batch === 0) {
+      await new Promise((resolve) => (everyMs > 0 ? setTimeout(resolve, everyMs) : setImmediate(resolve)));
+    }
+  }
+  return StepOutcome.succeed(chunks);
+};
+
+/** A step that runs as long as a streaming one and streams nothing: the baseline of its costs. */
+const silent: StepRunner<{ ms: number }> = async (step) => {
+  await new Promise((resolve) => setTimeout(resolve, step.payload.ms));
+  return StepOutcome.succeed(0);
+};
+
 const baselineActivities: BaselineActivities = {
   async noop(runId, step) {
     mark(runId);
@@ -56,7 +74,12 @@ const baselineActivities: BaselineActivities = {
 async function start(connection: NativeConnection): Promise<Worker> {
   if (side === 'ours') {
     return createWorker({
-      runners: { noop: noop as StepRunner, noopFast: fastSteps(noop as StepRunner) },
+      runners: {
+        noop: noop as StepRunner,
+        noopFast: fastSteps(noop as StepRunner),
+        streamer: streamer as StepRunner,
+        silent: silent as StepRunner,
+      },
       connection,
       taskQueue,
       workflowBundle: { codePath: bundlePath },

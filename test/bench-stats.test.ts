@@ -4,6 +4,7 @@ import { test } from 'node:test';
 import {
   areaOf,
   edgeRates,
+  frontendRequests,
   latencies,
   meets,
   percentile,
@@ -106,4 +107,25 @@ test('spread: median of an odd and an even count, min and max, NaN rounds left o
   assert.deepEqual(spread([2, NaN, 4]), { median: 3, min: 2, max: 4 });
   const empty = spread([]);
   assert.ok(Number.isNaN(empty.median) && Number.isNaN(empty.min) && Number.isNaN(empty.max));
+});
+
+test("frontendRequests: the frontend's request counters in one namespace, by operation", () => {
+  const text = [
+    '# HELP service_requests service_requests counter',
+    '# TYPE service_requests counter',
+    'service_requests{namespace="default",operation="RecordActivityTaskHeartbeat",service_name="frontend"} 26',
+    'service_requests{namespace="default",operation="RecordActivityTaskHeartbeat",service_name="history"} 26',
+    'service_requests{namespace="temporal_system",operation="RecordActivityTaskHeartbeat",service_name="frontend"} 3',
+    'service_requests{operation="DescribeWorkflowExecution",service_name="frontend",namespace="default"} 1.5e+01',
+    'service_latency_count{namespace="default",operation="DescribeWorkflowExecution",service_name="frontend"} 99',
+  ].join('\n');
+  assert.deepEqual(
+    [...frontendRequests(text)],
+    [
+      ['RecordActivityTaskHeartbeat', 26],
+      ['DescribeWorkflowExecution', 15],
+    ],
+  );
+  assert.deepEqual([...frontendRequests(text, 'temporal_system')], [['RecordActivityTaskHeartbeat', 3]]);
+  assert.equal(frontendRequests('').size, 0);
 });

@@ -224,6 +224,25 @@ describe('streams', () => {
     );
     await assert.rejects(readAll('no-such-run-for-streams'), RunNotFound);
   });
+
+  test('a reader that follows a step for seconds leaves no listener behind on its signal', async () => {
+    const warnings: Error[] = [];
+    const onWarning = (w: Error) => {
+      if (w.name === 'MaxListenersExceededWarning') warnings.push(w);
+    };
+    process.on('warning', onWarning);
+    try {
+      // Two seconds of a running step: about 20 polls of its window.
+      const { runId } = await submit('streamer', { n: 20, everyMs: 100, batch: 1 });
+      assert.equal(chunks(await readAll(runId)).length, 20);
+    } finally {
+      process.off('warning', onWarning);
+    }
+    assert.deepEqual(
+      warnings.map((w) => w.message),
+      [],
+    );
+  });
 });
 
 describe('streams across worker processes', () => {

@@ -74,6 +74,8 @@ export function addDevCommand(program: Command): void {
               `          or:  temporal workflow start --type durableRun --task-queue durable-runs --workflow-id demo-1 --input '{"input":"What is 6 times 7?","runner":"agent"}'`,
               `Approval flow: npx durable-runs submit '{"order":"A-17","amount":25}' --runner approval`,
               `          then: npx durable-runs send <runId> approve   (or in the UI: Send Signal, name "event", input {"name":"approve"})`,
+              `Live stream:  npx durable-runs submit '"Where is order A-17?"' --runner agent-ai-sdk`,
+              `          then: npx durable-runs watch <runId> --stream   (the answer, token by token)`,
             ].join('\n'),
           );
           if (codec) print(opts.json, codec.info, () => codec!.lines.join('\n'));

@@ -302,12 +302,15 @@ function keptFromOffset(placed: Placed[]): number {
   return 0;
 }
 
+/** Resolves after `ms`, or at once when `signal` aborts; either way leaves no listener on `signal`. */
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    signal.addEventListener('abort', () => {
+    const done = () => {
       clearTimeout(timer);
+      signal.removeEventListener('abort', done);
       resolve();
-    });
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', done);
   });
 }
