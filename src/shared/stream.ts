@@ -16,8 +16,12 @@
 
 /** The largest chunk `step.stream` takes, as encoded JSON. */
 export const MAX_CHUNK_BYTES = 64 * 1024;
-/** What a heartbeat carries at most: the latest chunks of the attempt (always the last one). */
-export const STREAM_WINDOW_BYTES = 128 * 1024;
+/**
+ * What a heartbeat carries at most: the latest chunks of the attempt (always the last one). Each
+ * flush re-sends it, so it is what a flush costs the server; a reader polling every 100 ms needs
+ * only what came since its last poll (a model streams a few KiB a second).
+ */
+export const STREAM_WINDOW_BYTES = 64 * 1024;
 /** What a run keeps of its stream for readers that come late: the last this many bytes of chunks. */
 export const STREAM_KEEP_BYTES = 1024 * 1024;
 
