@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { RunsClient } from '../client';
-import { parseApiKeys } from '../http/keys';
+import { type ApiKey, isLoopback, parseApiKeys } from '../http/keys';
 import { type HttpServer, OpenServerRefused, startHttpServer } from '../http/server';
 import { act, CliError, type JsonFlag, print } from './shared';
 
@@ -20,28 +20,31 @@ export function parsePort(value: string, flag: string): number {
   return port;
 }
 
+/** The API keys of the environment; a bad value is a one-line error (exit 2). */
+function loadApiKeys(): ApiKey[] {
+  try {
+    return parseApiKeys(process.env.DURABLE_RUNS_API_KEYS);
+  } catch (err) {
+    throw new CliError((err as Error).message);
+  }
+}
+
 /** Starts the HTTP API with the keys of the environment; a bad setting is a one-line error (exit 2). */
 export async function serveHttp(
   client: RunsClient,
   options: { port: number; host: string; corsOrigin?: string },
 ): Promise<HttpServer> {
-  let keys;
-  try {
-    keys = parseApiKeys(process.env.DURABLE_RUNS_API_KEYS);
-  } catch (err) {
-    throw new CliError((err as Error).message);
-  }
   try {
     return await startHttpServer({
       client,
-      keys,
+      keys: loadApiKeys(),
       port: options.port,
       host: options.host,
       ...(options.corsOrigin ? { corsOrigin: options.corsOrigin } : {}),
       version: (JSON.parse(readFileSync(require.resolve('../../package.json'), 'utf8')) as { version: string }).version,
     });
   } catch (err) {
-    if (err instanceof OpenServerRefused) throw new CliError(err.message);
+    if (err instanceof OpenServerRefused || err instanceof CliError) throw new CliError(err.message);
     throw new CliError(`cannot serve on ${options.host}:${options.port}: ${(err as Error).message}`);
   }
 }
@@ -70,6 +73,9 @@ export function addServeCommand(program: Command): void {
     .action(
       act(async (opts: ServeOptions) => {
         const port = parsePort(opts.port, '--port');
+        // Refused before connecting to Temporal: an open server on a public address never starts.
+        if (loadApiKeys().length === 0 && !isLoopback(opts.host))
+          throw new CliError(new OpenServerRefused(opts.host).message);
         const client = await RunsClient.connect();
         try {
           const server = await serveHttp(client, {

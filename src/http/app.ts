@@ -95,7 +95,11 @@ export function createHttpApi(options: HttpApiOptions): Hono<Env> {
     '*',
     bodyLimit({
       maxSize: MAX_BODY_BYTES,
-      onError: (c) => c.json(errorBody('payload_too_large', `the body is over ${MAX_BODY_BYTES} bytes (1 MiB)`), 413),
+      // The rest of the body is not read: the connection cannot carry another request.
+      onError: (c) =>
+        c.json(errorBody('payload_too_large', `the body is over ${MAX_BODY_BYTES} bytes (1 MiB)`), 413, {
+          Connection: 'close',
+        }),
     }),
   );
   app.get('/openapi.json', (c) => c.json(document));
