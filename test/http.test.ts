@@ -5,19 +5,16 @@
  * documents answering), a Python client with only urllib, and two servers answering for one run.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
 import { StepError, StepOutcome, type StepRunner } from '../src';
 import { createTestKit, type TestKit } from '../src/testing';
 import { eventually } from '../support/wait';
+import { BIN, type ServeProcess, serveEnv, startServe } from './helpers/serve';
 
 const exec = promisify(execFile);
-const BIN = join(__dirname, '..', 'bin', 'durable-runs.js');
-const dir = mkdtempSync(join(tmpdir(), 'http-'));
 
 /** Runs that retry has been asked for (their step then succeeds). */
 const retried = new Set<string>();
@@ -56,39 +53,16 @@ const GLOBEX = 'secret-globex-0123456789';
 const OPS = 'secret-ops-0123456789';
 
 let kit: TestKit;
-const servers: ChildProcess[] = [];
+const servers: ServeProcess[] = [];
 /** Two servers without keys (one with CORS for one origin), and one with keys. */
 let open: string;
 let open2: string;
 let keyed: string;
 
-function serveEnv(extra: Record<string, string> = {}): Record<string, string> {
-  const config = join(dir, 'no-profiles.toml');
-  writeFileSync(config, '[profile.default]\n');
-  return {
-    PATH: process.env.PATH ?? '',
-    HOME: process.env.HOME ?? '',
-    TEMPORAL_CONFIG_FILE: config,
-    TEMPORAL_ADDRESS: kit.env.address,
-    TEMPORAL_TASK_QUEUE: kit.taskQueue,
-    ...extra,
-  };
-}
-
-/** Spawns `durable-runs serve --port 0 --json` and resolves with its URL. */
 async function serve(args: string[] = [], env: Record<string, string> = {}): Promise<string> {
-  const child = spawn(process.execPath, [BIN, 'serve', '--port', '0', '--json', ...args], {
-    env: serveEnv(env),
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  servers.push(child);
-  let output = '';
-  child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
-  await eventually(() => output.includes('"url"'), 60_000, 'serve prints its URL').catch((err: Error) => {
-    throw new Error(`${err.message}\n--- serve output ---\n${output}`);
-  });
-  return (JSON.parse(output.split('\n').find((line) => line.includes('"url"'))!) as { url: string }).url;
+  const server = await startServe(kit, args, env);
+  servers.push(server);
+  return server.url;
 }
 
 before(async () => {
@@ -101,16 +75,7 @@ before(async () => {
 });
 
 after(async () => {
-  await Promise.all(
-    servers.map(
-      (child) =>
-        new Promise<void>((resolve) => {
-          if (child.exitCode !== null) return resolve();
-          child.once('close', () => resolve());
-          child.kill('SIGTERM');
-        }),
-    ),
-  );
+  await Promise.all(servers.map((server) => server.stop()));
   await kit?.teardown();
 });
 
@@ -537,7 +502,7 @@ test('API keys: 401 without or with a wrong key; a tenant key sets the tenant an
 
 test('serve refuses a non-loopback host without keys (exit 2); CORS only for --cors-origin', async () => {
   const refused = await exec(process.execPath, [BIN, 'serve', '--host', '0.0.0.0', '--port', '0'], {
-    env: serveEnv(),
+    env: serveEnv(kit),
   }).then(
     () => ({ code: 0, stderr: '' }),
     (err: { code: number; stderr: string }) => err,
