@@ -12,6 +12,7 @@ export const { values: flags } = parseArgs({
     webhooks: { type: 'string', default: '100' },
     memory: { type: 'string', default: '10000' },
     fairness: { type: 'string', default: '200' },
+    http: { type: 'string', default: '20' },
     peers: { type: 'boolean', default: false },
     'no-fast': { type: 'boolean', default: false },
     soak: { type: 'boolean', default: false },
@@ -29,6 +30,7 @@ const SIZE_FLAGS = [
   'webhooks',
   'memory',
   'fairness',
+  'http',
 ] as const;
 /** The size flags, as numbers. */
 export const N = Object.fromEntries(

@@ -22,6 +22,8 @@
  *   --webhooks [100]                              terminal deliveries per side and round, to 127.0.0.1
  *   --fairness [200]                              tenant A's runs, then tenant B's 10, one step slot:
  *                                                 with fairness keys ("ours") and without ("base")
+ *   --http [20]                                   runs per way (HTTP, RunsClient) and round, one at a
+ *                                                 time: submit → result; and one streamed run each
  *   --no-fast                                     leave fast steps out (a CPU profile of default steps)
  *   --peers                                       taquba-workflow on the same box in every short-run
  *                                                 round (bench/peers.ts; built by cargo)
@@ -52,6 +54,7 @@ import { type Bench, type Row, SIDES, singleRow } from './rounds';
 import { QUEUE, SideWorker } from './side-worker';
 import type { ProfileSummary } from './stats';
 import { fairness } from './workloads/fairness';
+import { http } from './workloads/http';
 import { longRun } from './workloads/long-run';
 import { memory } from './workloads/memory';
 import { sequential } from './workloads/sequential';
@@ -109,6 +112,7 @@ async function main(): Promise<void> {
         ['long', N.long > 0, longRun],
         ['webhooks', N.webhooks > 0, webhooks],
         ['fairness', N.fairness > 0, fairness],
+        ['http', N.http > 0, http],
       ];
   const peaks = {} as Record<Side, number>;
   const profiles: Partial<Record<Side, ProfileSummary>> = {};

@@ -41,6 +41,16 @@ const noop: StepRunner<{ steps: number }> = async (step) => {
   return step.stepNumber + 1 >= step.payload.steps ? StepOutcome.succeed(null) : StepOutcome.continue(step.payload);
 };
 
+/** Streams `payload.chunks` chunks, one every 20 ms, each holding when it was streamed (the HTTP workload). */
+const streamer: StepRunner = async (step) => {
+  const { chunks } = step.payload as { chunks: number };
+  for (let i = 0; i < chunks; i++) {
+    step.stream({ at: Date.now() });
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  return StepOutcome.succeed(null);
+};
+
 const baselineActivities: BaselineActivities = {
   async noop(runId, step) {
     mark(runId);
@@ -56,7 +66,7 @@ const baselineActivities: BaselineActivities = {
 async function start(connection: NativeConnection): Promise<Worker> {
   if (side === 'ours') {
     return createWorker({
-      runners: { noop: noop as StepRunner, noopFast: fastSteps(noop as StepRunner) },
+      runners: { noop: noop as StepRunner, noopFast: fastSteps(noop as StepRunner), streamer },
       connection,
       taskQueue,
       workflowBundle: { codePath: bundlePath },
