@@ -43,6 +43,12 @@ export function openApiDocument(routes: readonly Route[], options: { auth: boole
             : {}),
       };
     }
+    if (!route.public) {
+      responses['500'] = {
+        description: 'an internal error (Temporal unreachable, …); the server log has the details',
+        content: responses['400']?.content ?? responses['404']?.content ?? {},
+      };
+    }
     if (!route.public && !responses['401']) {
       responses['401'] = {
         description: 'no key, or a wrong one (where API keys are set)',
