@@ -44,6 +44,11 @@ const runners: Record<string, StepRunner> = {
     for (let i = 0; i < 2; i++) step.stream(`b${i}`);
     return StepOutcome.succeed('streamed');
   },
+  /** Starts two child runs and succeeds with their states. */
+  family: async (step) =>
+    step.stepNumber === 0
+      ? StepOutcome.runChildren(null, [{ input: 'a' }, { input: 'b' }])
+      : StepOutcome.succeed(step.children!.map((c) => c.status)),
   default: async (step) => StepOutcome.succeed(step.payload),
 };
 
@@ -360,6 +365,15 @@ test('list: by state and runner, pages with a cursor', async () => {
     ['http-list-3', 'http-list-2', 'http-list-1'],
   );
   assert.equal((await call(open, 'GET', '/v1/runs?cursor=nonsense')).status, 400);
+  // A parent's children.
+  await call(open, 'POST', '/v1/runs', { body: { input: null, runner: 'family', runId: 'http-family' } });
+  assert.deepEqual((await call(open, 'GET', '/v1/runs/http-family/result?wait=30')).body.result, [
+    'succeeded',
+    'succeeded',
+  ]);
+  await eventually(async () => (await call<Page>(open, 'GET', '/v1/runs?parent=http-family')).body.runs.length === 2);
+  const children = (await call<Page>(open, 'GET', '/v1/runs?parent=http-family')).body.runs.map((r) => r.runId);
+  assert.deepEqual(children.sort(), ['http-family-0-0', 'http-family-0-1']);
 });
 
 /** Reads Server-Sent Events until `until` holds for the events read, then aborts. */
