@@ -12,6 +12,7 @@ import { promisify } from 'node:util';
 import { StepError, StepOutcome, type StepRunner } from '../src';
 import { createTestKit, type TestKit } from '../src/testing';
 import { eventually } from '../support/wait';
+import { startGrpcFaultProxy } from './helpers/grpc-fault-proxy';
 import { BIN, type ServeProcess, serveEnv, startServe } from './helpers/serve';
 
 const exec = promisify(execFile);
@@ -551,6 +552,25 @@ test('a Python client with only urllib submits a run, sends it an event and read
   assert.equal(event.duplicate, false);
   assert.equal(outcome.status, 'succeeded');
   assert.deepEqual(outcome.result, { approvedBy: 'python' });
+});
+
+test('Temporal unreachable: 503 in the error shape, and the server answers again once it is back', async () => {
+  const proxy = await startGrpcFaultProxy(kit.env.address);
+  try {
+    const through = await serve([], { TEMPORAL_ADDRESS: proxy.address });
+    assert.equal((await call(through, 'GET', '/v1/runs/http-submit-1')).status, 200);
+    proxy.refuse(['DescribeWorkflowExecution', 'GetWorkflowExecutionHistory', 'QueryWorkflow']);
+    const down = await call(through, 'GET', '/v1/runs/http-submit-1');
+    assert.equal(down.status, 503);
+    assert.deepEqual(errorOf(down), {
+      code: 'temporal_unavailable',
+      message: 'Temporal did not answer (unavailable or busy): try again shortly',
+    });
+    proxy.refuse([]);
+    assert.equal((await call(through, 'GET', '/v1/runs/http-submit-1')).status, 200);
+  } finally {
+    await proxy.close();
+  }
 });
 
 test('two serve instances answer for the same run', async () => {

@@ -44,6 +44,10 @@ export function openApiDocument(routes: readonly Route[], options: { auth: boole
       };
     }
     if (!route.public) {
+      responses['503'] = {
+        description: 'Temporal did not answer (unavailable or busy): try again shortly',
+        content: responses['400']?.content ?? responses['404']?.content ?? {},
+      };
       responses['500'] = {
         description: 'an internal error (Temporal unreachable, …); the server log has the details',
         content: responses['400']?.content ?? responses['404']?.content ?? {},
