@@ -515,7 +515,7 @@ test('API keys: 401 without or with a wrong key; a tenant key sets the tenant an
   assert.equal((await asGlobex('POST', `/v1/runs/${globexRun}/cancel`, {})).status, 202);
 });
 
-test('serve refuses a non-loopback host without keys (exit 2); CORS only for --cors-origin', async () => {
+test('serve refuses a non-loopback host without keys and bad keys (exit 2); CORS only for --cors-origin', async () => {
   const refused = await exec(process.execPath, [BIN, 'serve', '--host', '0.0.0.0', '--port', '0'], {
     env: serveEnv(kit),
   }).then(
@@ -524,6 +524,17 @@ test('serve refuses a non-loopback host without keys (exit 2); CORS only for --c
   );
   assert.equal(refused.code, 2);
   assert.match(refused.stderr, /^durable-runs: refusing to serve on 0\.0\.0\.0 without API keys/);
+  const badKeys = await exec(process.execPath, [BIN, 'serve', '--port', '0'], {
+    env: serveEnv(kit, { DURABLE_RUNS_API_KEYS: 'ops' }),
+  }).then(
+    () => ({ code: 0, stderr: '' }),
+    (err: { code: number; stderr: string }) => err,
+  );
+  assert.equal(badKeys.code, 2);
+  assert.equal(
+    badKeys.stderr,
+    'durable-runs: DURABLE_RUNS_API_KEYS: entry 1 must be name:secret[:tenant], got 3 characters\n',
+  );
   const preflight = (base: string) =>
     fetch(`${base}/v1/runs`, {
       method: 'OPTIONS',
