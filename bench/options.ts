@@ -13,6 +13,7 @@ export const { values: flags } = parseArgs({
     memory: { type: 'string', default: '10000' },
     fairness: { type: 'string', default: '200' },
     streams: { type: 'string', default: '10000' },
+    http: { type: 'string', default: '20' },
     peers: { type: 'boolean', default: false },
     'no-fast': { type: 'boolean', default: false },
     soak: { type: 'boolean', default: false },
@@ -31,6 +32,7 @@ const SIZE_FLAGS = [
   'memory',
   'fairness',
   'streams',
+  'http',
 ] as const;
 /** The size flags, as numbers. */
 export const N = Object.fromEntries(

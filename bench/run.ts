@@ -25,6 +25,8 @@
  *   --streams [10000]                             chunks one step streams (durable-runs only): latency
  *                                                 to a reader, chunks/s, history, server CPU and
  *                                                 heartbeats against a silent step of the same length
+ *   --http [20]                                   runs per way (HTTP, RunsClient) and round, one at a
+ *                                                 time: submit → result; and one streamed run each
  *   --no-fast                                     leave fast steps out (a CPU profile of default steps)
  *   --peers                                       taquba-workflow on the same box in every short-run
  *                                                 round (bench/peers.ts; built by cargo)
@@ -55,6 +57,7 @@ import { type Bench, type Row, SIDES, singleRow } from './rounds';
 import { QUEUE, SideWorker } from './side-worker';
 import type { ProfileSummary } from './stats';
 import { fairness } from './workloads/fairness';
+import { http } from './workloads/http';
 import { longRun } from './workloads/long-run';
 import { memory } from './workloads/memory';
 import { sequential } from './workloads/sequential';
@@ -117,6 +120,7 @@ async function main(): Promise<void> {
         ['webhooks', N.webhooks > 0, webhooks],
         ['fairness', N.fairness > 0, fairness],
         ['streams', N.streams > 0, streams],
+        ['http', N.http > 0, http],
       ];
   const peaks = {} as Record<Side, number>;
   const profiles: Partial<Record<Side, ProfileSummary>> = {};

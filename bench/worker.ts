@@ -59,6 +59,16 @@ const silent: StepRunner<{ ms: number }> = async (step) => {
   return StepOutcome.succeed(0);
 };
 
+/** Streams `payload.chunks` chunks, one every 20 ms, each holding when it was streamed (the HTTP workload). */
+const httpStreamer: StepRunner = async (step) => {
+  const { chunks } = step.payload as { chunks: number };
+  for (let i = 0; i < chunks; i++) {
+    step.stream({ at: Date.now() });
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  return StepOutcome.succeed(null);
+};
+
 const baselineActivities: BaselineActivities = {
   async noop(runId, step) {
     mark(runId);
@@ -79,6 +89,7 @@ async function start(connection: NativeConnection): Promise<Worker> {
         noopFast: fastSteps(noop as StepRunner),
         streamer: streamer as StepRunner,
         silent: silent as StepRunner,
+        httpStreamer,
       },
       connection,
       taskQueue,

@@ -89,6 +89,7 @@ test('usage errors exit 2 with one line; --help exits 0', () => {
     'watch',
     'redeliver',
     'resume',
+    'serve',
     'codec-server',
   ]) {
     const help = cli([command, '--help']);

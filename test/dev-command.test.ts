@@ -30,6 +30,7 @@ module.exports = {
 
 let port: number;
 let uiPort: number;
+let httpPort: number;
 let dev: ChildProcess | undefined;
 let output = '';
 
@@ -56,6 +57,8 @@ async function startDev(): Promise<void> {
       String(port),
       '--ui-port',
       String(uiPort),
+      '--http-port',
+      String(httpPort),
     ],
     { env: baseEnv(), stdio: ['ignore', 'pipe', 'pipe'] },
   );
@@ -102,6 +105,7 @@ let serverPid: string | undefined;
 before(async () => {
   port = await freePort();
   uiPort = await freePort();
+  httpPort = await freePort();
 });
 after(async () => {
   if (dev && dev.exitCode === null) await stopDev();
@@ -110,7 +114,7 @@ after(async () => {
 /** The Temporal SDK's INFO log ("Worker state changed", …), which `dev` keeps out of its output. */
 const SDK_INFO_LOG = /\[INFO\]|Worker state changed/;
 
-test('dev brings up the server, the UI and a worker, and prints how to use them', async () => {
+test('dev brings up the server, the UI, the HTTP API and a worker, and prints how to use them', async () => {
   await startDev();
   assert.match(output, new RegExp(`^Temporal UI: http://localhost:${uiPort}$`, 'm'));
   assert.match(output, /^Submit a run: {2}npx durable-runs submit .* --wait$/m);
@@ -118,6 +122,10 @@ test('dev brings up the server, the UI and a worker, and prints how to use them'
   assert.match(output, /^durable-runs worker: 4 runner\(s\) \[default, quick, fails, cancels\]/m);
   const ui = await fetch(`http://127.0.0.1:${uiPort}/`);
   assert.equal(ui.status, 200);
+  // The HTTP API, on loopback.
+  assert.match(output, new RegExp(`^HTTP API: http://127\\.0\\.0\\.1:${httpPort} `, 'm'));
+  const health = await fetch(`http://127.0.0.1:${httpPort}/healthz`);
+  assert.deepEqual(await health.json(), { status: 'ok' });
   const { stdout } = await exec('pgrep', ['-f', `start-dev .*--port ${port}`]).catch(() => ({ stdout: '' }));
   serverPid = stdout.trim().split('\n')[0];
   assert.ok(serverPid, 'a dev server process runs');

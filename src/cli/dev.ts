@@ -1,16 +1,40 @@
 /**
  * `durable-runs dev` (what `npm start` runs): a local Temporal dev server with its UI, a codec
  * server for the UI when encryption keys are set, and a worker. It prints where the UI is and how
- * to submit a run and send an event; the worker's SDK log shows only warnings and errors.
+ * to submit a run and send an event, and serves the HTTP API on 127.0.0.1:8787; the worker's SDK log shows only warnings and errors.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
+import { RunsClient } from '../client';
+import type { HttpServer } from '../http/server';
 import { startDevServer } from '../local/dev-server';
 import { loadLogLevel, loadMetricsConfig, loadTracingConfig } from '../observability';
 import { type DevCodecServer, startDevCodecServer } from './codec-server';
 import { act, CliError, type JsonFlag, print } from './shared';
+import { parsePort, serveHttp } from './serve';
 import { logLevelHelp, runWorker } from './worker';
+
+/**
+ * The HTTP API beside the worker, on loopback. A port in use (another `dev`) is a warning, not a
+ * reason to stop: the worker and the UI work without it.
+ */
+async function serveDevHttp(client: RunsClient, port: number, json?: boolean): Promise<HttpServer | undefined> {
+  try {
+    const server = await serveHttp(client, { port, host: '127.0.0.1' });
+    print(json, { http: server.url, openapi: `${server.url}/openapi.json` }, () =>
+      [`HTTP API: ${server.url}  (OpenAPI: ${server.url}/openapi.json)`, `          curl ${server.url}/v1/runs`].join(
+        '\n',
+      ),
+    );
+    return server;
+  } catch (err) {
+    process.stderr.write(
+      `durable-runs dev: warning: no HTTP API: ${(err as Error).message}; --http-port chooses another port\n`,
+    );
+    return undefined;
+  }
+}
 
 type DevOptions = {
   runners: string;
@@ -18,6 +42,7 @@ type DevOptions = {
   port: string;
   uiPort: string;
   codecPort: string;
+  httpPort: string;
   logLevel?: string;
 } & JsonFlag;
 
@@ -36,6 +61,7 @@ export function addDevCommand(program: Command): void {
     .option('--port <port>', 'dev server gRPC port', '7233')
     .option('--ui-port <port>', 'dev server UI port', '8233')
     .option('--codec-port <port>', 'codec server port for the UI, when DURABLE_RUNS_ENCRYPTION_KEYS is set', '8081')
+    .option('--http-port <port>', 'port of the HTTP API on 127.0.0.1 (see `serve`; 0: any free one)', '8787')
     .option('--log-level <level>', logLevelHelp('WARN'))
     .option('--json', 'machine-readable output')
     .action(
@@ -44,6 +70,7 @@ export function addDevCommand(program: Command): void {
         loadMetricsConfig();
         loadTracingConfig();
         const logLevel = loadLogLevel(opts.logLevel, '--log-level', 'WARN');
+        const httpPort = parsePort(opts.httpPort, '--http-port');
         let stop: (() => Promise<void>) | undefined;
         let codec: DevCodecServer | undefined;
         if (!process.env.TEMPORAL_ADDRESS) {
@@ -80,9 +107,14 @@ export function addDevCommand(program: Command): void {
           );
           if (codec) print(opts.json, codec.info, () => codec!.lines.join('\n'));
         }
+        let http: { client: RunsClient; server?: HttpServer } | undefined;
         try {
+          http = { client: await RunsClient.connect() };
+          http.server = await serveDevHttp(http.client, httpPort, opts.json);
           await runWorker(opts.runners, logLevel);
         } finally {
+          await http?.server?.close();
+          await http?.client.close();
           await stop?.();
           await codec?.close();
         }

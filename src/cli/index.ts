@@ -1,6 +1,6 @@
 /**
  * The `durable-runs` command: `dev`, `worker`, `submit`, `status`, `cancel`, `send`, `result`,
- * `list`, `watch`, `redeliver`, `retry`, `resume`, `fork`, `schedule`, `codec-server`, one module
+ * `list`, `watch`, `redeliver`, `retry`, `resume`, `fork`, `schedule`, `serve`, `codec-server`, one module
  * each in this folder. Every sub-command takes `--json`; errors print one line and exit non-zero.
  *
  * Exit codes: 0 ok / run succeeded, 1 run failed, 2 usage, configuration or connection error,
@@ -18,6 +18,7 @@ import { addResumeCommand } from './resume';
 import { addRetryCommand } from './retry';
 import { addScheduleCommands } from './schedule';
 import { addSendCommand } from './send';
+import { addServeCommand } from './serve';
 import { actionExitCode, reportError } from './shared';
 import { addStatusCommand } from './status';
 import { addSubmitCommand } from './submit';
@@ -42,6 +43,7 @@ const COMMANDS: ReadonlyArray<(program: Command) => void> = [
   addForkCommand,
   addResumeCommand,
   addScheduleCommands,
+  addServeCommand,
   addCodecServerCommand,
 ];
 
