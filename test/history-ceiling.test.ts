@@ -198,7 +198,15 @@ async function floodToCeiling(runner: string, started: number, path: string) {
     0,
     'one execution: a running step or its children do not hand over',
   );
-  assert.deepEqual(failedTasks, [], 'no workflow task failed');
+  // The server refuses a task's completion when a signal arrived while it ran (UNHANDLED_COMMAND)
+  // and hands the worker a new task with it: the senders' last signals in flight can meet the
+  // run's close that way. Any other cause is the workflow failing.
+  assert.deepEqual(
+    failedTasks.filter((cause) => cause !== 'WORKFLOW_TASK_FAILED_CAUSE_UNHANDLED_COMMAND'),
+    [],
+    'no workflow task failed',
+  );
+  assert.ok(failedTasks.length <= 3, `the close met signals in flight at most a few times: ${failedTasks.length}`);
 
   const hookOf = () => receiver.to(path).find((r) => r.headers['workflow-run-id'] === runId);
   await eventually(() => hookOf() !== undefined, 60_000, 'the webhook');
