@@ -409,7 +409,9 @@ function makeEventUrl(runId: string, name: string, options?: LinkOptions): strin
     );
   }
   if (!/^https?:\/\//.test(publicUrl)) {
-    throw StepError.permanent(`step.eventUrl: ${PUBLIC_URL_VARIABLE} must be an http(s) URL, got ${JSON.stringify(publicUrl)}`);
+    throw StepError.permanent(
+      `step.eventUrl: ${PUBLIC_URL_VARIABLE} must be an http(s) URL, got ${JSON.stringify(publicUrl)}`,
+    );
   }
   try {
     return linkUrl(publicUrl, signLink(newLinkClaims(runId, name, options ?? {}), secret!));
