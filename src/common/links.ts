@@ -96,7 +96,7 @@ export function newLinkClaims(runId: string, event: string, options: LinkOptions
     try {
       json = JSON.stringify(options.data);
     } catch (err) {
-      throw new TypeError(`data cannot be serialized: ${(err as Error).message}`);
+      throw new TypeError(`data cannot be serialized: ${(err as Error).message}`, { cause: err });
     }
     if (json === undefined) throw new TypeError('data must be a JSON value');
     if (Buffer.byteLength(json) > MAX_LINK_DATA_BYTES) {
