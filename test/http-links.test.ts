@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { fastSteps, StepOutcome, type StepRunner } from '../src';
 import { createTestKit, type TestKit } from '../src/testing';
+import { type ApprovalLinks, approvalRunner, demoServices } from '../examples/approval';
 import { eventually } from '../support/wait';
 import { type ServeProcess, startServe } from './helpers/serve';
 
@@ -16,7 +17,17 @@ const KEYS = 'ops:secret-ops-0123456789';
 /** The links each run's first step made, by run ID. */
 const links = new Map<string, { approve: string; reject: string; expired: string }>();
 
+/** The approval example's mails to the approver, by order. */
+const asked = new Map<string, ApprovalLinks>();
+
 const runners: Record<string, StepRunner> = {
+  approval: approvalRunner({
+    ...demoServices,
+    async askApprover(order, _draft, links) {
+      asked.set(order, links);
+      return { messageId: `msg_${order}` };
+    },
+  }) as StepRunner,
   /** Step 0 makes links and waits for approve or reject; step 1 succeeds with the event. */
   linked: async (step) => {
     if (step.stepNumber === 0) {
@@ -187,4 +198,18 @@ test('eventUrl fails the step for good without DURABLE_RUNS_PUBLIC_URL, and in f
   const fast = await kit.client.result('links-fast');
   assert.equal(fast.status, 'failed');
   assert.match(fast.error ?? '', /step\.eventUrl is not available in fast steps/);
+});
+
+test('the approval example mails approve and reject links: reject redrafts with a new pair, approve refunds', async () => {
+  const { runId } = await kit.client.submit({ input: { order: 'L-1', amount: 9 }, runner: 'approval' });
+  await eventually(() => asked.has('L-1'), 30_000);
+  const first = asked.get('L-1')!;
+  assert.ok(first.approve.startsWith(`${server.url}/v1/links/`), first.approve);
+  asked.delete('L-1');
+  assert.equal((await press(first.reject)).status, 200);
+  await eventually(() => asked.has('L-1'), 30_000);
+  assert.equal((await press(asked.get('L-1')!.approve)).status, 200);
+  const outcome = await kit.client.result(runId);
+  assert.equal(outcome.status, 'succeeded');
+  assert.match((outcome.result as { draft: string }).draft, /\(rejected from the email link\)/);
 });
