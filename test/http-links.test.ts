@@ -4,12 +4,14 @@
  * continues the run, a second changes nothing; tampered and expired links get 403; no key is needed.
  */
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { after, before, test } from 'node:test';
 import { fastSteps, StepOutcome, type StepRunner } from '../src';
 import { createTestKit, type TestKit } from '../src/testing';
 import { type ApprovalLinks, approvalRunner, demoServices } from '../examples/approval';
 import { eventually } from '../support/wait';
-import { type ServeProcess, startServe } from './helpers/serve';
+import { BIN, type ServeProcess, serveEnv, startServe } from './helpers/serve';
 
 const SECRET = 'link-secret-for-tests-0123456789';
 const KEYS = 'ops:secret-ops-0123456789';
@@ -212,4 +214,15 @@ test('the approval example mails approve and reject links: reject redrafts with 
   const outcome = await kit.client.result(runId);
   assert.equal(outcome.status, 'succeeded');
   assert.match((outcome.result as { draft: string }).draft, /\(rejected from the email link\)/);
+});
+
+test('serve with a DURABLE_RUNS_LINK_SECRET under 16 characters exits 2 naming it, before connecting', async () => {
+  const answer = await promisify(execFile)(process.execPath, [BIN, 'serve', '--port', '0'], {
+    env: { ...serveEnv(kit, { DURABLE_RUNS_LINK_SECRET: 'short' }), TEMPORAL_ADDRESS: '127.0.0.1:1' },
+  }).then(
+    () => ({ code: 0, stderr: '' }),
+    (err: { code: number; stderr: string }) => err,
+  );
+  assert.equal(answer.code, 2);
+  assert.match(answer.stderr, /^durable-runs: DURABLE_RUNS_LINK_SECRET must be at least 16 characters/);
 });

@@ -87,6 +87,7 @@ export function addServeCommand(program: Command): void {
         // Refused before connecting to Temporal: an open server on a public address never starts.
         if (loadApiKeys().length === 0 && !isLoopback(opts.host))
           throw new CliError(new OpenServerRefused(opts.host).message);
+        linkSecret();
         const client = await RunsClient.connect();
         try {
           const server = await serveHttp(client, {
