@@ -482,6 +482,7 @@ export const ROUTES: readonly Route[] = [
       404: { ...NOT_FOUND, html: true },
       409: { ...errorAnswer('the run is closed: it takes no events'), html: true },
       429: { ...errorAnswer("the run's inbox is full"), html: true },
+      503: { ...errorAnswer('Temporal did not answer (unavailable or busy): press again shortly'), html: true },
       504: { ...errorAnswer('no worker answered for the run in time; press again'), html: true },
     },
     handle: async ({ client, linkSecret, params, c }) =>
