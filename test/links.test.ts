@@ -62,7 +62,8 @@ test('bad options and secrets are refused, naming what is wrong', () => {
   assert.throws(() => linkTtlMs('soon'), /expiresIn must be a positive .* got "soon"/);
   assert.throws(() => linkTtlMs(Number.NaN), /expiresIn/);
   assert.equal(linkTtlMs('30m'), 30 * 60 * 1000);
-  assert.throws(() => newLinkClaims('r', '', {}), /event name/);
+  assert.throws(() => newLinkClaims('r', '', {}), /event name must be a string of 1–200/);
+  assert.throws(() => newLinkClaims('r', 'x'.repeat(201), {}), /event name/);
   assert.throws(() => newLinkClaims('r', 'e', { data: 'x'.repeat(3000) }), /above the 2048 a link carries/);
   assert.throws(() => newLinkClaims('r', 'e', { data: () => 1 }), /JSON value/);
   assert.match(linkSecretProblem(undefined)!, /DURABLE_RUNS_LINK_SECRET is not set/);

@@ -7,6 +7,7 @@
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { msToNumber } from '@temporalio/common/lib/time';
+import { MAX_NAME_LENGTH } from '../shared/events';
 
 export const LINK_SECRET_VARIABLE = 'DURABLE_RUNS_LINK_SECRET';
 export const PUBLIC_URL_VARIABLE = 'DURABLE_RUNS_PUBLIC_URL';
@@ -90,7 +91,9 @@ export function signLink(claims: LinkClaims, secret: string): string {
 
 /** Builds the claims of a new link: a fresh nonce, the expiry from `now`; throws a `TypeError` for bad options. */
 export function newLinkClaims(runId: string, event: string, options: LinkOptions = {}, now = Date.now()): LinkClaims {
-  if (typeof event !== 'string' || event === '') throw new TypeError('the event name must be a non-empty string');
+  if (typeof event !== 'string' || event === '' || event.length > MAX_NAME_LENGTH) {
+    throw new TypeError(`the event name must be a string of 1–${MAX_NAME_LENGTH} characters`);
+  }
   if (options.data !== undefined) {
     let json: string | undefined;
     try {
