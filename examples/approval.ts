@@ -1,7 +1,9 @@
 /**
  * An approval flow: the agent drafts a refund email, then waits (durably, holding no worker) up
- * to 24 hours for a person to `approve` or `reject` it — from the UI's "Send Signal" (signal
- * `event`, input `{"name": "approve"}`), `durable-runs send`, or `runs.sendEvent`. A rejection
+ * to 24 hours for a person to `approve` or `reject` it — from a link in an email (with
+ * `DURABLE_RUNS_LINK_SECRET` and `DURABLE_RUNS_PUBLIC_URL` set on the worker, the step makes signed
+ * approve and reject links, shows them in its progress and hands them to `askApprover`), the UI's
+ * "Send Signal" (signal `event`, input `{"name": "approve"}`), `durable-runs send`, or `runs.sendEvent`. A rejection
  * with a note makes it redraft; an approval refunds and sends, each journaled with `step.memo`
  * so a retried or re-run step never refunds twice; no answer in time escalates.
  */
@@ -19,6 +21,14 @@ export interface ApprovalState {
 export interface ApprovalServices {
   refund(order: string, amount: number): Promise<{ refundId: string }>;
   sendEmail(to: string, body: string): Promise<{ messageId: string }>;
+  /** Mails a person the draft with its approve and reject links (only when links are set up). */
+  askApprover?(order: string, draft: string, links: ApprovalLinks): Promise<{ messageId: string }>;
+}
+
+/** The signed links of one draft: each sends its event once, after a confirm page. */
+export interface ApprovalLinks {
+  approve: string;
+  reject: string;
 }
 
 export const demoServices: ApprovalServices = {
@@ -28,7 +38,14 @@ export const demoServices: ApprovalServices = {
   async sendEmail(to) {
     return { messageId: `msg_${to}` };
   },
+  async askApprover(order, draft, links) {
+    console.log(`approval for order ${order}: ${draft}\n  approve: ${links.approve}\n  reject:  ${links.reject}`);
+    return { messageId: `msg_approver-of-${order}` };
+  },
 };
+
+/** Whether this worker can sign links (both variables set); otherwise the flow works without them. */
+const linksSetUp = () => Boolean(process.env.DURABLE_RUNS_LINK_SECRET && process.env.DURABLE_RUNS_PUBLIC_URL);
 
 function draft(state: ApprovalState): string {
   const tone = state.notes?.length ? ` (${state.notes.join('; ')})` : '';
@@ -55,7 +72,17 @@ export function approvalRunner(
     // Draft (or redraft) and wait for a person.
     const next: ApprovalState = { ...state, ...(notes ? { notes } : {}), revision: (state.revision ?? 0) + 1 };
     next.draft = draft(next);
-    step.progress({ drafted: next.revision });
+    // Links that work as long as the wait: the mail scanner that opens one sees a confirm page only.
+    const links: ApprovalLinks | undefined = linksSetUp()
+      ? {
+          approve: step.eventUrl('approve', { expiresIn: timeout }),
+          reject: step.eventUrl('reject', { expiresIn: timeout, data: { note: 'rejected from the email link' } }),
+        }
+      : undefined;
+    step.progress({ drafted: next.revision, ...(links ? { links } : {}) });
+    // Journaled: a retried step does not mail again (the links of the first mail still work).
+    if (links && services.askApprover)
+      await step.memo('ask', () => services.askApprover!(state.order, next.draft!, links));
     return StepOutcome.waitForEvent(next, { events: ['approve', 'reject'], timeout });
   };
 }

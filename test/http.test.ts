@@ -152,6 +152,8 @@ test('healthz, and openapi.json is valid OpenAPI 3.1 whose every route answers a
     'post /v1/runs/{id}/resume',
     'post /v1/runs/{id}/fork',
     'get /v1/runs/{id}/stream',
+    'get /v1/links/{token}',
+    'post /v1/links/{token}',
   ];
   const documented = Object.entries(doc.paths).flatMap(([path, ops]) => Object.keys(ops).map((m) => `${m} ${path}`));
   assert.deepEqual(documented.sort(), expected.sort());

@@ -10,6 +10,15 @@ import { type CheckedChild, describeType, validateOutcome, valueTooDeep } from '
 import { tenantFairnessKey } from '../common/fairness';
 import { derivedRunId } from '../common/run-ids';
 import {
+  LINK_SECRET_VARIABLE,
+  type LinkOptions,
+  linkSecretProblem,
+  linkUrl,
+  newLinkClaims,
+  PUBLIC_URL_VARIABLE,
+  signLink,
+} from '../common/links';
+import {
   type AttemptStream,
   STREAM_FLUSH_MS,
   STREAM_KEEP_BYTES,
@@ -385,6 +394,32 @@ export function createRunStep(
   }
 }
 
+/**
+ * `step.eventUrl`: a signed link under DURABLE_RUNS_PUBLIC_URL that sends the run `name`; a missing
+ * variable or a bad option fails the step for good, naming it.
+ */
+function makeEventUrl(runId: string, name: string, options?: LinkOptions): string {
+  const secret = process.env[LINK_SECRET_VARIABLE];
+  const problem = linkSecretProblem(secret);
+  if (problem) throw StepError.permanent(`step.eventUrl: ${problem} on this worker: it signs approval links`);
+  const publicUrl = process.env[PUBLIC_URL_VARIABLE];
+  if (!publicUrl) {
+    throw StepError.permanent(
+      `step.eventUrl: ${PUBLIC_URL_VARIABLE} is not set on this worker: set it to the address people reach durable-runs serve at (https://runs.example.com)`,
+    );
+  }
+  if (!/^https?:\/\//.test(publicUrl)) {
+    throw StepError.permanent(
+      `step.eventUrl: ${PUBLIC_URL_VARIABLE} must be an http(s) URL, got ${JSON.stringify(publicUrl)}`,
+    );
+  }
+  try {
+    return linkUrl(publicUrl, signLink(newLinkClaims(runId, name, options ?? {}), secret!));
+  } catch (err) {
+    throw StepError.permanent(`step.eventUrl("${String(name)}"): ${(err as Error).message}`);
+  }
+}
+
 /** One attempt of one step: the runner called, its outcome checked. */
 async function runAttempt(
   runner: StepRunner,
@@ -447,6 +482,9 @@ async function runAttempt(
           ),
         )
     : createMemo(input, ctx);
+  const eventUrl: Step['eventUrl'] = fast
+    ? notInFast('eventUrl', 'make approval links')
+    : (name, options) => makeEventUrl(input.runId, name, options);
   try {
     const running = Promise.resolve().then(() =>
       runner({
@@ -460,6 +498,7 @@ async function runAttempt(
         progress,
         stream,
         memo: journal,
+        eventUrl,
         ...(input.event !== undefined ? { event: input.event } : {}),
         ...(input.timedOut ? { timedOut: true } : {}),
         ...(input.children !== undefined ? { children: input.children } : {}),

@@ -111,6 +111,9 @@ export function addDevCommand(program: Command): void {
         try {
           http = { client: await RunsClient.connect() };
           http.server = await serveDevHttp(http.client, httpPort, opts.json);
+          // Approval links made by this worker point at this server unless told otherwise.
+          if (http.server && process.env.DURABLE_RUNS_LINK_SECRET)
+            process.env.DURABLE_RUNS_PUBLIC_URL ||= http.server.url;
           await runWorker(opts.runners, logLevel);
         } finally {
           await http?.server?.close();

@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { RunsClient } from '../client';
+import { LINK_SECRET_VARIABLE, linkSecretProblem } from '../common/links';
 import { type ApiKey, isLoopback, parseApiKeys } from '../http/keys';
 import { type HttpServer, OpenServerRefused, startHttpServer } from '../http/server';
 import { act, CliError, type JsonFlag, print } from './shared';
@@ -29,6 +30,15 @@ function loadApiKeys(): ApiKey[] {
   }
 }
 
+/** DURABLE_RUNS_LINK_SECRET, when set: approval links verify with it; a weak one is a one-line error (exit 2). */
+function linkSecret(): { linkSecret?: string } {
+  const secret = process.env[LINK_SECRET_VARIABLE];
+  if (secret === undefined || secret === '') return {};
+  const problem = linkSecretProblem(secret);
+  if (problem) throw new CliError(problem);
+  return { linkSecret: secret };
+}
+
 /** Starts the HTTP API with the keys of the environment; a bad setting is a one-line error (exit 2). */
 export async function serveHttp(
   client: RunsClient,
@@ -38,6 +48,7 @@ export async function serveHttp(
     return await startHttpServer({
       client,
       keys: loadApiKeys(),
+      ...linkSecret(),
       port: options.port,
       host: options.host,
       ...(options.corsOrigin ? { corsOrigin: options.corsOrigin } : {}),
@@ -76,6 +87,7 @@ export function addServeCommand(program: Command): void {
         // Refused before connecting to Temporal: an open server on a public address never starts.
         if (loadApiKeys().length === 0 && !isLoopback(opts.host))
           throw new CliError(new OpenServerRefused(opts.host).message);
+        linkSecret();
         const client = await RunsClient.connect();
         try {
           const server = await serveHttp(client, {

@@ -25,6 +25,8 @@ export interface HttpApiOptions {
   corsOrigin?: string;
   /** The API's version in the OpenAPI document. */
   version?: string;
+  /** DURABLE_RUNS_LINK_SECRET: approval links verify with it (without it they get 403). */
+  linkSecret?: string;
 }
 
 type Env = { Variables: { tenant: string | undefined } };
@@ -116,7 +118,7 @@ export function createHttpApi(options: HttpApiOptions): Hono<Env> {
       const params = check('path', route.params, c.req.param());
       const query = check('query', route.query, c.req.query());
       const body = check('body', route.body, await readBody(c, route));
-      return route.handle({ client, tenant, params, query, body, c });
+      return route.handle({ client, tenant, linkSecret: options.linkSecret, params, query, body, c });
     });
   }
   return app;

@@ -8,6 +8,7 @@ import { serverBusy } from '../client/errors';
 export type ErrorCode =
   | 'bad_request'
   | 'unauthorized'
+  | 'forbidden'
   | 'not_found'
   | 'input_mismatch'
   | 'run_closed'
@@ -21,7 +22,7 @@ export type ErrorCode =
 /** An answer other than success, with the status it goes out with. */
 export class ApiError extends Error {
   constructor(
-    readonly status: 400 | 401 | 404 | 409 | 413 | 429 | 500 | 503 | 504,
+    readonly status: 400 | 401 | 403 | 404 | 409 | 413 | 429 | 500 | 503 | 504,
     readonly code: ErrorCode,
     message: string,
   ) {

@@ -38,8 +38,13 @@ export function openApiDocument(routes: readonly Route[], options: { auth: boole
         description: answer.description,
         ...(answer.sse
           ? { content: { 'text/event-stream': { schema: { type: 'string' } } } }
-          : answer.schema
-            ? { content: { 'application/json': { schema: schemaOf(answer.schema, 'output') } } }
+          : answer.schema || answer.html
+            ? {
+                content: {
+                  ...(answer.html ? { 'text/html': { schema: { type: 'string' } } } : {}),
+                  ...(answer.schema ? { 'application/json': { schema: schemaOf(answer.schema, 'output') } } : {}),
+                },
+              }
             : {}),
       };
     }

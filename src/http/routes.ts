@@ -12,6 +12,7 @@ import { firstInput } from '../client/read';
 import type { RunStatus } from '../shared/types';
 import { validateRunIdLookup } from '../shared/validate';
 import { ApiError, apiErrorOf, errorBody } from './errors';
+import { claimsOf, closedRunHadEvent, confirmPage, linkError, sentPage, wantsHtml } from './links';
 import {
   ActionAnswer,
   CancelBody,
@@ -21,6 +22,8 @@ import {
   EventBody,
   ForkBody,
   HealthAnswer,
+  LinkAnswer,
+  LinkParams,
   ListAnswer,
   ListQuery,
   ResultQuery,
@@ -37,6 +40,8 @@ import { toWire } from './wire';
 export interface RouteInput<P, Q, B> {
   client: RunsClient;
   tenant: string | undefined;
+  /** The secret approval links are signed with (DURABLE_RUNS_LINK_SECRET); none: links get 403. */
+  linkSecret: string | undefined;
   params: P;
   query: Q;
   body: B;
@@ -48,6 +53,8 @@ export interface Answer {
   /** The JSON body's schema; a stream of Server-Sent Events with `sse`. */
   schema?: z.ZodType;
   sse?: boolean;
+  /** An HTML page (for a browser; with `schema`, the JSON other callers get). */
+  html?: boolean;
 }
 
 export interface Route<P = unknown, Q = unknown, B = unknown> {
@@ -94,6 +101,14 @@ async function runMatches(client: RunsClient, runId: string, tenant?: string, ru
   return (tenant === undefined || spec.headers.tenant === tenant) && (runner === undefined || spec.runner === runner);
 }
 
+/** What a link says, for a caller that reads JSON. */
+const linkView = (claims: { runId: string; event: string; data?: unknown; expiresAt: number }) => ({
+  runId: claims.runId,
+  event: claims.event,
+  ...(claims.data !== undefined ? { data: claims.data } : {}),
+  expiresAt: new Date(claims.expiresAt).toISOString(),
+});
+
 /** A run's status when an action did nothing: throws not found for an unknown run. */
 const statusOf = (client: RunsClient, runId: string): Promise<RunStatus> => client.status(runId);
 
@@ -126,6 +141,23 @@ function parseLastEventId(header: string | undefined): number | undefined {
   }
   return offset;
 }
+
+/** A link route's work, its errors answered as a page for a browser. */
+async function asLinkPage(c: Context, work: () => Promise<Response>): Promise<Response> {
+  try {
+    return await work();
+  } catch (err) {
+    const known = apiErrorOf(err);
+    if (!known) throw err;
+    return linkError(c, known);
+  }
+}
+
+const LINK_FORBIDDEN: Answer = {
+  description: 'the link was altered, is expired, or this server has no DURABLE_RUNS_LINK_SECRET',
+  schema: ErrorAnswer,
+  html: true,
+};
 
 /** How often an idle stream sends a comment, so that proxies keep the connection. */
 const SSE_KEEPALIVE_MS = 15_000;
@@ -415,5 +447,64 @@ export const ROUTES: readonly Route[] = [
         }
       });
     },
+  }),
+  route({
+    method: 'get',
+    path: '/v1/links/{token}',
+    summary:
+      "an approval link's confirm page (from `step.eventUrl`): it changes nothing, its button POSTs to the same address; no API key",
+    params: LinkParams,
+    public: true,
+    answers: {
+      200: { description: 'the confirm page: the run, the event, a button', html: true },
+      403: LINK_FORBIDDEN,
+    },
+    handle: async ({ linkSecret, params, c }) =>
+      asLinkPage(c, async () => {
+        const claims = claimsOf(params.token, linkSecret);
+        return wantsHtml(c) ? confirmPage(claims) : c.json(toWire(linkView(claims)) as object, 200);
+      }),
+  }),
+  route({
+    method: 'post',
+    path: '/v1/links/{token}',
+    summary:
+      "use an approval link: sends its run its event, with the link's nonce as the event `id` (a second use changes nothing); no API key",
+    params: LinkParams,
+    public: true,
+    answers: {
+      200: {
+        description: 'the run has the event (`duplicate`: the link was used before)',
+        schema: LinkAnswer,
+        html: true,
+      },
+      403: LINK_FORBIDDEN,
+      404: { ...NOT_FOUND, html: true },
+      409: { ...errorAnswer('the run is closed: it takes no events'), html: true },
+      429: { ...errorAnswer("the run's inbox is full"), html: true },
+      503: { ...errorAnswer('Temporal did not answer (unavailable or busy): press again shortly'), html: true },
+      504: { ...errorAnswer('no worker answered for the run in time; press again'), html: true },
+    },
+    handle: async ({ client, linkSecret, params, c }) =>
+      asLinkPage(c, async () => {
+        const claims = claimsOf(params.token, linkSecret);
+        const answer = await client.deliverEvent(claims.runId, claims.event, claims.data, { id: claims.nonce });
+        let duplicate = answer === 'duplicate';
+        if (answer === 'not-running') {
+          const status = await statusOf(client, claims.runId);
+          // The run took this link's event and closed since: the link was used.
+          duplicate = await closedRunHadEvent(client.temporal, claims.runId, claims.nonce);
+          if (!duplicate) {
+            throw new ApiError(
+              409,
+              'run_closed',
+              `run ${claims.runId} is closed (${status.state}): it takes no events`,
+            );
+          }
+        }
+        return wantsHtml(c)
+          ? sentPage(claims, duplicate)
+          : c.json(toWire({ ...linkView(claims), id: claims.nonce, duplicate }) as object, 200);
+      }),
   }),
 ];

@@ -91,3 +91,15 @@ export const ListAnswer = z.object({
 export const EventAnswer = z.object({ runId: z.string(), id: z.string(), duplicate: z.boolean() });
 export const ActionAnswer = z.object({ runId: z.string() }).loose();
 export const HealthAnswer = z.object({ status: z.literal('ok') });
+
+export const LinkParams = z.strictObject({
+  token: z.string().max(8192).describe('the signed token of a `step.eventUrl` link'),
+});
+export const LinkAnswer = z.object({
+  runId: z.string(),
+  event: z.string(),
+  data: z.unknown().optional(),
+  expiresAt: z.string().describe('when the link stops working (ISO 8601)'),
+  id: z.string().describe("the event's id: the link's nonce"),
+  duplicate: z.boolean().describe('the link was used before: nothing changed'),
+});

@@ -14,6 +14,8 @@ export interface HttpServerOptions {
   keys?: readonly ApiKey[];
   corsOrigin?: string;
   version?: string;
+  /** DURABLE_RUNS_LINK_SECRET, for approval links. */
+  linkSecret?: string;
 }
 
 export interface HttpServer {
@@ -41,6 +43,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     keys,
     ...(options.corsOrigin ? { corsOrigin: options.corsOrigin } : {}),
     ...(options.version ? { version: options.version } : {}),
+    ...(options.linkSecret ? { linkSecret: options.linkSecret } : {}),
   });
   const server = serve({ fetch: app.fetch, port: options.port ?? 8787, hostname: host });
   await new Promise<void>((resolve, reject) => {

@@ -15,7 +15,8 @@ export const MAX_PENDING_EVENTS = 1000;
  * Said in the README and on `RunStatus.pendingEvents`.
  */
 export const MAX_REMEMBERED_EVENT_IDS = 10_000;
-const MAX_NAME_LENGTH = 200;
+/** The longest event name or ID. */
+export const MAX_NAME_LENGTH = 200;
 
 /** What an inbox hands to the run's next execution at continue-as-new. */
 export interface InboxCarry {

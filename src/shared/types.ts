@@ -181,6 +181,16 @@ export interface Step<P = RunValue> {
    * `fn` records nothing. Keys are per step.
    */
   memo<T>(key: string, fn: () => Promise<T> | T): Promise<T>;
+  /**
+   * An approval link: a signed, single-use URL, `${DURABLE_RUNS_PUBLIC_URL}/v1/links/<token>`,
+   * that sends this run the event `name` (with `data`) when a person opens it and presses the
+   * button of its confirm page (`durable-runs serve` answers it; opening it changes nothing). Make
+   * it before returning `waitForEvent` for that event, and mail it. It works until `expiresIn`
+   * (milliseconds or a duration such as `'2d'`; 7 days by default). Signed with HMAC-SHA256 under
+   * `DURABLE_RUNS_LINK_SECRET`: without that variable or `DURABLE_RUNS_PUBLIC_URL` on the worker it
+   * throws (the step fails for good). Not in fast steps (it throws there).
+   */
+  eventUrl(name: string, options?: { expiresIn?: number | string; data?: unknown }): string;
   /** The event that ended the previous step's `waitForEvent`. */
   event?: RunEvent;
   /** `true` when the previous step's `waitForEvent` timed out (and `event` is absent). */
