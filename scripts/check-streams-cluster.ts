@@ -11,32 +11,20 @@
  * Prints what it saw; exits 1 on the first broken expectation.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RunsClient, type StreamEvent } from '../src';
 import { workflowBundle } from '../src/testing';
+import { startStreamWorker } from '../test/fixtures/start-stream-worker';
 
 const address = process.env.TEMPORAL_ADDRESS;
 if (!address) throw new Error('TEMPORAL_ADDRESS: the cluster frontend (bash ../shared/cluster/start.sh prints it)');
 const taskQueue = `streams-cluster-${Date.now()}`;
-const FIXTURE = join(__dirname, '..', 'test', 'fixtures', 'stream-worker.ts');
 const workers = new Set<ChildProcess>();
 
-async function startWorker(name: string, bundlePath: string): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', FIXTURE], {
-    env: { ...process.env, TEMPORAL_TASK_QUEUE: taskQueue, WORKER_NAME: name, WORKFLOW_BUNDLE: bundlePath },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  workers.add(child);
-  child.once('exit', () => workers.delete(child));
-  await new Promise<void>((resolve, reject) => {
-    child.stdout!.on('data', (b: Buffer) => b.toString().includes('ready') && resolve());
-    child.once('exit', (code) => reject(new Error(`worker ${name} exited with ${code}`)));
-  });
-  return child;
-}
+const startWorker = (name: string, bundlePath: string) => startStreamWorker({ name, taskQueue, bundlePath, workers });
 
 async function read(runs: RunsClient, runId: string, signal?: AbortSignal): Promise<StreamEvent[]> {
   const events: StreamEvent[] = [];

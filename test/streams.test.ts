@@ -5,7 +5,7 @@
  * SIGKILL and encryption.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,8 +16,7 @@ import { createTestKit, type TestKit, workflowBundle } from '../src/testing';
 import { eventually } from '../support/wait';
 import { type StreamPayload, streamRunners } from './fixtures/stream-runners';
 import { durableRunsCli } from './helpers/durable-runs-cli';
-
-const FIXTURE = join(__dirname, 'fixtures', 'stream-worker.ts');
+import { startStreamWorker } from './fixtures/start-stream-worker';
 
 const durableRuns = durableRunsCli(() => ({ address: kit.env.address, taskQueue: kit.taskQueue }));
 
@@ -253,26 +252,8 @@ describe('streams across worker processes', () => {
     other = { client: RunsClient.fromClient(kit.client.temporal, TASK_QUEUE) };
   });
 
-  async function startWorker(name: string): Promise<ChildProcess> {
-    const child = spawn(process.execPath, ['--import', 'tsx', FIXTURE], {
-      env: {
-        ...process.env,
-        TEMPORAL_ADDRESS: kit.env.address,
-        TEMPORAL_TASK_QUEUE: TASK_QUEUE,
-        WORKER_NAME: name,
-        WORKFLOW_BUNDLE: bundlePath,
-        DURABLE_RUNS_TEST_LOG_LEVEL: 'ERROR',
-      },
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    workers.add(child);
-    child.once('exit', () => workers.delete(child));
-    await new Promise<void>((resolve, reject) => {
-      child.stdout!.on('data', (b: Buffer) => b.toString().includes('ready') && resolve());
-      child.once('exit', (code) => reject(new Error(`worker ${name} exited with ${code}`)));
-    });
-    return child;
-  }
+  const startWorker = (name: string) =>
+    startStreamWorker({ name, taskQueue: TASK_QUEUE, bundlePath, address: kit.env.address, workers });
 
   test('a worker SIGKILLed mid-stream: its heartbeated chunks stay, a retract, then the retry on another worker; no offset carries two chunks', async () => {
     const a = await startWorker('a');
