@@ -227,11 +227,9 @@ function tooDeep(result: StepResult): string | undefined {
   return valueTooDeep("the step's payload", result.payload);
 }
 
-/** The encoded size of each checked outcome, for the room its stream may take beside it. */
-const outcomeSizes = new WeakMap<object, number>();
-
-function checkSize(result: StepResult, streamer?: AttemptStreamer): void {
-  const stream = streamer?.active ? streamer.counted() : undefined;
+/** Checks the outcome's size and depth; returns its encoded size, for the room its stream may take beside it. */
+function checkSize(result: StepResult, streamer?: AttemptStreamer): number {
+  const stream = streamer?.counted();
   let size: number;
   try {
     size = payloadConverter.toPayload(result).data?.length ?? 0;
@@ -248,16 +246,16 @@ function checkSize(result: StepResult, streamer?: AttemptStreamer): void {
       stream,
     );
   }
-  outcomeSizes.set(result, size);
+  return size;
 }
 
 /**
  * The result with the attempt's kept chunks, in the room the outcome leaves under
  * MAX_OUTCOME_BYTES (the oldest drop out first; readers then get a `gap`).
  */
-function withStream(result: StepResult, streamer: AttemptStreamer | undefined): StepResult {
+function withStream(result: StepResult, size: number, streamer: AttemptStreamer | undefined): StepResult {
   if (!streamer?.active) return result;
-  const room = MAX_OUTCOME_BYTES - (outcomeSizes.get(result) ?? MAX_OUTCOME_BYTES) - 4096;
+  const room = MAX_OUTCOME_BYTES - size - 4096;
   return { ...result, stream: streamer.keptWithin(Math.max(0, Math.min(STREAM_KEEP_BYTES, room))) };
 }
 
@@ -514,19 +512,13 @@ async function runAttempt(
       throw cancelled;
     });
     let returned: unknown;
-    /** The stream's room, for a failed attempt's details. */
-    const counted = streamer?.active ? streamer.counted() : undefined;
     try {
       returned = await Promise.race([running, abandoned]);
     } catch (err) {
       if (abortedByShutdown(ctx)) throw interruptedAfter(flush);
       if (ctx.cancellationSignal.aborted) throw err;
       const { message, permanent } = describeThrown(err);
-      throw stepFailure(
-        permanent ? ErrorType.StepPermanent : ErrorType.StepTransient,
-        message,
-        streamer?.active ? streamer.counted() : counted,
-      );
+      throw stepFailure(permanent ? ErrorType.StepPermanent : ErrorType.StepTransient, message, streamer?.counted());
     }
     // Returned after its worker's shutdown aborted it: the step did not finish.
     if (abortedByShutdown(ctx)) throw interruptedAfter(flush);
@@ -537,11 +529,7 @@ async function runAttempt(
     try {
       checked = validateOutcome(returned);
     } catch (err) {
-      throw stepFailure(
-        ErrorType.InvalidOutcome,
-        (err as Error).message,
-        streamer?.active ? streamer.counted() : undefined,
-      );
+      throw stepFailure(ErrorType.InvalidOutcome, (err as Error).message, streamer?.counted());
     }
     const result: StepResult =
       checked.kind === 'continueAfter'
@@ -549,8 +537,7 @@ async function runAttempt(
         : checked.kind === 'runChildren'
           ? { ...checked, children: resolveChildren(input, checked.children, urlHeader, ctx) }
           : checked;
-    checkSize(result, streamer);
-    const streamed = withStream(result, streamer);
+    const streamed = withStream(result, checkSize(result, streamer), streamer);
     return fast && ctx.info.isLocal ? { ...streamed, elapsedMs: Math.round(performance.now() - started) } : streamed;
   } finally {
     if (beat) clearInterval(beat);

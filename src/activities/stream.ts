@@ -120,8 +120,12 @@ export class AttemptStreamer {
     return this.record(this.kept.slice(from));
   }
 
-  /** What a failed attempt's details carry: its room in the run's stream, no chunks (they are retracted). */
-  counted(): AttemptStream {
+  /**
+   * What a failed attempt's details carry: its room in the run's stream, no chunks (they are
+   * retracted); undefined when it streamed nothing.
+   */
+  counted(): AttemptStream | undefined {
+    if (!this.active) return undefined;
     return { step: this.step, attempt: this.attempt, first: this.next, end: this.next, entries: [] };
   }
 }

@@ -106,6 +106,8 @@ export async function* readStream(
     let next = from === undefined ? 0 : from + 1;
     /** The room the finished attempts took: the base of the next one. */
     let base = 0;
+    /** Activity IDs by scheduled event ID, for matching `describe`'s pending activity. */
+    const scheduledIds = new Map<string, string>();
     /** The runStep activity scheduled and not yet finished in the followed execution, by its ID. */
     let open: string | undefined;
     let closed = false;
@@ -170,8 +172,8 @@ export async function* readStream(
         }
         return undefined;
       }
-      const next = event.workflowExecutionContinuedAsNewEventAttributes?.newExecutionRunId;
-      if (next) return next;
+      const continued = event.workflowExecutionContinuedAsNewEventAttributes?.newExecutionRunId;
+      if (continued) return continued;
       if (
         event.workflowExecutionCompletedEventAttributes ||
         event.workflowExecutionFailedEventAttributes ||
@@ -189,15 +191,13 @@ export async function* readStream(
       if (open === undefined) return;
       const d = await describe(execution);
       const pending = d.raw.pendingActivities?.find((a) => a.activityType?.name === 'runStep');
-      if (!pending || open === undefined) return;
+      if (!pending) return;
       // The pending activity is the one the history follower has open (same execution, same ID).
       const scheduledId = scheduledIds.get(open);
       if (scheduledId === undefined || pending.activityId !== scheduledId) return;
       const record = streamOfHeartbeat(await decode(pending.heartbeatDetails?.payloads?.[0]));
       if (record) place({ base, record });
     };
-    /** Activity IDs by scheduled event ID, for matching `describe`'s pending activity. */
-    const scheduledIds = new Map<string, string>();
 
     /** One history page of `execution`, long-polling once caught up. */
     let token: Uint8Array | undefined;
