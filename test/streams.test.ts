@@ -162,6 +162,44 @@ describe('streams', () => {
     );
   });
 
+  test('across continue-as-new: a live and a late reader get every step’s chunks at contiguous offsets', async () => {
+    const { runId } = await submit('manySteps', { steps: 12 }, { maxHistoryEvents: 20 });
+    const live = await readAll(runId);
+    const late = await readAll(runId);
+    const expected = Array.from({ length: 24 }, (_, i) => `${Math.floor(i / 2)}.${i % 2}@1`);
+    for (const events of [live, late]) {
+      assert.deepEqual(
+        chunks(events).map((c) => c.type === 'chunk' && [c.offset, c.data]),
+        expected.map((data, offset) => [offset, data]),
+      );
+      assert.equal(events.at(-1)!.type, 'closed');
+    }
+    const executions = (await kit.client.temporal.workflow.getHandle(runId).describe()).raw.workflowExecutionInfo;
+    assert.notEqual(
+      executions?.firstRunId,
+      (await kit.client.temporal.workflow.getHandle(runId).describe()).runId,
+      'it continued-as-new',
+    );
+  });
+
+  test('retry (a Temporal reset) of a run that failed after streaming: a late reader gets the retried step’s chunks', async () => {
+    const { runId } = await submit('manySteps', { steps: 3, failAt: 1 }, { maxAttemptsPerStep: 1 });
+    assert.equal((await kit.client.result(runId)).status, 'failed');
+    assert.equal(await kit.client.retry(runId), true);
+    await eventually(
+      async () => (await kit.client.status(runId)).state === 'succeeded',
+      60_000,
+      'retried run succeeds',
+    );
+    const events = await readAll(runId);
+    const data = chunks(events).map((c) => (c as { data: unknown }).data);
+    assert.deepEqual(data.slice(0, 2), ['0.0@1', '0.1@1']);
+    assert.deepEqual(data.slice(-4), ['1.0@1', '1.1@1', '2.0@1', '2.1@1']);
+    assertOrdered(events);
+    const last = events.at(-1)!;
+    assert.ok(last.type === 'closed' && last.outcome.status === 'succeeded');
+  });
+
   test('bad input: a chunk over 64 KiB or not JSON fails its step with the reason; 64 KiB exactly passes', async () => {
     const outcomeOf = async (kind: string) => {
       const { runId } = await submit('oneChunk', { kind }, { maxAttemptsPerStep: 1 });

@@ -36,6 +36,9 @@ export interface StreamOptions {
   signal?: AbortSignal;
 }
 
+/** A chain of executions longer than this is not walked back. */
+const MAX_EXECUTIONS = 100_000;
+
 /** How often a reader asks for the running step's window. */
 export const STREAM_POLL_MS = 100;
 
@@ -101,7 +104,21 @@ export async function* readStream(
   if (signal?.aborted) stop.abort();
   try {
     const described = await describe();
-    let execution: string = described.raw.workflowExecutionInfo?.firstRunId || described.runId;
+    // The executions that lead to the current one, oldest first: back through each one's start
+    // (after a reset, the current execution continues from the one before the reset point, not
+    // from the execution the reset replaced, which a forward walk from the first would follow).
+    const chain = [described.runId];
+    for (let i = 0; i < MAX_EXECUTIONS; i++) {
+      const { history } = await temporal.workflowService.getWorkflowExecutionHistory({
+        namespace,
+        execution: { workflowId: runId, runId: chain[0] },
+        maximumPageSize: 1,
+      });
+      const before = history?.events?.[0]?.workflowExecutionStartedEventAttributes?.continuedExecutionRunId;
+      if (!before) break;
+      chain.unshift(before);
+    }
+    let execution: string = chain[0]!;
     /** The next offset this reader delivers. */
     let next = from === undefined ? 0 : from + 1;
     /** The room the finished attempts took: the base of the next one. */
@@ -218,7 +235,9 @@ export async function* readStream(
         lastEventId = Number(event.eventId);
         const continued = await apply(event);
         if (continued) {
-          execution = continued;
+          // The chain's next execution, where a reset replaced the one this event names.
+          const at = chain.indexOf(execution);
+          execution = (at >= 0 ? chain[at + 1] : undefined) ?? continued;
           token = undefined;
           scheduledIds.clear();
           lastEventId = 0;
