@@ -63,6 +63,31 @@ function assertOrdered(events: StreamEvent[]): void {
   for (let i = 1; i < seen.length; i++) assert.ok(seen[i]! > seen[i - 1]!, `offset ${seen[i]} after ${seen[i - 1]}`);
 }
 
+/** Events as [offset, data], [offset, 'retract'], [from, to, 'gap'] or 'closed', for comparing. */
+const shape = (events: StreamEvent[]) =>
+  events.map((e) =>
+    e.type === 'chunk'
+      ? [e.offset, e.data]
+      : e.type === 'retract'
+        ? [e.offset, 'retract']
+        : e.type === 'gap'
+          ? [e.from, e.to, 'gap']
+          : e.type,
+  );
+
+/** Across readers, an offset never carries two different events. */
+function assertOneEventPerOffset(readers: StreamEvent[][]): void {
+  const byOffset = new Map<number, StreamEvent>();
+  for (const events of readers) {
+    for (const e of events) {
+      if (!('offset' in e)) continue;
+      const seen = byOffset.get(e.offset);
+      if (seen) assert.deepEqual(e, seen, `offset ${e.offset}`);
+      else byOffset.set(e.offset, e);
+    }
+  }
+}
+
 async function historyLength(runId: string): Promise<number> {
   return ((await kit.client.temporal.workflow.getHandle(runId).fetchHistory()).events ?? []).length;
 }
@@ -182,22 +207,104 @@ describe('streams', () => {
     );
   });
 
-  test('retry (a Temporal reset) of a run that failed after streaming: a late reader gets the retried step’s chunks', async () => {
+  test('retry (a Temporal reset) of a run that failed after streaming: the retried step’s chunks come after the failed attempt’s offsets', async () => {
     const { runId } = await submit('manySteps', { steps: 3, failAt: 1 }, { maxAttemptsPerStep: 1 });
+    const before = await readAll(runId);
     assert.equal((await kit.client.result(runId)).status, 'failed');
+    // 0.0, 0.1 at 0-1; the failed attempt's 1.0, 1.1 at 2-3 (live, or a gap: a failed attempt's
+    // chunks are not kept) and its retract at 4.
+    const failedPart = JSON.stringify(shape(before).slice(2, -2));
+    assert.ok(
+      [
+        JSON.stringify([
+          [2, '1.0@1'],
+          [3, '1.1@1'],
+        ]),
+        JSON.stringify([[2, 3, 'gap']]),
+      ].includes(failedPart),
+      failedPart,
+    );
+    assert.deepEqual(shape(before).slice(0, 2), [
+      [0, '0.0@1'],
+      [1, '0.1@1'],
+    ]);
+    assert.deepEqual(shape(before).slice(-2), [[4, 'retract'], 'closed']);
     assert.equal(await kit.client.retry(runId), true);
     await eventually(
       async () => (await kit.client.status(runId)).state === 'succeeded',
       60_000,
       'retried run succeeds',
     );
-    const events = await readAll(runId);
-    const data = chunks(events).map((c) => (c as { data: unknown }).data);
-    assert.deepEqual(data.slice(0, 2), ['0.0@1', '0.1@1']);
-    assert.deepEqual(data.slice(-4), ['1.0@1', '1.1@1', '2.0@1', '2.1@1']);
-    assertOrdered(events);
-    const last = events.at(-1)!;
+    const after = await readAll(runId);
+    assert.deepEqual(shape(after), [
+      [0, '0.0@1'],
+      [1, '0.1@1'],
+      [2, 3, 'gap'],
+      [4, 'retract'],
+      [5, '1.0@1'],
+      [6, '1.1@1'],
+      [7, '2.0@1'],
+      [8, '2.1@1'],
+      'closed',
+    ]);
+    assertOneEventPerOffset([before, after]);
+    const last = after.at(-1)!;
     assert.ok(last.type === 'closed' && last.outcome.status === 'succeeded');
+  });
+
+  test('`temporal workflow reset` while a step streams: a live reader follows the new execution, the cut attempt is retracted, no offset carries two events', async () => {
+    const { runId } = await submit('streamer', { n: 40, everyMs: 100, batch: 1 } satisfies StreamPayload);
+    const live: StreamEvent[] = [];
+    const stop = new AbortController();
+    const reading = (async () => {
+      for await (const e of kit.client.stream(runId, { signal: stop.signal })) live.push(e);
+    })();
+    const timeout = setTimeout(() => stop.abort(), 120_000);
+    await eventually(() => chunks(live).length >= 10, 60_000, '10 chunks before the reset');
+    const replaced = (await kit.client.temporal.workflow.getHandle(runId).describe()).runId;
+    execFileSync(resolveTemporalCli()!, [
+      'workflow',
+      'reset',
+      '--address',
+      kit.env.address,
+      '--workflow-id',
+      runId,
+      '--run-id',
+      replaced,
+      '--type',
+      'FirstWorkflowTask',
+      '--reason',
+      'a wrong prompt',
+      '--yes',
+    ]);
+    await reading;
+    clearTimeout(timeout);
+    const current = (await kit.client.temporal.workflow.getHandle(runId).describe()).runId;
+    assert.notEqual(current, replaced, 'the reset made a new execution');
+    const last = live.at(-1)!;
+    assert.ok(last.type === 'closed' && last.outcome.status === 'succeeded', JSON.stringify(live.slice(-3)));
+    assertOrdered(live);
+    const retracts = live.filter((e) => e.type === 'retract');
+    assert.equal(retracts.length, 1, 'the attempt the reset cut short is retracted');
+    const retract = retracts[0]!;
+    const cut = chunks(live.slice(0, live.indexOf(retract)));
+    const rerun = chunks(live.slice(live.indexOf(retract) + 1));
+    assert.ok(cut.length >= 10 && cut.every((c) => c.type === 'chunk' && c.offset < retract.offset));
+    assert.deepEqual(
+      rerun.map((c) => c.type === 'chunk' && c.data),
+      Array.from({ length: 40 }, (_, i) => `main:1:${i}`),
+      'the new execution’s step streams again, every chunk after the retract',
+    );
+    assert.ok(rerun.every((c) => c.type === 'chunk' && c.offset > retract.offset));
+    // A late reader: a gap where the cut attempt was, its retract, the new chunks at the same offsets.
+    const late = await readAll(runId);
+    assert.equal(late[0]!.type, 'gap');
+    assert.deepEqual(
+      late.filter((e) => e.type === 'retract'),
+      retracts,
+    );
+    assert.deepEqual(chunks(late), rerun);
+    assertOneEventPerOffset([live, late]);
   });
 
   test('bad input: a chunk over 64 KiB or not JSON fails its step with the reason; 64 KiB exactly passes', async () => {

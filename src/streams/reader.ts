@@ -98,16 +98,48 @@ export async function* readStream(
     }
   };
 
+  /** The next offset this reader delivers: kept when a reset makes it follow a new execution. */
+  let next = from === undefined ? 0 : from + 1;
   const stop = new AbortController();
   const onAbort = () => stop.abort();
   signal?.addEventListener('abort', onAbort);
   if (signal?.aborted) stop.abort();
   try {
-    const described = await describe();
+    let described = await describe();
+    const firstRunId = described.raw.workflowExecutionInfo?.firstRunId;
+    for (let follows = 0; ; follows++) {
+      // An execution it followed closed because a reset (a retry, `temporal workflow reset`)
+      // replaced it: follow the new one from its start; offsets it already delivered are skipped.
+      const ended = yield* followExecutions(described.runId, described.historyLength ?? 0, follows === 0);
+      if (ended !== 'closed') return;
+      const latest = await describe();
+      const replaced =
+        latest.runId !== described.runId &&
+        latest.raw.workflowExecutionInfo?.firstRunId === firstRunId &&
+        follows < MAX_EXECUTIONS;
+      if (!replaced) break;
+      described = latest;
+    }
+    yield { type: 'closed', outcome: await source.outcome(runId) };
+  } finally {
+    signal?.removeEventListener('abort', onAbort);
+    stop.abort();
+  }
+
+  /**
+   * Reads the chain of executions that leads to `current` (`historyLength` events long when it was
+   * described) and follows it until the run closes: 'closed' then, 'aborted' when the reader
+   * stopped. `first`: the reader's first follow (`from` is checked against the end of the stream).
+   */
+  async function* followExecutions(
+    current: string,
+    historyLength: number,
+    first: boolean,
+  ): AsyncGenerator<StreamEvent, 'closed' | 'aborted'> {
     // The executions that lead to the current one, oldest first: back through each one's start
     // (after a reset, the current execution continues from the one before the reset point, not
     // from the execution the reset replaced, which a forward walk from the first would follow).
-    const chain = [described.runId];
+    const chain = [current];
     for (let i = 0; i < MAX_EXECUTIONS; i++) {
       const { history } = await temporal.workflowService.getWorkflowExecutionHistory({
         namespace,
@@ -119,14 +151,10 @@ export async function* readStream(
       chain.unshift(before);
     }
     let execution: string = chain[0]!;
-    /** The next offset this reader delivers. */
-    let next = from === undefined ? 0 : from + 1;
     /** The room the finished attempts took: the base of the next one. */
     let base = 0;
-    /** Activity IDs by scheduled event ID, for matching `describe`'s pending activity. */
-    const scheduledIds = new Map<string, string>();
-    /** The runStep activity scheduled and not yet finished in the followed execution, by its ID. */
-    let open: string | undefined;
+    /** The runStep activity scheduled and not yet finished in the followed execution. */
+    const step: Following = { open: undefined, ids: new Map() };
     let closed = false;
     /** Events delivered while catching up are held, to apply the keep bound first. */
     let held: Placed[] | undefined = [];
@@ -134,10 +162,10 @@ export async function* readStream(
     const out: StreamEvent[] = [];
     const deliver = (placed: Placed) => {
       const { base: at, record } = placed;
-      const first = at + record.first;
-      if (record.entries.length > 0 && next < first) {
-        out.push({ type: 'gap', from: next, to: first - 1 });
-        next = first;
+      const start = at + record.first;
+      if (record.entries.length > 0 && next < start) {
+        out.push({ type: 'gap', from: next, to: start - 1 });
+        next = start;
       }
       for (const entry of record.entries) {
         const offset = at + entry.i;
@@ -151,42 +179,115 @@ export async function* readStream(
       }
     };
     const place = (placed: Placed) => (held ? held.push(placed) : deliver(placed));
+    /** A retract at the next free offset, for the attempt `record` streamed. */
+    const retract = (record: AttemptStream) => {
+      place({ base: 0, record: { ...record, first: base, end: base + 1, entries: [{ i: base, retract: true }] } });
+      base += 1;
+    };
     /** A finished attempt: its chunks (completed), or its room and a retract (failed, timed out). */
     const finish = (record: AttemptStream | undefined, failed: boolean) => {
       if (record) place({ base, record });
       if (!record || record.end === 0) return;
       base += record.end;
-      if (failed) {
-        place({ base: 0, record: { ...record, first: base, end: base + 1, entries: [{ i: base, retract: true }] } });
-        base += 1;
+      if (failed) retract(record);
+    };
+
+    /** The stream record of a runStep activity that closed with `event`, and whether it failed. */
+    const closedStep = async (event: HistoryEvent): Promise<[AttemptStream | undefined, boolean]> => {
+      if (event.activityTaskCompletedEventAttributes) {
+        return [streamOfResult(await decode(event.activityTaskCompletedEventAttributes.result?.payloads?.[0])), false];
       }
+      if (event.activityTaskFailedEventAttributes) {
+        const failure = event.activityTaskFailedEventAttributes.failure;
+        return [streamOfResult(await decode(failure?.applicationFailureInfo?.details?.payloads?.[0])), true];
+      }
+      const failure = event.activityTaskTimedOutEventAttributes?.failure;
+      const info = failure?.timeoutFailureInfo ?? failure?.cause?.timeoutFailureInfo;
+      return [streamOfHeartbeat(await decode(info?.lastHeartbeatDetails?.payloads?.[0])), true];
+    };
+
+    /**
+     * Tracks the runStep activity `event` schedules or closes; the closed one's record and whether
+     * it failed, or null when `event` closes no runStep.
+     */
+    const track = async (
+      event: HistoryEvent,
+      following: Following,
+    ): Promise<[AttemptStream | undefined, boolean] | null> => {
+      if (!closesOpenStep(event, following)) return null;
+      return event.activityTaskCanceledEventAttributes ? [undefined, true] : closedStep(event);
+    };
+
+    /** The stream window of the runStep `following` has open in `executionId`, if it is the one pending. */
+    const pendingWindow = async (executionId: string, following: Following): Promise<AttemptStream | undefined> => {
+      if (following.open === undefined) return undefined;
+      const pending = (await describe(executionId)).raw.pendingActivities?.find(
+        (a) => a.activityType?.name === 'runStep',
+      );
+      const id = following.ids.get(following.open);
+      if (!pending || id === undefined || pending.activityId !== id) return undefined;
+      return streamOfHeartbeat(await decode(pending.heartbeatDetails?.payloads?.[0]));
+    };
+
+    /**
+     * The branch a reset replaced: `executionId`'s events from `fromEventId` on (and the executions
+     * it continued as), which the new execution does not have. Readers of the replaced execution
+     * gave its attempts offsets; they keep them, so that no offset carries two chunks, and every
+     * attempt on the branch is retracted (the failed ones as always, the completed ones and the one
+     * the reset cut short after the branch), so that readers drop what the reset undid.
+     */
+    const dropBranch = async (executionId: string, fromEventId: number, depth: number): Promise<void> => {
+      const completed: AttemptStream[] = [];
+      let branch: string | undefined = executionId;
+      let fromId = fromEventId;
+      for (let n = 0; branch && n < MAX_EXECUTIONS; n++) {
+        const following: Following = { open: undefined, ids: new Map() };
+        let continued: string | undefined;
+        let pageToken: Uint8Array | undefined;
+        do {
+          const response: proto.api.workflowservice.v1.IGetWorkflowExecutionHistoryResponse =
+            await temporal.workflowService.getWorkflowExecutionHistory({
+              namespace,
+              execution: { workflowId: runId, runId: branch },
+              ...(pageToken ? { nextPageToken: pageToken } : {}),
+            });
+          for (const event of response.history?.events ?? []) {
+            // Before the reset point both executions have the same events: only which step is open.
+            if (Number(event.eventId) < fromId) {
+              closesOpenStep(event, following);
+              continue;
+            }
+            const reset = resetOf(event);
+            if (reset && depth < MAX_RESETS) await dropBranch(reset.baseRunId, reset.eventId, depth + 1);
+            const stepClosed = await track(event, following);
+            if (stepClosed) {
+              const [record, failed] = stepClosed;
+              // The completed attempt's chunks stay out: readers that saw them drop them below.
+              finish(record && { ...record, first: record.end, entries: [] }, failed);
+              if (record && !failed && record.end > 0) completed.push(record);
+            }
+            continued ??= event.workflowExecutionContinuedAsNewEventAttributes?.newExecutionRunId ?? undefined;
+          }
+          pageToken = response.nextPageToken?.length ? response.nextPageToken : undefined;
+        } while (pageToken);
+        // The attempt the reset cut short: its room is the last window its heartbeat left.
+        const cut = await pendingWindow(branch, following);
+        finish(cut && { ...cut, first: cut.end, entries: [] }, true);
+        branch = continued;
+        fromId = 0;
+      }
+      for (const record of completed) retract(record);
     };
 
     const apply = async (event: HistoryEvent): Promise<string | undefined> => {
-      const scheduled = event.activityTaskScheduledEventAttributes;
-      if (scheduled) {
-        if (scheduled.activityType?.name === 'runStep') open = `${event.eventId}`;
+      const reset = resetOf(event);
+      if (reset) {
+        await dropBranch(reset.baseRunId, reset.eventId, 0);
         return undefined;
       }
-      const attrs =
-        event.activityTaskCompletedEventAttributes ??
-        event.activityTaskFailedEventAttributes ??
-        event.activityTaskTimedOutEventAttributes ??
-        event.activityTaskCanceledEventAttributes;
-      if (attrs) {
-        if (`${attrs.scheduledEventId}` !== open) return undefined;
-        open = undefined;
-        if (event.activityTaskCompletedEventAttributes) {
-          finish(streamOfResult(await decode(event.activityTaskCompletedEventAttributes.result?.payloads?.[0])), false);
-        } else if (event.activityTaskFailedEventAttributes) {
-          const failure = event.activityTaskFailedEventAttributes.failure;
-          const details = failure?.applicationFailureInfo?.details?.payloads?.[0];
-          finish(streamOfResult(await decode(details)), true);
-        } else if (event.activityTaskTimedOutEventAttributes) {
-          const failure = event.activityTaskTimedOutEventAttributes.failure;
-          const info = failure?.timeoutFailureInfo ?? failure?.cause?.timeoutFailureInfo;
-          finish(streamOfHeartbeat(await decode(info?.lastHeartbeatDetails?.payloads?.[0])), true);
-        }
+      const stepClosed = await track(event, step);
+      if (stepClosed) {
+        finish(...stepClosed);
         return undefined;
       }
       const continued = event.workflowExecutionContinuedAsNewEventAttributes?.newExecutionRunId;
@@ -205,14 +306,7 @@ export async function* readStream(
 
     /** The running attempt's window, if the step the history says is open is the one running. */
     const pollWindow = async (): Promise<void> => {
-      if (open === undefined) return;
-      const d = await describe(execution);
-      const pending = d.raw.pendingActivities?.find((a) => a.activityType?.name === 'runStep');
-      if (!pending) return;
-      // The pending activity is the one the history follower has open (same execution, same ID).
-      const scheduledId = scheduledIds.get(open);
-      if (scheduledId === undefined || pending.activityId !== scheduledId) return;
-      const record = streamOfHeartbeat(await decode(pending.heartbeatDetails?.payloads?.[0]));
+      const record = await pendingWindow(execution, step);
       if (record) place({ base, record });
     };
 
@@ -227,11 +321,9 @@ export async function* readStream(
           waitNewEvent: true,
         }),
       );
+    let lastEventId = 0;
     const readPage = async (response: Awaited<ReturnType<typeof page>>): Promise<void> => {
       for (const event of response.history?.events ?? []) {
-        const scheduled = event.activityTaskScheduledEventAttributes;
-        if (scheduled?.activityType?.name === 'runStep')
-          scheduledIds.set(`${event.eventId}`, scheduled.activityId ?? '');
         lastEventId = Number(event.eventId);
         const continued = await apply(event);
         if (continued) {
@@ -239,20 +331,18 @@ export async function* readStream(
           const at = chain.indexOf(execution);
           execution = (at >= 0 ? chain[at + 1] : undefined) ?? continued;
           token = undefined;
-          scheduledIds.clear();
+          step.ids.clear();
           lastEventId = 0;
           return;
         }
       }
       token = response.nextPageToken?.length ? response.nextPageToken : undefined;
     };
-    let lastEventId = 0;
 
     // Catch up: every execution so far, to the history length `describe` gave for the current one.
-    const current = described.runId;
     for (;;) {
-      if (stop.signal.aborted) return;
-      const caughtUp = execution === current && lastEventId >= (described.historyLength ?? 0);
+      if (stop.signal.aborted) return 'aborted';
+      const caughtUp = execution === current && lastEventId >= historyLength;
       if (caughtUp || closed) break;
       const before = execution;
       await readPage(await page());
@@ -263,7 +353,7 @@ export async function* readStream(
     const catchUp = held as Placed[];
     held = undefined;
     const known = catchUp.reduce((max, p) => Math.max(max, p.base + p.record.end), base);
-    if (from !== undefined && from > known - 1) {
+    if (first && from !== undefined && from > known - 1) {
       throw new StreamOutOfRange(
         `from ${from} is beyond the end of run ${runId}'s stream (${known === 0 ? 'it has no chunks yet' : `its last offset is ${known - 1}`})`,
       );
@@ -283,11 +373,10 @@ export async function* readStream(
     };
     let pending = closed ? undefined : poll();
     while (!closed) {
-      if (stop.signal.aborted) return;
-      const tick = open === undefined ? undefined : sleep(STREAM_POLL_MS, stop.signal);
-      let settled;
+      if (stop.signal.aborted) return 'aborted';
+      const tick = step.open === undefined ? undefined : sleep(STREAM_POLL_MS, stop.signal);
       try {
-        settled = await Promise.race([pending!.then((r) => ({ r })), ...(tick ? [tick.then(() => null)] : [])]);
+        const settled = await Promise.race([pending!.then((r) => ({ r })), ...(tick ? [tick.then(() => null)] : [])]);
         if (settled) {
           await readPage(settled.r);
           pending = closed ? undefined : poll();
@@ -295,16 +384,52 @@ export async function* readStream(
           await pollWindow();
         }
       } catch (err) {
-        if (stop.signal.aborted) return;
+        if (stop.signal.aborted) return 'aborted';
         throw err;
       }
       yield* out.splice(0);
     }
-    yield { type: 'closed', outcome: await source.outcome(runId) };
-  } finally {
-    signal?.removeEventListener('abort', onAbort);
-    stop.abort();
+    return 'closed';
   }
+}
+
+/** The runStep activity a followed execution has open: its scheduled event ID, and activity IDs by them. */
+interface Following {
+  open: string | undefined;
+  ids: Map<string, string>;
+}
+
+/**
+ * Tracks the runStep activity `event` schedules in `following`; true when `event` closes the one
+ * open (completed, failed, timed out or cancelled).
+ */
+function closesOpenStep(event: HistoryEvent, following: Following): boolean {
+  const scheduled = event.activityTaskScheduledEventAttributes;
+  if (scheduled) {
+    if (scheduled.activityType?.name === 'runStep') {
+      following.open = `${event.eventId}`;
+      following.ids.set(following.open, scheduled.activityId ?? '');
+    }
+    return false;
+  }
+  const attrs =
+    event.activityTaskCompletedEventAttributes ??
+    event.activityTaskFailedEventAttributes ??
+    event.activityTaskTimedOutEventAttributes ??
+    event.activityTaskCanceledEventAttributes;
+  if (!attrs || `${attrs.scheduledEventId}` !== following.open) return false;
+  following.open = undefined;
+  return true;
+}
+
+/** Resets nested deeper than this (a reset of a reset of …, each replacing the next) are not followed. */
+const MAX_RESETS = 1000;
+
+/** The execution a reset replaced, and the event from which the new one differs, if `event` records a reset. */
+function resetOf(event: HistoryEvent): { baseRunId: string; eventId: number } | undefined {
+  const attrs = event.workflowTaskFailedEventAttributes;
+  if (!attrs?.baseRunId || !attrs.newRunId) return undefined;
+  return { baseRunId: attrs.baseRunId, eventId: Number(event.eventId) };
 }
 
 /** The first offset a late reader gets: the last STREAM_KEEP_BYTES of chunks are kept. */
