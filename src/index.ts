@@ -3,6 +3,8 @@ export { StepOutcome, StepError, fastSteps } from './shared/outcome';
 export type {
   Step,
   StepRunner,
+  FastStep,
+  FastStepRunner,
   StepOutcomeData,
   RunSpec,
   RunOutcome,

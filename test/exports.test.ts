@@ -68,6 +68,8 @@ const INDEX_TYPES = [
   'DurableRunsPluginOptions',
   'EncryptionOption',
   'EventSignal',
+  'FastStep',
+  'FastStepRunner',
   'ForkOptions',
   'ForkOrigin',
   'InstallMetricsOptions',

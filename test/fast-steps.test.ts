@@ -38,8 +38,10 @@ before(async () => {
       fast: fastSteps(chain),
       regular: chain,
       blip: fastSteps(blip),
+      // @ts-expect-error a fast step has no memo: a runner written inside fastSteps() that calls it does not compile
       memo: fastSteps(async (step) => StepOutcome.succeed(await step.memo('charge', () => 'charged'))),
       progress: fastSteps(async (step) => {
+        // @ts-expect-error a fast step has no progress (called anyway, it fails the step)
         step.progress({ done: 1 });
         return StepOutcome.succeed(null);
       }),

@@ -1,4 +1,13 @@
-import { type ChildRunSpec, FAST_STEPS, type RunValue, type StepOutcomeData, type StepRunner } from './types';
+import {
+  type ChildRunSpec,
+  FAST_STEPS,
+  type FastStep,
+  type FastStepRunner,
+  type RunValue,
+  type Step,
+  type StepOutcomeData,
+  type StepRunner,
+} from './types';
 
 /** Builders for what a step runner returns. */
 export const StepOutcome = {
@@ -79,17 +88,20 @@ export class StepError extends Error {
  * Registers a runner for **fast steps**: its steps run as local activities in the worker that runs
  * the workflow, with no task-queue round trip and one history marker a step instead of an
  * activity's three events. For short steps (seconds at most): a worker crash re-runs the steps
- * since the run's last completed workflow task, `step.memo` and `step.progress` are not available
- * (calling them fails the step with a message saying so), and cancel, status and continue-as-new
+ * since the run's last completed workflow task, `step.memo`, `step.progress`, `step.stream` and
+ * `step.eventUrl` are not available (a runner written inside `fastSteps(…)` that calls one does not
+ * compile; called anyway, each fails the step with a message saying so: see FastStep), and cancel, status and continue-as-new
  * are served between chains of steps at most half a second of step time long.
  *
  * ```ts
  * createWorker({ runners: { classify: fastSteps(classifyRunner) } })
  * ```
  */
-export function fastSteps<R extends StepRunner>(runner: R): R {
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export function fastSteps<P = any>(runner: FastStepRunner<P>): StepRunner<P> {
   if (typeof runner !== 'function') throw new TypeError('fastSteps() takes a step runner function');
-  const marked = ((step: Parameters<R>[0]) => runner(step)) as R;
+  // A fast step's `progress`, `stream`, `memo` and `eventUrl` throw when called (see FastStep).
+  const marked = ((step: Step<P>) => runner(step as unknown as FastStep<P>)) as StepRunner<P>;
   Object.defineProperty(marked, FAST_STEPS, { value: true });
   Object.defineProperty(marked, 'name', { value: runner.name });
   return marked;

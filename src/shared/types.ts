@@ -199,6 +199,27 @@ export interface Step<P = RunValue> {
   children?: RunOutcome[];
 }
 
+/**
+ * What a runner registered with `fastSteps()` receives: a {@link Step} without `progress`,
+ * `heartbeat`, `stream`, `memo` and `eventUrl`. A fast step runs as a local activity: it has no
+ * heartbeat to carry progress or a stream, and cannot journal a memo or sign a link durably before
+ * it returns. They are typed `never`, so that calling one in a runner written inside `fastSteps(…)`
+ * fails to compile at that registration ("This expression is not callable"), and a `StepRunner`
+ * declared elsewhere still registers; called anyway (from JavaScript, or through such a runner),
+ * each fails the step for good with a message naming it, never silently doing less.
+ */
+export type FastStep<P = RunValue> = Omit<Step<P>, 'heartbeat' | 'progress' | 'stream' | 'memo' | 'eventUrl'> & {
+  heartbeat: never;
+  progress: never;
+  stream: never;
+  memo: never;
+  eventUrl: never;
+};
+
+/** A runner for `fastSteps()`: see {@link FastStep}. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type FastStepRunner<P = any> = (step: FastStep<P>) => Promise<StepOutcomeData> | StepOutcomeData;
+
 /** Serializable step outcome, as built by `StepOutcome.*`. */
 export type StepOutcomeData =
   | { kind: 'continue'; payload: RunValue }
