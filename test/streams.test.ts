@@ -397,8 +397,8 @@ describe('streams across worker processes', () => {
     other = { client: RunsClient.fromClient(kit.client.temporal, TASK_QUEUE) };
   });
 
-  const startWorker = (name: string) =>
-    startStreamWorker({ name, taskQueue: TASK_QUEUE, bundlePath, address: kit.env.address, workers });
+  const startWorker = (name: string, env?: Record<string, string>) =>
+    startStreamWorker({ name, taskQueue: TASK_QUEUE, bundlePath, address: kit.env.address, workers, env });
 
   test('a worker SIGKILLed mid-stream: its heartbeated chunks stay, a retract, then the retry on another worker; no offset carries two chunks', async () => {
     const a = await startWorker('a');
@@ -432,6 +432,56 @@ describe('streams across worker processes', () => {
     for await (const e of other.client.stream(runId)) late.push(e);
     const byOffset = new Map(live.flatMap((e) => ('offset' in e ? [[e.offset, e]] : [])));
     for (const e of late) if ('offset' in e) assert.deepEqual(e, byOffset.get(e.offset));
+  });
+
+  test('a worker SIGTERMed mid-stream (a deploy): after its grace the cut try flushes every chunk, a retract, then the same attempt on another worker numbers on with no gap', async () => {
+    const a = await startWorker('a', { DURABLE_RUNS_SHUTDOWN_GRACE: '1s' });
+    const { runId } = await other.client.submit({
+      input: { n: 200, everyMs: 50, batch: 2 } satisfies StreamPayload,
+      runner: 'streamer',
+    });
+    const stop = new AbortController();
+    const live: StreamEvent[] = [];
+    const reading = (async () => {
+      for await (const e of other.client.stream(runId, { signal: stop.signal })) live.push(e);
+    })();
+    await eventually(() => chunks(live).length >= 20, 60_000, '20 chunks from worker a');
+    const exited = new Promise((resolve) => a.once('exit', resolve));
+    let printed = '';
+    a.stdout!.on('data', (b: Buffer) => (printed += b.toString()));
+    a.kill('SIGTERM');
+    await startWorker('b');
+    const timeout = setTimeout(() => stop.abort(), 120_000);
+    await reading;
+    clearTimeout(timeout);
+    await exited;
+    assertOrdered(live);
+    const last = live.at(-1)!;
+    assert.ok(last.type === 'closed' && last.outcome.status === 'succeeded', JSON.stringify(live.slice(-3)));
+    const retracts = live.filter((e) => e.type === 'retract');
+    assert.equal(retracts.length, 1, JSON.stringify(retracts));
+    const retract = retracts[0]!;
+    const cut = live.slice(0, live.indexOf(retract));
+    const rerun = chunks(live.slice(live.indexOf(retract) + 1));
+    // The cut try went on streaming through its grace second, and its last heartbeat carried all
+    // of it: the retract comes right after its last chunk, and the new try's first chunk right after.
+    const fromA = chunks(cut);
+    assert.ok(fromA.length >= 20 && fromA.every((c) => c.type === 'chunk' && String(c.data).startsWith('a:1:')));
+    assert.ok(fromA.length < 200, 'the grace ran out before the step finished');
+    // Its runner saw the abort after this many chunks: each reached the readers (the last flush).
+    const streamed = Number(/aborted after (\d+)/.exec(printed)?.[1]);
+    assert.equal(fromA.length, streamed, printed);
+    assert.equal(retract.offset, fromA.at(-1)!.offset + 1, 'no chunk of the cut try is missing before its retract');
+    assert.equal(rerun.length, 200);
+    assert.ok(
+      rerun.every((c) => c.type === 'chunk' && String(c.data).startsWith('b:1:')),
+      'the same attempt, 1',
+    );
+    assert.equal(rerun[0]!.offset, retract.offset + 1);
+    assert.equal(last.type === 'closed' && last.outcome.result, 200);
+    const late: StreamEvent[] = [];
+    for await (const e of other.client.stream(runId)) late.push(e);
+    assertOneEventPerOffset([live, late]);
   });
 
   test('two workers and three readers: each reader gets every run’s chunks, the same at the same offsets', async () => {

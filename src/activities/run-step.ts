@@ -184,8 +184,7 @@ function abortedByShutdown(ctx: Context): boolean {
  * after the abort is discarded, and the activity fails with a type Temporal retries
  * (`STEP_INFRA_RETRY` does not list it), so the step runs again on another worker with the
  * same input and attempt number, and the run sees no failed attempt.
- */
-/**
+ *
  * The step's last heartbeat goes out with its stream before it fails as interrupted, so the try
  * that runs it again numbers on after every chunk it streamed (Core sends what is pending).
  */
