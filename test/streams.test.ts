@@ -435,6 +435,15 @@ describe('streams across worker processes', () => {
   });
 
   test('a worker SIGTERMed mid-stream (a deploy): after its grace the cut try flushes every chunk, a retract, then the same attempt on another worker numbers on with no gap', async () => {
+    // The workers of the tests before leave the queue: a is the only one to take the step.
+    await Promise.all(
+      [...workers].map(
+        (w) =>
+          new Promise((resolve) =>
+            w.exitCode !== null ? resolve(null) : (w.once('exit', resolve), w.kill('SIGKILL')),
+          ),
+      ),
+    );
     const a = await startWorker('a', { DURABLE_RUNS_SHUTDOWN_GRACE: '1s' });
     const { runId } = await other.client.submit({
       input: { n: 200, everyMs: 50, batch: 2 } satisfies StreamPayload,
