@@ -90,8 +90,9 @@ export class StepError extends Error {
  * activity's three events. For short steps (seconds at most): a worker crash re-runs the steps
  * since the run's last completed workflow task, `step.memo`, `step.progress`, `step.stream` and
  * `step.eventUrl` are not available (a runner written inside `fastSteps(…)` that calls one does not
- * compile; called anyway, each fails the step with a message saying so: see FastStep), and cancel, status and continue-as-new
- * are served between chains of steps at most half a second of step time long.
+ * compile; called anyway, each fails the step with a message saying so: see FastStep), and cancel,
+ * status and continue-as-new are served between chains of steps at most half a second of step time
+ * long.
  *
  * ```ts
  * createWorker({ runners: { classify: fastSteps(classifyRunner) } })

@@ -110,11 +110,11 @@ export async function* readStream(
     for (let follows = 0; ; follows++) {
       // An execution it followed closed because a reset (a retry, `temporal workflow reset`)
       // replaced it: follow the new one from its start; offsets it already delivered are skipped.
-      const ended = yield* followExecutions(described.runId, described.historyLength ?? 0, follows === 0);
-      if (ended !== 'closed') return;
+      const closedIn = yield* followExecutions(described.runId, described.historyLength ?? 0, follows === 0);
+      if (closedIn === undefined) return;
       const latest = await describe();
       const replaced =
-        latest.runId !== described.runId &&
+        latest.runId !== closedIn &&
         latest.raw.workflowExecutionInfo?.firstRunId === firstRunId &&
         follows < MAX_EXECUTIONS;
       if (!replaced) break;
@@ -128,14 +128,14 @@ export async function* readStream(
 
   /**
    * Reads the chain of executions that leads to `current` (`historyLength` events long when it was
-   * described) and follows it until the run closes: 'closed' then, 'aborted' when the reader
-   * stopped. `first`: the reader's first follow (`from` is checked against the end of the stream).
+   * described) and follows it until the run closes: the execution it closed in then (a later one
+   * than `current` if it continued as new), undefined when the reader stopped. `first`: the reader's first follow (`from` is checked against the end of the stream).
    */
   async function* followExecutions(
     current: string,
     historyLength: number,
     first: boolean,
-  ): AsyncGenerator<StreamEvent, 'closed' | 'aborted'> {
+  ): AsyncGenerator<StreamEvent, string | undefined> {
     // The executions that lead to the current one, oldest first: back through each one's start
     // (after a reset, the current execution continues from the one before the reset point, not
     // from the execution the reset replaced, which a forward walk from the first would follow).
@@ -341,7 +341,7 @@ export async function* readStream(
 
     // Catch up: every execution so far, to the history length `describe` gave for the current one.
     for (;;) {
-      if (stop.signal.aborted) return 'aborted';
+      if (stop.signal.aborted) return undefined;
       const caughtUp = execution === current && lastEventId >= historyLength;
       if (caughtUp || closed) break;
       const before = execution;
@@ -373,7 +373,7 @@ export async function* readStream(
     };
     let pending = closed ? undefined : poll();
     while (!closed) {
-      if (stop.signal.aborted) return 'aborted';
+      if (stop.signal.aborted) return undefined;
       const tick = step.open === undefined ? undefined : sleep(STREAM_POLL_MS, stop.signal);
       try {
         const settled = await Promise.race([pending!.then((r) => ({ r })), ...(tick ? [tick.then(() => null)] : [])]);
@@ -384,12 +384,12 @@ export async function* readStream(
           await pollWindow();
         }
       } catch (err) {
-        if (stop.signal.aborted) return 'aborted';
+        if (stop.signal.aborted) return undefined;
         throw err;
       }
       yield* out.splice(0);
     }
-    return 'closed';
+    return execution;
   }
 }
 
