@@ -307,6 +307,27 @@ describe('streams', () => {
     assertOneEventPerOffset([live, late]);
   });
 
+  test('`temporal workflow cancel` while a step streams: the live reader ends with closed (cancelled), a late reader agrees offset by offset', async () => {
+    const { runId } = await submit('streamer', { n: 400, everyMs: 50, batch: 1 } satisfies StreamPayload);
+    const live: StreamEvent[] = [];
+    const stop = new AbortController();
+    const reading = (async () => {
+      for await (const e of kit.client.stream(runId, { signal: stop.signal })) live.push(e);
+    })();
+    const timeout = setTimeout(() => stop.abort(), 120_000);
+    await eventually(() => chunks(live).length >= 5, 60_000, '5 chunks before the cancel');
+    execFileSync(resolveTemporalCli()!, ['workflow', 'cancel', '--address', kit.env.address, '--workflow-id', runId]);
+    await reading;
+    clearTimeout(timeout);
+    const last = live.at(-1)!;
+    assert.ok(last.type === 'closed' && last.outcome.status === 'cancelled', JSON.stringify(live.slice(-3)));
+    assert.ok(chunks(live).length < 400, 'the step was cut short');
+    assertOrdered(live);
+    const late = await readAll(runId);
+    assert.equal(late.at(-1)!.type, 'closed');
+    assertOneEventPerOffset([live, late]);
+  });
+
   test('bad input: a chunk over 64 KiB or not JSON fails its step with the reason; 64 KiB exactly passes', async () => {
     const outcomeOf = async (kind: string) => {
       const { runId } = await submit('oneChunk', { kind }, { maxAttemptsPerStep: 1 });
