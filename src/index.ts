@@ -1,5 +1,6 @@
 /** durable-runs: durable multi-step runs on Temporal. */
-export { StepOutcome, StepError, fastSteps } from './shared/outcome';
+export { StepOutcome, StepError, fastSteps, MAX_RETRY_AFTER_MS } from './shared/outcome';
+export { limited } from './limits/groups';
 export type {
   Step,
   StepRunner,
@@ -16,6 +17,10 @@ export type {
   RunEvent,
   EventSignal,
   ForkOrigin,
+  RunUsage,
+  UsageFigures,
+  UsageRecord,
+  UsageBudget,
 } from './shared/types';
 export type { ForkOptions } from './client/fork';
 export type { RetryAnswer } from './client/retry';

@@ -41,6 +41,20 @@ module.exports = {
   },
   cancels: async () => StepOutcome.cancel('changed my mind'),
   waits: async (s) => (s.stepNumber === 0 ? StepOutcome.waitForEvent(s.payload, { events: ['go'] }) : StepOutcome.succeed('never')),
+  // Three steps that report usage; step 1's first attempt reports, then fails.
+  spends: async (s) => {
+    if (s.stepNumber === 0) {
+      s.usage({ model: 'model-a', inputTokens: 100, outputTokens: 20, costUsd: 0.01 });
+      return StepOutcome.continue(null);
+    }
+    if (s.stepNumber === 1) {
+      s.usage({ model: 'model-b', inputTokens: 50, outputTokens: 5, costUsd: 0.02 });
+      if (s.attempt === 1) throw StepError.transient('429 from the provider');
+      return StepOutcome.continue(null);
+    }
+    s.usage({ inputTokens: 10, outputTokens: 1, costUsd: 0.005 });
+    return StepOutcome.succeed('spent');
+  },
 };`,
 );
 
@@ -275,6 +289,43 @@ test('a worker process serves Temporal metrics and counts steps, closed runs and
   );
   assert.ok(sum(series, 'temporal_activity_execution_latency_count', { activity_type: 'runStep' }) >= 8);
   assert.ok(series.some((s) => s.name === 'temporal_worker_task_slots_available'));
+});
+
+test('usage: totals exact across 3 steps and a failed attempt, in status, outcome and the worker metrics', async () => {
+  await client.submit({ runId: 'spends', runner: 'spends', input: null });
+  const outcome = await client.result('spends');
+  assert.equal(outcome.status, 'succeeded');
+  const expected = {
+    total: { inputTokens: 210, outputTokens: 31, costUsd: 0.055 },
+    byModel: {
+      'model-a': { inputTokens: 100, outputTokens: 20, costUsd: 0.01 },
+      // Both attempts of step 1: the failed one's usage counts.
+      'model-b': { inputTokens: 100, outputTokens: 10, costUsd: 0.04 },
+    },
+  };
+  assert.deepEqual(outcome.usage, expected);
+  assert.deepEqual((await client.status('spends')).usage, expected);
+
+  const series = await scrape();
+  const tokens = Object.fromEntries(
+    series
+      .filter((s) => s.name === MetricName.TokensTotal && s.labels.runner === 'spends')
+      .map((s) => [`${s.labels.model}/${s.labels.kind}`, s.value]),
+  );
+  assert.deepEqual(tokens, {
+    'model-a/input': 100,
+    'model-a/output': 20,
+    'model-b/input': 100,
+    'model-b/output': 10,
+    'unspecified/input': 10,
+    'unspecified/output': 1,
+  });
+  const cost = Object.fromEntries(
+    series
+      .filter((s) => s.name === MetricName.CostUsdTotal && s.labels.runner === 'spends')
+      .map((s) => [s.labels.model, s.value]),
+  );
+  assert.deepEqual(cost, { 'model-a': 0.01, 'model-b': 0.04, unspecified: 0.005 });
 });
 
 test('installMetrics() refuses a process whose Temporal runtime already exists, saying what to do', () => {

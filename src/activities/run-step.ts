@@ -1,7 +1,7 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { memoSignal, memosQuery, memoUpdate } from '../shared/definitions';
-import { isFastRunner, StepError } from '../shared/outcome';
+import { isFastRunner, MAX_RETRY_AFTER_MS, StepError } from '../shared/outcome';
 import { isUndecodable, payloadConverter } from '../shared/payload-converter';
 import { DEFAULT_RUNNER, ErrorType } from '../shared/names';
 import type { RunEvent, RunHeaders, RunOutcome, RunSpec, Step, StepRunner } from '../shared/types';
@@ -24,8 +24,13 @@ import {
   STREAM_KEEP_BYTES,
   STREAM_KEY,
   streamOfHeartbeat,
+  USAGE_KEY,
+  usageOfHeartbeat,
 } from '../shared/stream';
 import { AttemptStreamer } from './stream';
+import { addRecord, addUsage, readUsage, type RunUsage, usageRecordProblem } from '../shared/usage';
+import { limitGroupOf } from '../limits/groups';
+import { countUsage } from '../observability/usage-metrics';
 
 /** What the workflow passes to `runStep`. */
 export interface RunStepInput {
@@ -117,9 +122,11 @@ export const MAX_MEMO_BYTES = 256 * 1024;
  *   is then the last good step's `continue`);
  * - `elapsedMs`: how long the step ran (one step a local activity, the first fast-steps version).
  */
-export type StepResult = StepOutcomeResult & {
+export type StepResult = (StepOutcomeResult | Reroute) & {
   /** The chunks the attempt streamed (the last ones kept): for stream readers; the run ignores them. */
   stream?: AttemptStream;
+  /** What the step reported with `step.usage` (a chain: all its steps; a retried try: its earlier tries too). */
+  usage?: RunUsage;
   elapsedMs?: number;
   /**
    * `false`: this worker has no terminal hook for the run (no user hooks, and no webhook or no
@@ -128,8 +135,14 @@ export type StepResult = StepOutcomeResult & {
   hooks?: false;
   fast?: true;
   chained?: number;
-  nextFailed?: { type: string; message: string };
+  nextFailed?: { type: string; message: string; retryAfterMs?: number };
 };
+
+/**
+ * Not an outcome: the runner is in limit group `group` (`limited()`), and this call came on the
+ * run's own task queue; the run schedules the step again on the group's queue. The runner did not run.
+ */
+export type Reroute = { kind: 'reroute'; group: string };
 
 type StepOutcomeResult =
   | { kind: 'continue'; payload: unknown }
@@ -163,10 +176,31 @@ export function keepAliveMs(heartbeatTimeoutMs: number | undefined): number {
   return Math.min(10_000, Math.max(1000, 0.4 * (heartbeatTimeoutMs ?? 30_000)));
 }
 
-function stepFailure(type: string, message: string, stream?: AttemptStream): ApplicationFailure {
+/** What a failed attempt tells beside its message (its failure's details). */
+export interface AttemptFailureDetails {
+  /** How much room the attempt's chunks take, for readers' offsets. */
+  stream?: AttemptStream;
+  /** What the attempt reported with `step.usage`: it counts although the attempt failed. */
+  usage?: RunUsage;
+  /** `StepError.retryAfter`: the next attempt starts after this many milliseconds, not the backoff. */
+  retryAfterMs?: number;
+}
+
+function stepFailure(type: string, message: string, extras: AttemptFailureDetails = {}): ApplicationFailure {
   // Non-retryable for Temporal: the workflow owns step retries (attempt numbers, backoff, status).
-  // An attempt that streamed says how much room its chunks take, for readers' offsets.
-  return ApplicationFailure.create({ type, message, nonRetryable: true, ...(stream ? { details: [{ stream }] } : {}) });
+  const details = Object.fromEntries(Object.entries(extras).filter(([, v]) => v !== undefined));
+  return ApplicationFailure.create({
+    type,
+    message,
+    nonRetryable: true,
+    ...(Object.keys(details).length > 0 ? { details: [details] } : {}),
+  });
+}
+
+/** The `retryAfterMs` a failed attempt's details carry, if any. */
+function retryAfterOf(failure: ApplicationFailure | undefined): { retryAfterMs?: number } {
+  const ms = (failure?.details?.[0] as { retryAfterMs?: unknown } | undefined)?.retryAfterMs;
+  return typeof ms === 'number' ? { retryAfterMs: ms } : {};
 }
 
 /**
@@ -201,13 +235,18 @@ function interrupted(): ApplicationFailure {
   });
 }
 
-function describeThrown(err: unknown): { message: string; permanent: boolean } {
+function describeThrown(err: unknown): { message: string; permanent: boolean; retryAfterMs?: number } {
   if (err instanceof Error) {
-    const permanent = err.name === 'StepError' && (err as { retryable?: unknown }).retryable === false;
+    const stepError = err.name === 'StepError' ? (err as { retryable?: unknown; retryAfterMs?: unknown }) : {};
+    const permanent = stepError.retryable === false;
+    const { retryAfterMs } = stepError;
     const message = err.message || err.name;
     return {
       message: err.name && err.name !== 'Error' && err.name !== 'StepError' ? `${err.name}: ${message}` : message,
       permanent,
+      ...(!permanent && typeof retryAfterMs === 'number' && retryAfterMs >= 0 && retryAfterMs <= MAX_RETRY_AFTER_MS
+        ? { retryAfterMs: Math.round(retryAfterMs) }
+        : {}),
     };
   }
   return { message: `runner threw ${describeType(err)} instead of an Error`, permanent: false };
@@ -219,7 +258,7 @@ function describeThrown(err: unknown): { message: string; permanent: boolean } {
  */
 function tooDeep(result: StepResult): string | undefined {
   if (result.kind === 'succeed') return valueTooDeep("the step's result", result.result);
-  if (result.kind === 'fail' || result.kind === 'cancel') return undefined;
+  if (result.kind === 'fail' || result.kind === 'cancel' || result.kind === 'reroute') return undefined;
   const children = result.kind === 'runChildren' ? result.children : [];
   const bad = children.findIndex((child) => valueTooDeep('', child.spec.input) !== undefined);
   if (bad >= 0) return valueTooDeep(`runChildren: child ${bad}'s input`, children[bad]!.spec.input);
@@ -227,22 +266,21 @@ function tooDeep(result: StepResult): string | undefined {
 }
 
 /** Checks the outcome's size and depth; returns its encoded size, for the room its stream may take beside it. */
-function checkSize(result: StepResult, streamer?: AttemptStreamer): number {
-  const stream = streamer?.counted();
+function checkSize(result: StepResult, extras: () => AttemptFailureDetails): number {
   let size: number;
   try {
     size = payloadConverter.toPayload(result).data?.length ?? 0;
   } catch (err) {
-    throw stepFailure(ErrorType.InvalidOutcome, `step outcome cannot be serialized: ${(err as Error).message}`, stream);
+    throw stepFailure(ErrorType.InvalidOutcome, `step outcome cannot be serialized: ${(err as Error).message}`, extras());
   }
   // Only a text longer than twice the bound can nest that deep: small outcomes skip the walk.
   const deep = size > 2 * MAX_VALUE_DEPTH + 1 ? tooDeep(result) : undefined;
-  if (deep) throw stepFailure(ErrorType.InvalidOutcome, `step outcome: ${deep}`, stream);
+  if (deep) throw stepFailure(ErrorType.InvalidOutcome, `step outcome: ${deep}`, extras());
   if (size > MAX_OUTCOME_BYTES) {
     throw stepFailure(
       ErrorType.InvalidOutcome,
       `step outcome is ${size} bytes, above Temporal's 2 MB payload limit: keep large data elsewhere and pass a reference`,
-      stream,
+      extras(),
     );
   }
   return size;
@@ -341,6 +379,11 @@ export function createRunStep(
     }
     const fast = isFastRunner(runner);
     const ctx = Context.current();
+    // A limited runner's steps run on its group's queue, where the server holds them to its rate.
+    const group = limitGroupOf(runner);
+    if (group !== undefined && !fast && !ctx.info.isLocal && !ctx.info.taskQueue.endsWith(`.limit.${group}`)) {
+      return { kind: 'reroute', group };
+    }
     if (!fast || !input.chain) {
       const result = await runAttempt(runner, input, ctx, fast, urlHeader);
       return fast ? { ...result, fast: true } : result;
@@ -352,6 +395,12 @@ export function createRunStep(
     const { maxSteps, maxMs } = input.chain;
     const started = performance.now();
     let current: RunStepInput = input;
+    /** What the chain's earlier steps reported with `step.usage`. */
+    let used: RunUsage | undefined;
+    const withUsage = (result: StepResult): StepResult => {
+      const usage = addUsage(used, result.usage);
+      return usage ? { ...result, usage } : result;
+    };
     for (let done = 0; ;) {
       let result: StepResult;
       try {
@@ -359,16 +408,17 @@ export function createRunStep(
       } catch (err) {
         // Interrupted by the worker's shutdown: the steps done before it stand, this one runs again.
         if (done > 0 && abortedByShutdown(ctx))
-          return { kind: 'continue', payload: current.payload, fast: true, chained: done };
+          return withUsage({ kind: 'continue', payload: current.payload, fast: true, chained: done });
         if (done === 0 || ctx.cancellationSignal.aborted) throw err;
         const failure = err instanceof ApplicationFailure ? err : undefined;
-        return {
-          kind: 'continue',
-          payload: current.payload,
-          fast: true,
-          chained: done,
-          nextFailed: { type: failure?.type ?? ErrorType.StepTransient, message: (err as Error).message },
+        // The failed step's usage counts with the chain's.
+        used = addUsage(used, readUsage((failure?.details?.[0] as { usage?: unknown } | undefined)?.usage).usage);
+        const nextFailed = {
+          type: failure?.type ?? ErrorType.StepTransient,
+          message: (err as Error).message,
+          ...retryAfterOf(failure),
         };
+        return withUsage({ kind: 'continue', payload: current.payload, fast: true, chained: done, nextFailed });
       }
       done += 1;
       if (
@@ -377,8 +427,9 @@ export function createRunStep(
         performance.now() - started >= maxMs ||
         ctx.cancellationSignal.aborted
       ) {
-        return { ...result, fast: true, chained: done };
+        return withUsage({ ...result, fast: true, chained: done });
       }
+      used = addUsage(used, result.usage);
       current = {
         runId: input.runId,
         stepNumber: current.stepNumber + 1,
@@ -434,12 +485,21 @@ async function runAttempt(
   const streamer = fast
     ? undefined
     : new AttemptStreamer(input.stepNumber, input.attempt, streamOfHeartbeat(ctx.info.heartbeatDetails));
+  /** What this attempt reported with `step.usage`, an earlier try's (in its last heartbeat) included. */
+  let usage = readUsage(usageOfHeartbeat(ctx.info.heartbeatDetails)).usage;
+  let usageRefused: string | undefined;
   // The latest details ride on every heartbeat: the server keeps them on the pending activity,
   // where status(), stream readers and the UI read them, and no history event is written.
   const beatDetails = () =>
-    streamer?.active
-      ? { [STREAM_KEY]: streamer.window(), ...(details !== undefined ? { progress: details } : {}) }
+    streamer?.active || usage
+      ? {
+          ...(streamer?.active ? { [STREAM_KEY]: streamer.window() } : {}),
+          ...(usage ? { [USAGE_KEY]: usage } : {}),
+          ...(details !== undefined ? { progress: details } : {}),
+        }
       : details;
+  /** What a failure of this attempt carries beside its message. */
+  const extras = (): AttemptFailureDetails => ({ stream: streamer?.counted(), usage });
   const beat = ctx.info.isLocal
     ? undefined
     : setInterval(() => ctx.heartbeat(beatDetails()), keepAliveMs(ctx.info.heartbeatTimeoutMs));
@@ -479,6 +539,17 @@ async function runAttempt(
           ),
         )
     : createMemo(input, ctx);
+  const recordUsage: Step['usage'] = (record) => {
+    const problem = usageRecordProblem(record);
+    if (problem) {
+      usageRefused ??= problem;
+      throw StepError.permanent(problem);
+    }
+    usage = addRecord(usage, record);
+    countUsage(ctx, input.runner, record);
+    // A try that runs this attempt again (the worker died) counts on from the last heartbeat.
+    if (!ctx.info.isLocal) scheduleFlush();
+  };
   const eventUrl: Step['eventUrl'] = fast
     ? notInFast('eventUrl', 'make approval links')
     : (name, options) => makeEventUrl(input.runId, name, options);
@@ -496,6 +567,7 @@ async function runAttempt(
         stream,
         memo: journal,
         eventUrl,
+        usage: recordUsage,
         ...(input.event !== undefined ? { event: input.event } : {}),
         ...(input.timedOut ? { timedOut: true } : {}),
         ...(input.children !== undefined ? { children: input.children } : {}),
@@ -516,19 +588,23 @@ async function runAttempt(
     } catch (err) {
       if (abortedByShutdown(ctx)) throw interruptedAfter(flush);
       if (ctx.cancellationSignal.aborted) throw err;
-      const { message, permanent } = describeThrown(err);
-      throw stepFailure(permanent ? ErrorType.StepPermanent : ErrorType.StepTransient, message, streamer?.counted());
+      const { message, permanent, retryAfterMs } = describeThrown(err);
+      throw stepFailure(permanent ? ErrorType.StepPermanent : ErrorType.StepTransient, message, {
+        ...extras(),
+        retryAfterMs,
+      });
     }
     // Returned after its worker's shutdown aborted it: the step did not finish.
     if (abortedByShutdown(ctx)) throw interruptedAfter(flush);
     // A chunk was refused, and the runner caught the error: the step fails all the same.
-    if (streamer?.refused !== undefined)
-      throw stepFailure(ErrorType.StepPermanent, streamer.refused, streamer.counted());
+    if (streamer?.refused !== undefined) throw stepFailure(ErrorType.StepPermanent, streamer.refused, extras());
+    // So was a usage record, and nothing of it was added.
+    if (usageRefused !== undefined) throw stepFailure(ErrorType.StepPermanent, usageRefused, extras());
     let checked;
     try {
       checked = validateOutcome(returned);
     } catch (err) {
-      throw stepFailure(ErrorType.InvalidOutcome, (err as Error).message, streamer?.counted());
+      throw stepFailure(ErrorType.InvalidOutcome, (err as Error).message, extras());
     }
     const result: StepResult =
       checked.kind === 'continueAfter'
@@ -536,7 +612,8 @@ async function runAttempt(
         : checked.kind === 'runChildren'
           ? { ...checked, children: resolveChildren(input, checked.children, urlHeader, ctx) }
           : checked;
-    const streamed = withStream(result, checkSize(result, streamer), streamer);
+    const streamed = withStream(result, checkSize(result, extras), streamer);
+    if (usage) streamed.usage = usage;
     return fast && ctx.info.isLocal ? { ...streamed, elapsedMs: Math.round(performance.now() - started) } : streamed;
   } finally {
     if (beat) clearInterval(beat);

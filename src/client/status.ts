@@ -63,6 +63,7 @@ export async function runStatus(temporal: Client, runId: string): Promise<RunSta
       ...(memo.error ? { lastError: memo.error } : {}),
       runner: memo.runner ?? 'default',
       ...(forkedFrom ? { forkedFrom } : {}),
+      ...(memo.usage ? { usage: memo.usage } : {}),
     };
   }
   const input = await firstInput(temporal, runId).catch(() => undefined);
@@ -74,6 +75,7 @@ export async function runStatus(temporal: Client, runId: string): Promise<RunSta
       step: outcome.finalStep,
       runner: input?.runner ?? 'default',
       ...(forkedFrom ? { forkedFrom } : {}),
+      ...(outcome.usage ? { usage: outcome.usage } : {}),
     };
   }
   return {

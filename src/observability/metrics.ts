@@ -153,7 +153,9 @@ class MetricsInbound implements ActivityInboundCallsInterceptor {
       throw err;
     } finally {
       const meter: MetricMeter = this.ctx.metricMeter;
-      if (type === 'runStep') {
+      // A limited runner's step called on the run's own queue is sent on to its group's: not an attempt.
+      const rerouted = (result as { kind?: unknown } | undefined)?.kind === 'reroute';
+      if (type === 'runStep' && !rerouted) {
         const name = runnerLabel(input.args[0], error);
         const tags = { runner: name, outcome: stepOutcome(result, error) };
         const steps = meter.createCounter(MetricName.StepsTotal, '', 'Step attempts run by this worker');
@@ -178,7 +180,7 @@ class MetricsInbound implements ActivityInboundCallsInterceptor {
           const failed = { runner: name, outcome: STEP_ERROR_OUTCOME[chain.nextFailed.type] ?? 'error' };
           steps.add(1, failed);
         }
-      } else {
+      } else if (type === 'deliverWebhook') {
         meter
           .createCounter(MetricName.WebhookDeliveriesTotal, '', 'Terminal webhook delivery attempts')
           .add(1, { result: deliveryResult(error, this.ctx, input.args[0] as DeliverWebhookInput | undefined) });

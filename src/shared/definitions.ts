@@ -80,6 +80,10 @@ export const PARENT_TOKEN_MEMO_KEY = 'durableRuns.parentToken';
 /** Argument of the resume update: the payload the parked step runs with (else its own). */
 export interface ResumeRequest {
   payload?: unknown;
+  /** Raises (or sets) the run's cost budget: a run parked on it goes on once its totals fit. */
+  maxCostUsd?: number;
+  /** Raises (or sets) the run's token budget. */
+  maxTokens?: number;
 }
 
 /**

@@ -28,6 +28,16 @@ export const MetricName = {
    * and `not_started`, one per run that gave up starting its delivery (no attempt was made).
    */
   WebhookDeliveriesTotal: 'durable_runs_webhook_deliveries_total',
+  /**
+   * Counter; labels `runner`, `model` (`unspecified` without one) and `kind` (`input` or
+   * `output`): the tokens steps reported with `step.usage`, counted when reported.
+   */
+  TokensTotal: 'durable_runs_tokens_total',
+  /**
+   * Labels `runner`, `model`: the US dollars steps reported with `step.usage`. A float gauge that
+   * only grows (Core's counters are whole numbers): read it with `rate()`/`increase()` as a counter.
+   */
+  CostUsdTotal: 'durable_runs_cost_usd_total',
 } as const;
 
 /**

@@ -8,6 +8,8 @@ import {
   type StepOutcomeData,
   type StepRunner,
 } from './types';
+import { parseDelay, ValidationError } from './validate';
+import { MAX_RETRY_AFTER_MS } from './retry';
 
 /** Builders for what a step runner returns. */
 export const StepOutcome = {
@@ -62,15 +64,43 @@ export const StepOutcome = {
   cancel: (reason: string): StepOutcomeData => ({ kind: 'cancel', reason }),
 } as const;
 
+export { MAX_RETRY_AFTER_MS };
+
 /** An error a runner throws to say whether the step is worth retrying. */
 export class StepError extends Error {
   constructor(
     message: string,
     /** `false` fails the run at once. */
     readonly retryable: boolean,
+    /** For {@link StepError.retryAfter}: the next attempt starts after this many milliseconds. */
+    readonly retryAfterMs?: number,
   ) {
     super(message);
     this.name = 'StepError';
+  }
+
+  /**
+   * Retried, but after exactly `delay` instead of the backoff (no jitter): for a provider that
+   * said when to come back (a 429 or 503 with `Retry-After`). The attempt counts toward the step's
+   * attempt budget like any failed one.
+   * @param delay milliseconds, a duration string such as `'30s'`, or the `Date` to retry at; at
+   * most 1 hour (a longer one waits 1 hour). A delay that is none of these (negative, `'soon'`)
+   * makes a permanent error that names it: the step fails for good.
+   */
+  static retryAfter(delay: number | string | Date, message: string): StepError {
+    let ms: number;
+    try {
+      if (delay instanceof Date) {
+        ms = delay.getTime() - Date.now();
+        if (Number.isNaN(ms)) throw new ValidationError('StepError.retryAfter delay is an invalid Date');
+        ms = Math.max(0, ms);
+      } else {
+        ms = parseDelay(delay, 'StepError.retryAfter delay');
+      }
+    } catch (err) {
+      return new StepError(`${(err as Error).message} (the step failed with: ${message})`, false);
+    }
+    return new StepError(message, true, Math.min(Math.round(ms), MAX_RETRY_AFTER_MS));
   }
 
   /** Retried with exponential backoff until the step's attempt budget is spent. */

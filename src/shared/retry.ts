@@ -12,6 +12,9 @@ export const STEP_BACKOFF = {
   maximumMs: 300_000,
 } as const;
 
+/** The longest `StepError.retryAfter` delay: a longer one (a provider's `Retry-After: 7200`) waits this long. */
+export const MAX_RETRY_AFTER_MS = 3600_000;
+
 /** Delay before attempt `attempt + 1` of a step (1-based `attempt`). */
 export function stepBackoffMs(attempt: number): number {
   return Math.min(STEP_BACKOFF.initialMs * STEP_BACKOFF.coefficient ** (attempt - 1), STEP_BACKOFF.maximumMs);

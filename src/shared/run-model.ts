@@ -11,6 +11,7 @@ import { ErrorType } from './names';
 import { isUndecodable } from './payload-converter';
 import type { CancelOrigin, ForkOrigin, RunEvent, RunOutcome, RunState, RunStatus } from './types';
 import { type CarriedWait, type Delivered, describeType, type NormalizedRunSpec, type RunCarry } from './validate';
+import { addUsage, budgetPassed, budgetValue, readUsage, type RunUsage, type UsageBudget } from './usage';
 
 /**
  * History length past which a run that cannot continue-as-new (a step or its children run) is
@@ -76,8 +77,17 @@ export class RunModel {
   waiting: { names: string[]; deadline?: string } | undefined;
   /** A fork: the run and step it was forked from. */
   readonly forkedFrom: ForkOrigin | undefined;
-  /** The step is parked (`onExhausted: 'park'`): the attempt that failed last and why. */
-  parked: { attempt: number; error: string } | undefined;
+  /**
+   * The step is parked (`onExhausted: 'park'`): the attempt that failed last and why. `held`: it
+   * parked on the run's budget after it returned, and goes on with what it returned once resumed.
+   */
+  parked: { attempt: number; error: string; held?: true } | undefined;
+  /** What the steps reported with `step.usage`, carried across continue-as-new. */
+  usage: RunUsage | undefined;
+  /** The run's budgets: its spec's, unless a `resume` changed them. */
+  budget: UsageBudget;
+  /** The limit group the runner's steps go to (`limited()`), once a step said so; carried on. */
+  group: string | undefined;
 
   constructor(
     readonly runId: string,
@@ -107,6 +117,12 @@ export class RunModel {
           : undefined;
     if (carry?.wait?.kind === 'backoff' && !this.cancel) this.state = 'sleeping';
     this.forkedFrom = carry?.forkedFrom;
+    this.usage = carry?.usage;
+    this.budget = carry?.budget ?? {
+      ...(spec.maxCostUsd !== undefined ? { maxCostUsd: spec.maxCostUsd } : {}),
+      ...(spec.maxTokens !== undefined ? { maxTokens: spec.maxTokens } : {}),
+    };
+    this.group = carry?.group;
     // Parked from the start, so that a resume taken before the wait begins again is not lost.
     if (carry?.wait?.kind === 'parked') this.park(carry.wait.attempt, carry.wait.error);
   }
@@ -168,7 +184,24 @@ export class RunModel {
       ...(waiting || inbox.size > 0 ? { pendingEvents: inbox.size } : {}),
       ...(this.children ? { children: { ...this.children } } : {}),
       ...(this.forkedFrom ? { forkedFrom: this.forkedFrom } : {}),
+      ...(this.usage ? { usage: this.usage } : {}),
+      ...(Object.keys(this.budget).length > 0 ? { budget: { ...this.budget } } : {}),
     };
+  }
+
+  /**
+   * Adds what a step's result or failure reports with `step.usage`. What is not usage (a result
+   * an operator made by hand) adds nothing; its problem is returned, for the log.
+   */
+  addUsage(raw: unknown): string | undefined {
+    const { usage, problem } = readUsage(raw);
+    this.usage = addUsage(this.usage, usage);
+    return problem;
+  }
+
+  /** Why the run must stop spending, once its usage passed a budget. */
+  budgetPassed(): string | undefined {
+    return budgetPassed(this.usage, this.budget);
   }
 
   /** The workflow's current details, as the UI shows them. */
@@ -183,6 +216,10 @@ export class RunModel {
     if (inbox.size > 0) parts.push(`${inbox.size} pending event${inbox.size === 1 ? '' : 's'}`);
     if (this.children) parts.push(`children ${this.children.closed}/${this.children.total} closed`);
     if (this.lastError !== undefined) parts.push(`last error: ${this.lastError}`);
+    if (this.usage) {
+      const { costUsd, inputTokens, outputTokens } = this.usage.total;
+      parts.push(`used ${inputTokens + outputTokens} tokens, $${costUsd}`);
+    }
     return parts.join(' · ');
   }
 
@@ -321,8 +358,8 @@ export class RunModel {
    * The step parks instead of failing the run (`onExhausted: 'park'`): `attempt` failed last, and
    * `error` is what the run would have failed with.
    */
-  park(attempt: number, error: string): void {
-    this.parked = { attempt, error };
+  park(attempt: number, error: string, held = false): void {
+    this.parked = { attempt, error, ...(held ? { held: true as const } : {}) };
     this.attempt = attempt;
     this.lastError = error;
     if (!this.cancel) this.state = 'parked';
@@ -338,7 +375,21 @@ export class RunModel {
       const state = this.interruptPending && !isTerminal(this.state) ? 'closing' : this.state;
       return `run ${this.runId} is not parked (it is ${state}): only a parked run can be resumed`;
     }
-    const payload = (raw as { payload?: unknown } | null | undefined)?.payload;
+    const request = (raw ?? {}) as { payload?: unknown; maxCostUsd?: unknown; maxTokens?: unknown };
+    let budget: UsageBudget;
+    try {
+      budget = this.resumedBudget(request);
+    } catch (err) {
+      return `resume: ${(err as Error).message}`;
+    }
+    const still = budgetPassed(this.usage, budget);
+    if (still) {
+      return `run ${this.runId} cannot go on: ${still}; resume it with a higher maxCostUsd or maxTokens (--max-cost-usd, --max-tokens)`;
+    }
+    if (this.parked.held && Object.hasOwn(request, 'payload')) {
+      return `run ${this.runId} parked on its budget after step ${this.step} returned, and goes on with what it returned: resume it without a payload`;
+    }
+    const { payload } = request;
     if (isUndecodable(payload)) return `resume payload: ${payload.reason}`;
     // As for any step's input, with room for its other fields.
     return overflow('the resume payload', { payload }, MAX_COMMAND_BYTES - 4096);
@@ -349,13 +400,24 @@ export class RunModel {
    * with the payload given (else its own). Its memos stay: a memo records an effect that happened,
    * and every later attempt of the step gets it (see README, "Park instead of fail").
    */
-  resume(raw: { payload?: unknown } | null | undefined): { step: number } {
+  resume(raw: { payload?: unknown; maxCostUsd?: unknown; maxTokens?: unknown } | null | undefined): { step: number } {
     if (raw && Object.hasOwn(raw, 'payload')) this.payload = raw.payload ?? null;
+    this.budget = this.resumedBudget(raw ?? {});
     this.parked = undefined;
     this.attempt = 1;
     this.lastError = undefined;
     this.state = 'running';
     return { step: this.step };
+  }
+
+  /** The budget a resume asks for: the run's own, with the figures it gives in their place. */
+  private resumedBudget(request: { maxCostUsd?: unknown; maxTokens?: unknown }): UsageBudget {
+    const given = (v: unknown) => v !== undefined && v !== null;
+    return {
+      ...this.budget,
+      ...(given(request.maxCostUsd) ? { maxCostUsd: budgetValue('maxCostUsd', request.maxCostUsd) } : {}),
+      ...(given(request.maxTokens) ? { maxTokens: budgetValue('maxTokens', request.maxTokens) } : {}),
+    };
   }
 
   /** What a parked run shows in its Temporal memo (for `list --state parked`, and `status()` with no worker). */
@@ -454,10 +516,23 @@ export class RunModel {
       ...(this.deadlineAt !== undefined ? { deadlineAt: new Date(this.deadlineAt).toISOString() } : {}),
       ...(handover ? { wait: handover.wait } : {}),
       ...(this.forkedFrom ? { forkedFrom: this.forkedFrom } : {}),
+      ...(this.usage ? { usage: this.usage } : {}),
+      ...(this.budgetChanged() ? { budget: this.budget } : {}),
+      ...(this.group !== undefined ? { group: this.group } : {}),
     };
   }
 
-  outcomeBase(): Pick<RunOutcome, 'runId' | 'headers' | 'finalStep'> {
-    return { runId: this.runId, headers: this.spec.headers, finalStep: this.step };
+  /** Whether a resume changed the budgets from the spec's (then the carry holds them). */
+  private budgetChanged(): boolean {
+    return this.budget.maxCostUsd !== this.spec.maxCostUsd || this.budget.maxTokens !== this.spec.maxTokens;
+  }
+
+  outcomeBase(): Pick<RunOutcome, 'runId' | 'headers' | 'finalStep' | 'usage'> {
+    return {
+      runId: this.runId,
+      headers: this.spec.headers,
+      finalStep: this.step,
+      ...(this.usage ? { usage: this.usage } : {}),
+    };
   }
 }

@@ -79,9 +79,25 @@ export function streamOfHeartbeat(details: unknown): AttemptStream | undefined {
   return isObject(details) && STREAM_KEY in details ? attemptStreamOf(details[STREAM_KEY]) : undefined;
 }
 
-/** The runner's progress in heartbeat details, whether or not they carry a stream window. */
+/**
+ * The key that marks heartbeat details carrying the attempt's usage so far (`step.usage`), beside
+ * its stream window and progress: a try that runs the attempt again (its worker died or shut
+ * down) counts on from it.
+ */
+export const USAGE_KEY = 'durableRuns.usage';
+
+/** Whether heartbeat details are durable-runs' wrapper (stream, usage) around the runner's progress. */
+const isWrapped = (details: unknown): details is Record<string, unknown> =>
+  isObject(details) && (STREAM_KEY in details || USAGE_KEY in details);
+
+/** The runner's progress in heartbeat details, whether or not they carry a stream window or usage. */
 export function progressOfHeartbeat(details: unknown): unknown {
-  return isObject(details) && STREAM_KEY in details ? details.progress : details;
+  return isWrapped(details) ? details.progress : details;
+}
+
+/** The usage (unchecked) heartbeat details carry, if any. */
+export function usageOfHeartbeat(details: unknown): unknown {
+  return isWrapped(details) ? details[USAGE_KEY] : undefined;
 }
 
 /** The stream a step result or a failure's details carry, if any. */

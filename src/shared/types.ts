@@ -2,6 +2,9 @@
  * Types shared by the workflow sandbox, the activities, the worker and the client.
  * Sandbox-safe: no Node builtins, no runtime imports beyond other shared modules.
  */
+import type { RunUsage, UsageBudget, UsageRecord } from './usage';
+
+export type { RunUsage, UsageBudget, UsageFigures, UsageRecord } from './usage';
 
 /** JSON-like value a run carries between steps; `Uint8Array` travels as bytes. */
 export type RunValue = unknown;
@@ -73,6 +76,14 @@ export interface RunSpec {
    * @default 'fail' (a run ends, and its submitter hears of it, unless it asked to wait for an operator)
    */
   onExhausted?: 'fail' | 'park';
+  /**
+   * Cost budget in US dollars, from what the steps report with `step.usage`: once the run's total
+   * passes it after a step, the run ends **failed** ("cost budget of $N used up"), or parks with
+   * `onExhausted: 'park'` (`resume` with a higher `maxCostUsd` lets it go on).
+   */
+  maxCostUsd?: number;
+  /** Token budget (input and output tokens together), as `maxCostUsd` is for cost. */
+  maxTokens?: number;
 }
 
 export type RunStatusKind = 'succeeded' | 'failed' | 'cancelled';
@@ -111,6 +122,10 @@ export interface RunStatus {
   progress?: unknown;
   /** A fork: the run and step it was forked from (`runs.fork`). */
   forkedFrom?: ForkOrigin;
+  /** What the steps reported with `step.usage` so far, in total and per model (once any did). */
+  usage?: RunUsage;
+  /** The run's budgets, when it has any (a `resume` may have raised them). */
+  budget?: UsageBudget;
 }
 
 /** Where a fork came from: the original run, and the step the fork started at. */
@@ -132,6 +147,8 @@ export interface RunOutcome {
   finalStep: number;
   /** Who cancelled a cancelled run: the `cancel` signal, Temporal's own cancel, the runner, or its parent run. */
   cancelledBy?: CancelOrigin;
+  /** What the run's steps reported with `step.usage`, in total and per model (when any did). */
+  usage?: RunUsage;
 }
 
 export type CancelOrigin = 'signal' | 'temporal' | 'runner' | 'parent';
@@ -191,6 +208,14 @@ export interface Step<P = RunValue> {
    * throws (the step fails for good). Not in fast steps (it throws there).
    */
   eventUrl(name: string, options?: { expiresIn?: number | string; data?: unknown }): string;
+  /**
+   * Reports what a model call used: it adds to the run's totals (`status().usage`,
+   * `RunOutcome.usage`, in total and per `model`) and to the worker's metrics
+   * `durable_runs_tokens_total` and `durable_runs_cost_usd_total`. Usage of an attempt that later
+   * fails still counts. Figures must be numbers ≥ 0 (tokens whole): anything else throws, and the
+   * step fails for good with a message naming the field; nothing is added.
+   */
+  usage(record: UsageRecord): void;
   /** The event that ended the previous step's `waitForEvent`. */
   event?: RunEvent;
   /** `true` when the previous step's `waitForEvent` timed out (and `event` is absent). */

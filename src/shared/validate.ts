@@ -16,6 +16,8 @@ import {
 } from './limits';
 import type { CancelOrigin, ForkOrigin, RunEvent, RunHeaders, RunOutcome } from './types';
 import { describeType, ValidationError } from './validation-error';
+import { budgetValue, readUsage, type RunUsage, type UsageBudget } from './usage';
+import { groupNameProblem } from './limit-groups';
 
 export { describeType, ValidationError };
 
@@ -58,6 +60,8 @@ export interface NormalizedRunSpec {
    * field, so its continue-as-new input is what it was before the option existed.
    */
   onExhausted?: 'park';
+  maxCostUsd?: number;
+  maxTokens?: number;
 }
 
 export function validateRunId(runId: unknown): string {
@@ -157,6 +161,8 @@ export function validateRunSpec(spec: unknown): NormalizedRunSpec {
     // deadline in milliseconds (its duration string already parsed).
     'deadlineMs',
     'onExhausted',
+    'maxCostUsd',
+    'maxTokens',
   ]);
   for (const key of Object.keys(spec)) {
     if (!known.has(key)) throw new ValidationError(`unknown field "${key}" in workflow input`);
@@ -197,6 +203,12 @@ export function validateRunSpec(spec: unknown): NormalizedRunSpec {
       : {}),
     ...deadlineOf(spec),
     ...onExhaustedOf(spec.onExhausted),
+    ...(spec.maxCostUsd !== undefined && spec.maxCostUsd !== null
+      ? { maxCostUsd: budgetValue('maxCostUsd', spec.maxCostUsd) }
+      : {}),
+    ...(spec.maxTokens !== undefined && spec.maxTokens !== null
+      ? { maxTokens: budgetValue('maxTokens', spec.maxTokens) }
+      : {}),
   };
 }
 
@@ -384,6 +396,12 @@ export interface RunCarry {
   wait?: CarriedWait;
   /** A fork (a run started at a later step of another): where it came from, for its status. */
   forkedFrom?: ForkOrigin;
+  /** What the steps reported with `step.usage` so far. */
+  usage?: RunUsage;
+  /** The budgets, when a `resume` changed them from the spec's. */
+  budget?: UsageBudget;
+  /** The limit group the runner's steps go to, once a step said so. */
+  group?: string;
 }
 
 /** A wait handed over at continue-as-new: its names and absolute end, not a fresh timeout. */
@@ -446,6 +464,7 @@ export function validateCarry(carry: unknown): RunCarry | undefined {
     );
   }
   const { step, payload, cancel, events, delivered, attempt, lastError, memos, deadlineAt, wait, forkedFrom } = carry;
+  const { usage, budget, group } = carry;
   if (typeof step !== 'number' || !Number.isSafeInteger(step) || step < 0) {
     throw new ValidationError(`continue-as-new carry: step must be a whole number ≥ 0, got ${describeType(step)}`);
   }
@@ -486,7 +505,31 @@ export function validateCarry(carry: unknown): RunCarry | undefined {
     ...(deadlineAt !== undefined && deadlineAt !== null ? { deadlineAt: isoTime(deadlineAt, 'deadlineAt') } : {}),
     ...(wait !== undefined && wait !== null ? { wait: validateCarriedWait(wait)! } : {}),
     ...(forkedFrom !== undefined && forkedFrom !== null ? { forkedFrom: validateForkOrigin(forkedFrom) } : {}),
+    ...(usage !== undefined && usage !== null ? { usage: validateCarriedUsage(usage) } : {}),
+    ...(budget !== undefined && budget !== null ? { budget: validateCarriedBudget(budget) } : {}),
+    // Not worth failing a run over: a group it cannot use is learnt again from the next step.
+    ...(groupNameProblem(group) === undefined ? { group: group as string } : {}),
   };
+}
+
+function validateCarriedUsage(raw: unknown): RunUsage {
+  const { usage, problem } = readUsage(raw);
+  if (!usage) throw new ValidationError(`continue-as-new carry: ${problem ?? 'usage is malformed'}`);
+  return usage;
+}
+
+function validateCarriedBudget(raw: unknown): UsageBudget {
+  if (!isPlainObject(raw)) {
+    throw new ValidationError(`continue-as-new carry: budget must be an object, got ${describeType(raw)}`);
+  }
+  try {
+    return {
+      ...(raw.maxCostUsd !== undefined ? { maxCostUsd: budgetValue('maxCostUsd', raw.maxCostUsd) } : {}),
+      ...(raw.maxTokens !== undefined ? { maxTokens: budgetValue('maxTokens', raw.maxTokens) } : {}),
+    };
+  } catch (err) {
+    throw new ValidationError(`continue-as-new carry: budget: ${(err as Error).message}`);
+  }
 }
 
 function validateForkOrigin(raw: unknown): ForkOrigin {

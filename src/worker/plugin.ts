@@ -17,18 +17,20 @@
  * ```
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createHash } from 'node:crypto';
 import type { ClientOptions, ClientPlugin } from '@temporalio/client';
 import type { DataConverter } from '@temporalio/common';
-import type {
-  ReplayWorkerOptions,
+import {
+  type ReplayWorkerOptions,
+  Runtime,
   Worker,
-  WorkerOptions,
-  WorkerPlugin,
-  WorkflowBundleOption,
+  type WorkerOptions,
+  type WorkerPlugin,
+  type WorkflowBundleOption,
 } from '@temporalio/worker';
+import { type GroupWorkerLimits, groupsOf, identityWithGroups, limitQueue, loadWorkerLimits } from '../limits/groups';
 import { createActivities } from '../activities';
 import { loadWebhookOptions } from '../common/config';
 import { dataConverter as clientDataConverter } from '../payloads/data-converter';
@@ -104,6 +106,9 @@ export class DurableRunsPlugin implements WorkerPlugin, ClientPlugin {
   readonly bundleKind: Required<BundleKind>;
   private readonly dataConverter: Pick<DataConverter, 'payloadCodecs' | 'failureConverterPath'>;
   private readonly observability: ObservabilityPlugin;
+  /** The limit groups of the runners (`limited()`): each gets a worker of its own on its queue. */
+  readonly groups: readonly string[];
+  private readonly groupLimits: Readonly<Record<string, GroupWorkerLimits>>;
 
   /**
    * Reads and checks its configuration (webhook, encryption, `DURABLE_RUNS_METRICS`, `OTEL_*`) at
@@ -115,6 +120,8 @@ export class DurableRunsPlugin implements WorkerPlugin, ClientPlugin {
     this.dataConverter = encryptionDataConverter(keys);
     this.observability = setUpObservability();
     this.bundleKind = { encrypted: keys !== undefined, tracing: this.observability.tracing !== undefined };
+    this.groups = groupsOf(options.runners);
+    this.groupLimits = loadWorkerLimits();
     this.activities = createActivities({
       runners: options.runners,
       hooks: options.hooks ?? [],
@@ -175,6 +182,10 @@ export class DurableRunsPlugin implements WorkerPlugin, ClientPlugin {
     return this.observability.configureWorker({
       ...undeclared,
       ...rest,
+      // `limits list` finds the groups a worker serves in its identity on the run queue.
+      ...(this.groups.length > 0
+        ? { identity: identityWithGroups(options.identity ?? `${process.pid}@${hostname()}`, this.groups) }
+        : {}),
       maxHeartbeatThrottleInterval: throttle,
       ...this.workflows(options),
       ...(options.workflowsPath && !options.workflowBundle
@@ -195,7 +206,55 @@ export class DurableRunsPlugin implements WorkerPlugin, ClientPlugin {
   }
 
   runWorker(worker: Worker, next: (w: Worker) => Promise<void>): Promise<void> {
-    return this.observability.runWorker(worker, next);
+    if (this.groups.length === 0) return this.observability.runWorker(worker, next);
+    return this.observability.runWorker(worker, (w) => this.withGroupWorkers(w, next));
+  }
+
+  /**
+   * Runs a worker on each limit group's queue beside `main` (the step activity only, with main's
+   * connection, identity, converters, interceptors and shutdown grace), for as long as main runs.
+   * One that fails stops main too, and main's error (or that one's) is thrown.
+   */
+  private async withGroupWorkers(main: Worker, next: (w: Worker) => Promise<void>): Promise<void> {
+    const { options } = main;
+    const connection = options.connection ?? (main as unknown as { _connection?: WorkerOptions['connection'] })._connection;
+    const groupWorkers = await Promise.all(
+      this.groups.map((group) => {
+        const concurrency = this.groupLimits[group]?.concurrency;
+        return Worker.create({
+          ...(connection ? { connection } : {}),
+          namespace: options.namespace,
+          taskQueue: limitQueue(options.taskQueue, group),
+          identity: options.identity,
+          activities: { runStep: this.activities.runStep },
+          ...(options.dataConverter ? { dataConverter: options.dataConverter } : {}),
+          interceptors: { activity: options.interceptors.activity },
+          shutdownGraceTime: options.shutdownGraceTimeMs,
+          maxHeartbeatThrottleInterval: options.maxHeartbeatThrottleIntervalMs,
+          ...(concurrency !== undefined ? { maxConcurrentActivityTaskExecutions: concurrency } : {}),
+          ...(options.workerDeploymentOptions ? { workerDeploymentOptions: options.workerDeploymentOptions } : {}),
+        });
+      }),
+    );
+    const unknown = Object.keys(this.groupLimits).filter((g) => !this.groups.includes(g));
+    if (unknown.length > 0) {
+      Runtime.instance().logger.warn(
+        `DURABLE_RUNS_LIMITS names ${unknown.join(', ')}, which no runner of this worker is in (limited(runner, '<group>')): ignored`,
+      );
+    }
+    let failure: unknown;
+    const stopMain = (err: unknown) => {
+      failure ??= err;
+      if (main.getState() === 'RUNNING') main.shutdown();
+    };
+    const running = Promise.all(groupWorkers.map((g) => g.run().catch(stopMain)));
+    try {
+      await next(main);
+    } finally {
+      for (const g of groupWorkers) if (g.getState() === 'RUNNING') g.shutdown();
+      await running;
+    }
+    if (failure !== undefined) throw failure;
   }
 
   configureClient(options: ClientOptions): ClientOptions {

@@ -53,6 +53,8 @@ import { STEP_INFRA_RETRY, stepBackoffMs } from '../shared/retry';
 import type { RunOutcome, RunSpec, RunStatusKind } from '../shared/types';
 import { isUndecodable } from '../shared/payload-converter';
 import { stepResultProblem } from '../shared/step-result';
+import { groupNameProblem, limitQueue } from '../shared/limit-groups';
+import { MAX_RETRY_AFTER_MS } from '../shared/retry';
 import {
   type CarriedWait,
   type NormalizedRunSpec,
@@ -140,7 +142,30 @@ const Patch = {
    * when an interrupt meets a hand-over, so other runs record no marker.
    */
   HandoverInterrupted: 'handover-interrupted',
+  /**
+   * A runner registered with `limited(runner, group)` answers a step scheduled on the run's own
+   * task queue with a reroute, and the run schedules its steps on `<taskQueue>.limit.<group>`.
+   * Asked only when a reroute arrives, so runs of other runners record no marker.
+   */
+  LimitGroups: 'limit-groups',
+  /**
+   * A step that threw `StepError.retryAfter(delay)` waits exactly that delay before its next
+   * attempt instead of the backoff. Asked only when such a failure arrives.
+   */
+  RetryAfter: 'retry-after',
+  /**
+   * A run whose `step.usage` totals passed its `maxCostUsd` or `maxTokens` fails (or parks) instead
+   * of going on. Asked only when a budget is passed.
+   */
+  UsageBudgets: 'usage-budgets',
 } as const;
+
+/**
+ * How long a limited runner's step may wait on its group's queue before the run asks the run's
+ * own queue again where it goes: no worker may serve that group any more (a deploy renamed it or
+ * took `limited()` off). Long, as a rate limit's backlog legitimately holds steps back.
+ */
+const LIMITED_SCHEDULE_TO_START_MS = 15 * 60_000;
 
 /**
  * Fast steps run inside a workflow task, which holds signals and queries until it completes: a
@@ -238,6 +263,24 @@ function memoRefusal(reason: string): ApplicationFailure {
 
 function resumeRefusal(reason: string): ApplicationFailure {
   return ApplicationFailure.create({ type: ErrorType.ResumeRefused, message: reason, nonRetryable: true });
+}
+
+/** The details a failed step attempt carries (usage, retry-after), if it carries any. */
+function failureDetails(err: unknown): { usage?: unknown; retryAfterMs?: unknown } | undefined {
+  const cause = err instanceof ActivityFailure ? err.cause : err;
+  const details: unknown = cause instanceof ApplicationFailure ? cause.details?.[0] : undefined;
+  return typeof details === 'object' && details !== null ? details : undefined;
+}
+
+/** `StepError.retryAfter`'s delay in a failed attempt's details, when it is one the run honours. */
+function retryAfterOf(details: { retryAfterMs?: unknown } | undefined): number | undefined {
+  const ms = details?.retryAfterMs;
+  return typeof ms === 'number' && Number.isSafeInteger(ms) && ms >= 0 && ms <= MAX_RETRY_AFTER_MS ? ms : undefined;
+}
+
+function isScheduleToStartTimeout(err: unknown): boolean {
+  const cause = err instanceof ActivityFailure ? err.cause : err;
+  return cause instanceof TimeoutFailure && cause.timeoutType === 'SCHEDULE_TO_START';
 }
 
 function failureType(err: unknown): string | undefined {
@@ -710,8 +753,15 @@ export async function durableRun(rawSpec: RunSpec, rawCarry?: RunCarry): Promise
   const yieldTask = () => CancellationScope.nonCancellable(() => sleep(1));
 
   /** A step's attempt failed: the run fails, or waits out the backoff. Returns the run's end, if it ended. */
-  const attemptFailed = async (type: string | undefined, message: string): Promise<RunOutcome | undefined> => {
-    const next = run.stepFailed(type, message);
+  const attemptFailed = async (
+    type: string | undefined,
+    message: string,
+    retryAfterMs?: number,
+  ): Promise<RunOutcome | undefined> => {
+    let next = run.stepFailed(type, message);
+    // Its usage passed a budget: no further attempt spends more.
+    const spent = next.kind === 'retry' ? run.budgetPassed() : undefined;
+    if (spent && patched(Patch.UsageBudgets)) next = { kind: 'fail', error: spent };
     if (next.kind === 'fail') {
       if (spec.onExhausted === 'park' && patched(Patch.ParkOnExhausted)) {
         run.park(run.attempt, next.error);
@@ -721,7 +771,9 @@ export async function durableRun(rawSpec: RunSpec, rawCarry?: RunCarry): Promise
       return await fail(next.error);
     }
     report();
-    await backoffUntil(Date.now() + stepBackoffMs(next.attempt));
+    const delayMs =
+      retryAfterMs !== undefined && patched(Patch.RetryAfter) ? retryAfterMs : stepBackoffMs(next.attempt);
+    await backoffUntil(Date.now() + delayMs);
     return undefined;
   };
   /** Waits out a failed attempt's backoff until `untilMs`, then on to the next attempt (or the loop's top). */
@@ -856,10 +908,24 @@ export async function durableRun(rawSpec: RunSpec, rawCarry?: RunCarry): Promise
                 retry: STEP_INFRA_RETRY,
                 cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
                 summary: `step ${run.step}`,
+                ...(run.group !== undefined
+                  ? {
+                      taskQueue: limitQueue(workflowInfo().taskQueue, run.group),
+                      scheduleToStartTimeout: LIMITED_SCHEDULE_TO_START_MS,
+                    }
+                  : {}),
               }).runStep(input),
         );
       } catch (err) {
         if (run.badSignal) return await fail(run.badSignal);
+        // No worker took the step from its group's queue: ask the run's own queue again.
+        if (run.group !== undefined && isScheduleToStartTimeout(err) && !run.cancel) {
+          run.group = undefined;
+          continue;
+        }
+        const failed = failureDetails(err);
+        const usageProblem = run.addUsage(failed?.usage);
+        if (usageProblem) log.warn('step failure carried malformed usage; ignored', { runId, problem: usageProblem });
         const limit = run.cancel ? undefined : run.limitReached();
         if (limit) return await fail(limit);
         if (run.cancel || isCancellation(err)) {
@@ -871,12 +937,20 @@ export async function durableRun(rawSpec: RunSpec, rawCarry?: RunCarry): Promise
         if (!(err instanceof TemporalFailure) && patched(Patch.FailUnschedulableStep)) {
           return await fail(`step ${run.step} could not be scheduled: ${messageOf(err)}`);
         }
-        const ended = await attemptFailed(failureType(err), messageOf(err));
+        const ended = await attemptFailed(failureType(err), messageOf(err), retryAfterOf(failed));
         if (ended) return ended;
         continue;
       }
 
       if (isUndecodable(result)) return await fail(`step ${run.step}: step outcome: ${result.reason}`);
+      // A limited runner: its steps go to its group's queue from now on (the runner did not run).
+      if (result.kind === 'reroute' && typeof result.group === 'string' && patched(Patch.LimitGroups)) {
+        if (groupNameProblem(result.group) !== undefined) {
+          return await fail(`step ${run.step}: the worker named a limit group that cannot be: ${result.group}`);
+        }
+        run.group = result.group;
+        continue;
+      }
       const notAnOutcome = stepResultProblem(result);
       if (notAnOutcome !== undefined && patched(Patch.ValidateStepOutcome)) {
         return await fail(`step ${run.step}: the step's result is not a step outcome: ${notAnOutcome}`);
@@ -884,6 +958,10 @@ export async function durableRun(rawSpec: RunSpec, rawCarry?: RunCarry): Promise
       if (!modeKnown) {
         modeKnown = true;
         if (result.fast && patched(Patch.FastChains)) mode = 'chain';
+      }
+      if (result.usage !== undefined) {
+        const usageProblem = run.addUsage(result.usage);
+        if (usageProblem) log.warn('step result carried malformed usage; ignored', { runId, problem: usageProblem });
       }
       // In chain mode only: Patch.FastChains, recorded when the mode was taken, covers it.
       hooksWanted = mode !== 'chain' || result.hooks !== false;
@@ -899,6 +977,16 @@ export async function durableRun(rawSpec: RunSpec, rawCarry?: RunCarry): Promise
       if (run.cancel) return await cancelled();
       const limit = run.limitReached();
       if (limit) return await fail(limit);
+      // Its usage passed a budget: the run stops before it spends more. A verdict that ends the
+      // run stands (what it cost is spent); a step in a chain that failed next is seen below.
+      const overBudget = result.kind === 'succeed' || result.kind === 'fail' ? undefined : run.budgetPassed();
+      if (overBudget && patched(Patch.UsageBudgets)) {
+        if (spec.onExhausted !== 'park') return await fail(overBudget);
+        // Parked holding what the step returned: a resume with a higher budget goes on with it.
+        run.park(run.attempt, overBudget, true);
+        await parkStep();
+        if (run.parked || run.interruptPending) continue;
+      }
       switch (result.kind) {
         case 'succeed':
           return await finish({ ...run.outcomeBase(), status: 'succeeded', result: result.result });
@@ -930,7 +1018,8 @@ export async function durableRun(rawSpec: RunSpec, rawCarry?: RunCarry): Promise
           run.advance(result.payload);
           report();
           if (result.nextFailed) {
-            const ended = await attemptFailed(result.nextFailed.type, result.nextFailed.message);
+            const { type, message, retryAfterMs } = result.nextFailed;
+            const ended = await attemptFailed(type, message, typeof retryAfterMs === 'number' ? retryAfterMs : undefined);
             if (ended) return ended;
           } else if (mode === 'local-each') {
             await yieldAfterFastStep(result.elapsedMs);
