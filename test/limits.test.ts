@@ -335,7 +335,9 @@ describe('continue-as-new while waiting keeps every history bounded', () => {
       );
       const chain = await executions(runId);
       measured.push({ scenario: `backoff 1+2+4+8 s, ${sent} events, max 60`, chain });
-      assert.ok(chain.length >= 3, `handed over while in backoff: ${JSON.stringify(chain)}`);
+      // How many times depends on how many events a busy machine sends in the 15 s of backoff
+      // (three executions, usually; two on a loaded CI machine): at least once, and each bounded.
+      assert.ok(chain.length >= 2, `handed over while in backoff: ${JSON.stringify(chain)}`);
       for (const e of chain) assert.ok(e.events <= 60 + MARGIN, `history bounded: ${JSON.stringify(chain)}`);
     },
   );
