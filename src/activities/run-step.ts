@@ -271,7 +271,11 @@ function checkSize(result: StepResult, extras: () => AttemptFailureDetails): num
   try {
     size = payloadConverter.toPayload(result).data?.length ?? 0;
   } catch (err) {
-    throw stepFailure(ErrorType.InvalidOutcome, `step outcome cannot be serialized: ${(err as Error).message}`, extras());
+    throw stepFailure(
+      ErrorType.InvalidOutcome,
+      `step outcome cannot be serialized: ${(err as Error).message}`,
+      extras(),
+    );
   }
   // Only a text longer than twice the bound can nest that deep: small outcomes skip the walk.
   const deep = size > 2 * MAX_VALUE_DEPTH + 1 ? tooDeep(result) : undefined;

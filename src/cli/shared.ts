@@ -90,6 +90,26 @@ export function parseJsonArg(what: string, text: string): unknown {
   }
 }
 
+/**
+ * `--max-cost-usd` and `--max-tokens`, checked before anything is sent: a budget that is not a
+ * positive number (tokens: whole) exits 2 naming the flag.
+ */
+export function budgetFlags(opts: { maxCostUsd?: number; maxTokens?: number }): {
+  maxCostUsd?: number;
+  maxTokens?: number;
+} {
+  const check = (flag: string, value: number, whole: boolean) => {
+    if (!Number.isFinite(value) || value <= 0 || (whole && !Number.isSafeInteger(value))) {
+      throw new CliError(`${flag} must be a positive ${whole ? 'whole number' : 'number'}, got ${String(value)}`);
+    }
+    return value;
+  };
+  return {
+    ...(opts.maxCostUsd !== undefined ? { maxCostUsd: check('--max-cost-usd', opts.maxCostUsd, false) } : {}),
+    ...(opts.maxTokens !== undefined ? { maxTokens: check('--max-tokens', opts.maxTokens, true) } : {}),
+  };
+}
+
 /** Commander collector for a repeatable `--header name=value`. */
 export function collectHeader(value: string, previous: Record<string, string>): Record<string, string> {
   const at = value.indexOf('=');

@@ -3,6 +3,7 @@ import { type Command, Option } from 'commander';
 import type { SubmitOptions } from '../client';
 import {
   act,
+  budgetFlags,
   collectHeader,
   describeOutcome,
   EXIT,
@@ -22,6 +23,8 @@ type SubmitFlags = {
   maxSteps?: number;
   deadline?: string;
   onExhausted?: 'fail' | 'park';
+  maxCostUsd?: number;
+  maxTokens?: number;
   delay?: string;
   priority?: number;
   fairnessKey?: string;
@@ -48,6 +51,17 @@ export function addSubmitCommand(program: Command): void {
         "when a step's retries are spent or it throws a permanent error: fail the run (default), or park it until `resume`",
       ).choices(['fail', 'park']),
     )
+    .addOption(
+      new Option(
+        '--max-cost-usd <n>',
+        'cost budget in US dollars (step.usage): the run fails, or parks with --on-exhausted park, once it passes',
+      ).argParser((v) => Number(v)),
+    )
+    .addOption(
+      new Option('--max-tokens <n>', 'token budget (input and output tokens, step.usage), as --max-cost-usd').argParser(
+        (v) => Number(v),
+      ),
+    )
     .option('--delay <duration>', "start the run later, e.g. '10m' (status says scheduled until then)")
     .addOption(
       new Option('--priority <1-5>', 'task priority, 1 first … 5 last (default 3)').argParser((v) => Number(v)),
@@ -71,6 +85,7 @@ export function addSubmitCommand(program: Command): void {
           ...(opts.maxSteps !== undefined ? { maxSteps: opts.maxSteps } : {}),
           ...(opts.deadline !== undefined ? { deadline: opts.deadline } : {}),
           ...(opts.onExhausted !== undefined ? { onExhausted: opts.onExhausted } : {}),
+          ...budgetFlags(opts),
           ...(opts.delay !== undefined ? { startDelay: opts.delay } : {}),
           ...(opts.priority !== undefined ? { priority: opts.priority } : {}),
           ...(opts.fairnessKey !== undefined ? { fairnessKey: opts.fairnessKey } : {}),

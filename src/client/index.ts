@@ -15,7 +15,7 @@ import { EventSender, type SendEventOptions } from './events';
 import { type ForkOptions, forkRun } from './fork';
 import { listRuns, type RunListing } from './list';
 import { cancelRun, runResult } from './outcome';
-import { type ResumeAnswer, resumeRun } from './resume';
+import { type ResumeAnswer, type ResumeOptions, resumeRun } from './resume';
 import { type RetryAnswer, retryRun } from './retry';
 import { RunSchedules } from './schedules';
 import { runStatus } from './status';
@@ -28,7 +28,7 @@ export { ValidationError, dataConverter };
 export { EventRefused, InputMismatch, RunNotFound, RunNotResponding } from './errors';
 export { SEND_EVENT_TIMEOUT_MS, type SendEventOptions } from './events';
 export { parentCondition, type RunListing } from './list';
-export { RESUME_TIMEOUT_MS, type ResumeAnswer } from './resume';
+export { RESUME_TIMEOUT_MS, type ResumeAnswer, type ResumeOptions } from './resume';
 export type { Submission, SubmitOptions } from './submit';
 export { StreamOutOfRange, type StreamEvent, type StreamOptions } from '../streams/reader';
 
@@ -205,9 +205,11 @@ export class RunsClient {
   /**
    * Runs a parked run's step again from attempt 1 (`onExhausted: 'park'`), with `payload` if
    * given, else the step's own; the step's memos stay. A run that is not parked changes nothing.
+   * A run parked on its budget (`maxCostUsd`, `maxTokens`) goes on once `options` raise it above
+   * what the run has used, with what its last step returned (no payload then).
    * @returns `false` for an unknown, closed or not parked run ({@link resumeRun} says why).
    */
-  async resume(runId: string, options: { payload?: unknown } = {}): Promise<boolean> {
+  async resume(runId: string, options: ResumeOptions = {}): Promise<boolean> {
     return (await this.resumeRun(runId, options)).resumed;
   }
 
@@ -216,7 +218,7 @@ export class RunsClient {
    * the `durableRuns.resume` update, whose validator refuses without writing history).
    * @throws an `Error` saying so when no worker answered within `RESUME_TIMEOUT_MS` (30 s).
    */
-  async resumeRun(runId: string, options: { payload?: unknown } = {}): Promise<ResumeAnswer> {
+  async resumeRun(runId: string, options: ResumeOptions = {}): Promise<ResumeAnswer> {
     return resumeRun(this.temporal, runId, options);
   }
 

@@ -12,8 +12,18 @@ import {
 import { ApplicationFailure } from '@temporalio/common';
 import { resumeUpdate } from '../shared/definitions';
 import { validateRunIdLookup } from '../shared/validate';
+import { budgetValue } from '../shared/usage';
 import { serverBusy } from './errors';
 import { CLOSED_STATE } from './read';
+
+/** What a resume may change: the step's payload, and the run's budgets (to let a run parked on one go on). */
+export interface ResumeOptions {
+  payload?: unknown;
+  /** The run's new cost budget in US dollars; it must be above what the run has spent. */
+  maxCostUsd?: number;
+  /** The run's new token budget; it must be above the tokens the run has used. */
+  maxTokens?: number;
+}
 
 /** What {@link RunsClient.resumeRun} answers. */
 export type ResumeAnswer = { resumed: true; step: number } | { resumed: false; reason: string };
@@ -22,12 +32,13 @@ export type ResumeAnswer = { resumed: true; step: number } | { resumed: false; r
 export const RESUME_TIMEOUT_MS = 30_000;
 
 /** {@link RunsClient.resumeRun} */
-export async function resumeRun(
-  temporal: Client,
-  runId: string,
-  options: { payload?: unknown },
-): Promise<ResumeAnswer> {
+export async function resumeRun(temporal: Client, runId: string, options: ResumeOptions): Promise<ResumeAnswer> {
   validateRunIdLookup(runId);
+  // Checked before anything is sent: a bad budget changes no run.
+  const budget = {
+    ...(options.maxCostUsd !== undefined ? { maxCostUsd: budgetValue('maxCostUsd', options.maxCostUsd) } : {}),
+    ...(options.maxTokens !== undefined ? { maxTokens: budgetValue('maxTokens', options.maxTokens) } : {}),
+  };
   const handle = temporal.workflow.getHandle(runId);
   let description: WorkflowExecutionDescription;
   try {
@@ -38,7 +49,7 @@ export async function resumeRun(
   }
   const closed = CLOSED_STATE[description.status.name];
   if (closed) return { resumed: false, reason: `run ${runId} is closed ${closed}: only a parked run can be resumed` };
-  const request = Object.hasOwn(options, 'payload') ? { payload: options.payload ?? null } : {};
+  const request = { ...(Object.hasOwn(options, 'payload') ? { payload: options.payload ?? null } : {}), ...budget };
   try {
     const { step } = await temporal.withDeadline(Date.now() + RESUME_TIMEOUT_MS, () =>
       handle.executeUpdate(resumeUpdate, { args: [request] }),

@@ -377,7 +377,11 @@ export const ROUTES: readonly Route[] = [
     },
     handle: async ({ client, tenant, params, body, c }) => {
       await visibleRun(client, tenant, params.id);
-      const answer = await client.resumeRun(params.id, Object.hasOwn(body, 'payload') ? { payload: body.payload } : {});
+      const answer = await client.resumeRun(params.id, {
+        ...(Object.hasOwn(body, 'payload') ? { payload: body.payload } : {}),
+        ...(body.maxCostUsd !== undefined ? { maxCostUsd: body.maxCostUsd } : {}),
+        ...(body.maxTokens !== undefined ? { maxTokens: body.maxTokens } : {}),
+      });
       if (!answer.resumed) {
         await statusOf(client, params.id);
         throw new ApiError(409, 'conflict', answer.reason);

@@ -28,6 +28,12 @@ export const SubmitBody = z.strictObject({
   fairnessKey: z.string().optional(),
   fairnessWeight: z.number().positive().optional(),
   onExhausted: z.enum(['fail', 'park']).optional(),
+  maxCostUsd: z
+    .number()
+    .positive()
+    .optional()
+    .describe('cost budget in US dollars, from what steps report with step.usage'),
+  maxTokens: z.number().int().positive().optional().describe('token budget (input and output tokens together)'),
 });
 
 export const ResultQuery = z.strictObject({
@@ -54,7 +60,11 @@ export const EventBody = z.strictObject({
 });
 
 export const CancelBody = z.strictObject({ reason: z.string().optional() });
-export const ResumeBody = z.strictObject({ payload: z.unknown().optional() });
+export const ResumeBody = z.strictObject({
+  payload: z.unknown().optional(),
+  maxCostUsd: z.number().positive().optional().describe("raises the run's cost budget: a run parked on it goes on"),
+  maxTokens: z.number().int().positive().optional().describe("raises the run's token budget"),
+});
 export const EmptyBody = z.strictObject({});
 export const ForkBody = z.strictObject({
   fromStep: z.number().int().nonnegative(),

@@ -104,7 +104,8 @@ export function parseWorkerLimits(value: string | undefined): Readonly<Record<st
     const setting = /^concurrency:(\d+)$/.exec(entry.slice(eq + 1).trim());
     if (!setting) throw bad('the only setting is concurrency:<n>');
     const n = Number(setting[1]);
-    if (!Number.isSafeInteger(n) || n < 1 || n > 10_000) throw bad('concurrency must be a whole number from 1 to 10000');
+    if (!Number.isSafeInteger(n) || n < 1 || n > 10_000)
+      throw bad('concurrency must be a whole number from 1 to 10000');
     limits[group] = { concurrency: n };
   }
   return Object.freeze(limits);

@@ -131,6 +131,12 @@ export class StepError extends Error {
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export function fastSteps<P = any>(runner: FastStepRunner<P>): StepRunner<P> {
   if (typeof runner !== 'function') throw new TypeError('fastSteps() takes a step runner function');
+  const group: unknown = (runner as unknown as Record<symbol, unknown>)[Symbol.for('durable-runs.limited')];
+  if (typeof group === 'string') {
+    throw new TypeError(
+      `fastSteps(): the runner is in limit group "${group}" (limited()), whose steps run on its group's task queue; fastSteps runs them as local activities, which no queue limits: use one or the other`,
+    );
+  }
   // A fast step's `progress`, `stream`, `memo` and `eventUrl` throw when called (see FastStep).
   const marked = ((step: Step<P>) => runner(step as unknown as FastStep<P>)) as StepRunner<P>;
   Object.defineProperty(marked, FAST_STEPS, { value: true });

@@ -53,7 +53,10 @@ export function usageRecordProblem(record: unknown): string | undefined {
       return `step.usage: unknown field "${key}" (it takes model, inputTokens, outputTokens and costUsd)`;
     }
   }
-  if (r.model !== undefined && (typeof r.model !== 'string' || r.model.length === 0 || r.model.length > MAX_MODEL_CHARS)) {
+  if (
+    r.model !== undefined &&
+    (typeof r.model !== 'string' || r.model.length === 0 || r.model.length > MAX_MODEL_CHARS)
+  ) {
     return `step.usage: model must be a string of 1–${MAX_MODEL_CHARS} characters, got ${describeType(r.model)}`;
   }
   for (const key of ['inputTokens', 'outputTokens'] as const) {
@@ -87,7 +90,8 @@ function addModels(
 ): Record<string, UsageFigures> {
   const models = new Map(Object.entries(byModel));
   for (const [model, figures] of more) {
-    if (models.has(model) || models.size < MAX_MODELS) models.set(model, addFigures(models.get(model) ?? zero(), figures));
+    if (models.has(model) || models.size < MAX_MODELS)
+      models.set(model, addFigures(models.get(model) ?? zero(), figures));
   }
   return Object.fromEntries(models);
 }
@@ -125,12 +129,15 @@ export function readUsage(raw: unknown): { usage?: RunUsage; problem?: string } 
   const total = figuresOf((raw as { total?: unknown }).total);
   const models = (raw as { byModel?: unknown }).byModel;
   if (!total || models === null || typeof models !== 'object' || Array.isArray(models)) {
-    return { problem: `usage must be {"total": {inputTokens, outputTokens, costUsd}, "byModel": {…}}, got ${describeType(raw)}` };
+    return {
+      problem: `usage must be {"total": {inputTokens, outputTokens, costUsd}, "byModel": {…}}, got ${describeType(raw)}`,
+    };
   }
   const byModel: [string, UsageFigures][] = [];
   for (const [model, value] of Object.entries(models as Record<string, unknown>).slice(0, MAX_MODELS)) {
     const figures = figuresOf(value);
-    if (!figures) return { problem: `usage of model ${JSON.stringify(model)} is not {inputTokens, outputTokens, costUsd}` };
+    if (!figures)
+      return { problem: `usage of model ${JSON.stringify(model)} is not {inputTokens, outputTokens, costUsd}` };
     byModel.push([model, figures]);
   }
   return { usage: { total, byModel: Object.fromEntries(byModel) } };

@@ -217,7 +217,8 @@ export class DurableRunsPlugin implements WorkerPlugin, ClientPlugin {
    */
   private async withGroupWorkers(main: Worker, next: (w: Worker) => Promise<void>): Promise<void> {
     const { options } = main;
-    const connection = options.connection ?? (main as unknown as { _connection?: WorkerOptions['connection'] })._connection;
+    const connection =
+      options.connection ?? (main as unknown as { _connection?: WorkerOptions['connection'] })._connection;
     const groupWorkers = await Promise.all(
       this.groups.map((group) => {
         const concurrency = this.groupLimits[group]?.concurrency;

@@ -1019,7 +1019,11 @@ export async function durableRun(rawSpec: RunSpec, rawCarry?: RunCarry): Promise
           report();
           if (result.nextFailed) {
             const { type, message, retryAfterMs } = result.nextFailed;
-            const ended = await attemptFailed(type, message, typeof retryAfterMs === 'number' ? retryAfterMs : undefined);
+            const ended = await attemptFailed(
+              type,
+              message,
+              typeof retryAfterMs === 'number' ? retryAfterMs : undefined,
+            );
             if (ended) return ended;
           } else if (mode === 'local-each') {
             await yieldAfterFastStep(result.elapsedMs);
