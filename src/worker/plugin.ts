@@ -243,9 +243,9 @@ export class DurableRunsPlugin implements WorkerPlugin, ClientPlugin {
         `DURABLE_RUNS_LIMITS names ${unknown.join(', ')}, which no runner of this worker is in (limited(runner, '<group>')): ignored`,
       );
     }
-    let failure: unknown;
+    let failure: Error | undefined;
     const stopMain = (err: unknown) => {
-      failure ??= err;
+      failure ??= err instanceof Error ? err : new Error(String(err));
       if (main.getState() === 'RUNNING') main.shutdown();
     };
     const running = Promise.all(groupWorkers.map((g) => g.run().catch(stopMain)));
