@@ -15,7 +15,15 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { fastSteps, MAX_COMMAND_BYTES, MAX_JSON_DEPTH, StepError, StepOutcome, type StepRunner } from '../src';
+import {
+  fastSteps,
+  limited,
+  MAX_COMMAND_BYTES,
+  MAX_JSON_DEPTH,
+  StepError,
+  StepOutcome,
+  type StepRunner,
+} from '../src';
 import { webhookWorkflowId } from '../src/shared/names';
 import { resolveTemporalCli } from '../src/local/temporal-binaries';
 import { NativeConnection } from '@temporalio/worker';
@@ -40,6 +48,23 @@ const attempts = new Map<string, number>();
 const released = new Set<string>();
 const until = (check: () => boolean) => eventually(check, 30_000);
 const runners: Record<string, StepRunner> = {
+  /** Two steps of a runner in limit group `histapi`: the first call comes back as a reroute. */
+  limitedTwo: limited(async (step) => (step.stepNumber === 0 ? StepOutcome.continue(1) : StepOutcome.succeed('ok')), 'histapi'),
+  /** Its first attempt asks to be retried after 5 s. */
+  retriesAfter: async (step) => {
+    if (step.attempt === 1) throw StepError.retryAfter('5s', '429 Too Many Requests');
+    return StepOutcome.succeed({ attempt: step.attempt });
+  },
+  /** $0.02 and 100 tokens a step; succeeds at step 4. */
+  spends: async (step) => {
+    step.usage({ model: 'm', inputTokens: 80, outputTokens: 20, costUsd: 0.02 });
+    return step.stepNumber < 4 ? StepOutcome.continue(step.stepNumber + 1) : StepOutcome.succeed('spent');
+  },
+  /** Reports $0.10, then fails its attempt. */
+  spendsThenThrows: async (step) => {
+    step.usage({ costUsd: 0.1 });
+    throw StepError.transient('the model went away');
+  },
   /** 120 fast steps, step 60 failing once (inside a chain). */
   fastCounts: fastSteps(async (step) => {
     if (step.stepNumber === 60 && step.attempt === 1) throw StepError.transient('blip');
@@ -837,6 +862,23 @@ async function main(): Promise<void> {
     // room in its failure's details; the workflow reads neither, so no command changes.
     await scenario('streamed', 'streams', { input: null });
     await scenario('streamed-retracted', 'streams', { input: { failFirst: true } });
+    // ── Flow control and usage (issue 25): the reroute of a limited runner (Patch limit-groups),
+    // a retry after the runner's delay (retry-after), usage carried across continue-as-new, and
+    // budgets that fail a run after a step or a failed attempt, or park it holding the step's
+    // result until a resume raises the budget (usage-budgets).
+    await scenario('limited-group', 'limitedTwo');
+    await scenario('retry-after', 'retriesAfter');
+    await scenario('usage-continue-as-new', 'spends', { maxHistoryEvents: 20 });
+    await scenario('usage-over-budget', 'spends', { maxCostUsd: 0.05 });
+    await scenario('usage-failed-attempt-over-budget', 'spendsThenThrows', { maxCostUsd: 0.05 });
+    {
+      const parks = 'usage-budget-park-resume';
+      await submit(parks, 'spends', { maxCostUsd: 0.05, onExhausted: 'park' });
+      await waitForState(kit, parks, 'parked');
+      const answer = await kit.client.resumeRun(parks, { maxCostUsd: 1 });
+      if (!answer.resumed) throw new Error(`${parks}: ${answer.reason}`);
+      await done(parks);
+    }
     // ── Temporal's cancel in the same workflow task as the events that make a run hand over
     // (Patch handover-interrupted): sent while no worker polls the run's queue, then a worker starts.
     {
