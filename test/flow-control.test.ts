@@ -17,6 +17,8 @@ let running = 0;
 let mostAtOnce = 0;
 /** When each attempt of a `retriesLater` step started, and when its first one threw. */
 const retryTimes = new Map<string, { started: number[]; threwAt?: number }>();
+/** Tries of each `cutShort` step. */
+const cutShortTries = new Map<string, number>();
 /** How many times each `spender` step ran, by `runId/step`. */
 const spent = new Map<string, number>();
 
@@ -46,6 +48,20 @@ const runners: Record<string, StepRunner> = {
     spent.set(key, (spent.get(key) ?? 0) + 1);
     step.usage({ model: 'm', inputTokens: 80, outputTokens: 20, costUsd: 0.02 });
     return step.stepNumber < 4 ? StepOutcome.continue(step.stepNumber + 1) : StepOutcome.succeed('done');
+  },
+  /**
+   * Its first try reports usage, then hangs past the step timeout (Temporal runs the attempt
+   * again); the second reports more and succeeds.
+   */
+  cutShort: async (step) => {
+    const tries = (cutShortTries.get(step.runId) ?? 0) + 1;
+    cutShortTries.set(step.runId, tries);
+    if (tries === 1) {
+      step.usage({ model: 'm', inputTokens: 10, costUsd: 0.01 });
+      await new Promise<never>(() => undefined);
+    }
+    step.usage({ model: 'm', inputTokens: 20, costUsd: 0.02 });
+    return StepOutcome.succeed({ tries });
   },
   badUsage: async (step) => {
     step.usage({ model: 'm', inputTokens: 5, costUsd: 0.01 });
@@ -258,6 +274,17 @@ describe('budgets', () => {
       kit.client.submit({ runner: 'spender', input: 0, maxCostUsd: 'lots' as unknown as number }),
       /maxCostUsd must be a positive number, got the string "lots"/,
     );
+  });
+
+  test('usage of a try cut short (its step timed out) counts: the try that runs the attempt again goes on from its heartbeat', async () => {
+    const runId = 'cut-short';
+    await kit.client.submit({ runId, runner: 'cutShort', input: null, stepTimeoutMs: 2000 });
+    const outcome = await kit.client.result(runId);
+    assert.deepEqual(outcome.result, { tries: 2 });
+    assert.deepEqual(outcome.usage, {
+      total: { inputTokens: 30, outputTokens: 0, costUsd: 0.03 },
+      byModel: { m: { inputTokens: 30, outputTokens: 0, costUsd: 0.03 } },
+    });
   });
 
   test('a negative usage figure fails the step with a message naming it, and adds nothing', async () => {
