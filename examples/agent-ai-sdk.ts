@@ -14,7 +14,7 @@
 import { type LanguageModel, simulateReadableStream, stepCountIs, streamText, tool } from 'ai';
 import { MockLanguageModelV3 } from 'ai/test';
 import { z } from 'zod';
-import { StepOutcome, type StepRunner } from '../src';
+import { StepOutcome, type StepRunner, type UsageRecord } from '../src';
 
 export interface Order {
   orderId: string;
@@ -113,6 +113,33 @@ export interface AiSdkAgentOptions {
   lookupOrder?: LookupOrder;
   /** Model calls in one step (each tool round trip takes one). @default 5 */
   maxModelCalls?: number;
+  /**
+   * US dollars per million tokens of each model, for `step.usage`'s `costUsd` (a model not in it
+   * reports tokens only). @default the mock model's made-up price
+   */
+  prices?: Record<string, { input: number; output: number }>;
+}
+
+/** What the mock model costs: made up, for the example. */
+export const MOCK_PRICES: Record<string, { input: number; output: number }> = {
+  'mock-order-agent': { input: 1, output: 4 },
+};
+
+/** A model call's usage, as the AI SDK reports it, for `step.usage`. */
+function usageOf(
+  modelId: string,
+  usage: { inputTokens: number | undefined; outputTokens: number | undefined },
+  prices: Record<string, { input: number; output: number }>,
+): UsageRecord {
+  const inputTokens = usage.inputTokens ?? 0;
+  const outputTokens = usage.outputTokens ?? 0;
+  const price = Object.hasOwn(prices, modelId) ? prices[modelId] : undefined;
+  return {
+    model: modelId,
+    inputTokens,
+    outputTokens,
+    ...(price ? { costUsd: (inputTokens * price.input + outputTokens * price.output) / 1e6 } : {}),
+  };
 }
 
 /**
@@ -120,7 +147,7 @@ export interface AiSdkAgentOptions {
  * goes to the run's live stream; the answer is the run's result.
  */
 export function aiSdkAgentRunner(options: AiSdkAgentOptions = {}): StepRunner<string> {
-  const { model = defaultModel(), lookupOrder = demoLookupOrder, maxModelCalls = 5 } = options;
+  const { model = defaultModel(), lookupOrder = demoLookupOrder, maxModelCalls = 5, prices = MOCK_PRICES } = options;
   return async (step) => {
     const result = streamText({
       model,
@@ -141,6 +168,9 @@ export function aiSdkAgentRunner(options: AiSdkAgentOptions = {}): StepRunner<st
     });
     for await (const part of result.fullStream) {
       if (part.type === 'text-delta') step.stream(part.text);
+      // Each model call's tokens (and cost, at its model's price) add to the run's usage: they
+      // count even if a later call fails this attempt.
+      else if (part.type === 'finish-step') step.usage(usageOf(part.response.modelId, part.usage, prices));
       // The model failed mid-answer: this attempt fails, and the step is retried with backoff.
       else if (part.type === 'error') throw part.error;
     }

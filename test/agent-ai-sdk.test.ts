@@ -91,6 +91,11 @@ test("npm start's agent-ai-sdk runner: its tokens reach a live reader in order a
     chunks.map((_, i) => [i, 0, 1]),
   );
   assert.equal(chunks.map((c) => c.data).join(''), answer);
+  // Two model calls (the tool call, the answer) of 20 + 20 tokens each, at the mock's made-up price.
+  assert.deepEqual((await kit.client.result(runId)).usage, {
+    total: { inputTokens: 40, outputTokens: 40, costUsd: 0.0002 },
+    byModel: { 'mock-order-agent': { inputTokens: 40, outputTokens: 40, costUsd: 0.0002 } },
+  });
   assert.equal(chunks.length, answer.split(' ').length, 'a chunk a word');
   // Live: the first token came while the run was still open, not replayed after its close.
   const closedAt = (await kit.client.temporal.workflow.getHandle(runId).describe()).closeTime!.getTime();
@@ -104,6 +109,8 @@ test('a first attempt that fails after the tool call: the retry gets the journal
   const answer = answerFor(await demoLookupOrder('B-9', new AbortController().signal));
   assert.deepEqual([outcome.status, outcome.result, outcome.finalStep], ['succeeded', answer, 0]);
   assert.deepEqual(lookups, ['B-9'], 'lookupOrder ran once: the retry got the journaled order');
+  // Three model calls reported their tokens: the failed attempt's first one counts too.
+  assert.deepEqual(outcome.usage?.total, { inputTokens: 60, outputTokens: 60, costUsd: 0 });
   assert.equal(modelCalls, 4, 'two model calls an attempt: the tool call, then the answer');
 
   const retract = events.findIndex((e) => e.type === 'retract');
