@@ -14,6 +14,7 @@ export const { values: flags } = parseArgs({
     fairness: { type: 'string', default: '200' },
     streams: { type: 'string', default: '10000' },
     http: { type: 'string', default: '20' },
+    limited: { type: 'string', default: '100' },
     peers: { type: 'boolean', default: false },
     'no-fast': { type: 'boolean', default: false },
     soak: { type: 'boolean', default: false },
@@ -33,6 +34,7 @@ const SIZE_FLAGS = [
   'fairness',
   'streams',
   'http',
+  'limited',
 ] as const;
 /** The size flags, as numbers. */
 export const N = Object.fromEntries(

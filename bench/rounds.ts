@@ -12,7 +12,7 @@ import { spread, type Spread } from './stats';
 
 export const SIDES: readonly Side[] = ['base', 'ours'];
 /** What runs are compared: the baseline, and durable-runs three ways (see bench/run.ts). */
-export type Variant = 'base' | 'ours' | 'fast' | 'eager';
+export type Variant = 'base' | 'ours' | 'fast' | 'eager' | 'limited';
 /** The worker process a variant's runs go to. */
 const sideOf = (v: Variant): Side => (v === 'base' ? 'base' : 'ours');
 /** The variants in order, then backwards: each one's mean position in a round is the same. */
@@ -70,7 +70,7 @@ export async function submit(b: Bench, v: Variant, id: string, steps: number, ca
   }
   await b.runs.submit({
     runId: id,
-    runner: v === 'fast' ? 'noopFast' : 'noop',
+    runner: v === 'fast' ? 'noopFast' : v === 'limited' ? 'noopLimited' : 'noop',
     input: { steps },
     ...(callbackUrl ? { headers: { callback_url: callbackUrl } } : {}),
   });

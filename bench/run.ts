@@ -58,6 +58,7 @@ import { QUEUE, SideWorker } from './side-worker';
 import type { ProfileSummary } from './stats';
 import { fairness } from './workloads/fairness';
 import { http } from './workloads/http';
+import { limitedRunner } from './workloads/limited';
 import { longRun } from './workloads/long-run';
 import { memory } from './workloads/memory';
 import { sequential } from './workloads/sequential';
@@ -121,6 +122,7 @@ async function main(): Promise<void> {
         ['fairness', N.fairness > 0, fairness],
         ['streams', N.streams > 0, streams],
         ['http', N.http > 0, http],
+        ['limited', N.limited > 0, limitedRunner],
       ];
   const peaks = {} as Record<Side, number>;
   const profiles: Partial<Record<Side, ProfileSummary>> = {};

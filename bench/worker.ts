@@ -5,7 +5,7 @@
  */
 import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { Client } from '@temporalio/client';
-import { fastSteps, StepOutcome, type StepRunner } from '../src';
+import { fastSteps, limited, StepOutcome, type StepRunner } from '../src';
 import { dataConverter, RunsClient } from '../src/client';
 import { createWorker } from '../src/worker';
 import type { BaselineActivities } from './baseline';
@@ -87,6 +87,8 @@ async function start(connection: NativeConnection): Promise<Worker> {
       runners: {
         noop: noop as StepRunner,
         noopFast: fastSteps(noop as StepRunner),
+        // In a limit group with no limit set: what the group's queue and the reroute cost.
+        noopLimited: limited(noop as StepRunner, 'bench'),
         streamer: streamer as StepRunner,
         silent: silent as StepRunner,
         httpStreamer,

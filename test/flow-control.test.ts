@@ -32,6 +32,7 @@ const limitedSteps = (group: string): StepRunner<Steps> =>
 const runners: Record<string, StepRunner> = {
   paced: limitedSteps('pacedapi'),
   perTenant: limitedSteps('tenantapi'),
+  later: limitedSteps('laterapi'),
   retriesLater: async (step) => {
     const seen = retryTimes.get(step.runId) ?? { started: [] };
     retryTimes.set(step.runId, seen);
@@ -156,6 +157,41 @@ describe('limit groups: the server holds a limited runner to its group rate', ()
     const lastStart = Math.max(Math.min(...a), Math.min(...b));
     assert.ok(lastStart - Math.min(...all) < 3_000, 'the second tenant started within 3 s of the first');
     assert.ok(firstDone - Math.min(...all) > total * 0.6, `both tenants ran side by side (${total} ms in all)`);
+  });
+
+  test("a group with no limit runs its steps on the run's own queue; once a rate is set, on the group's", async () => {
+    const queues = async (runId: string) =>
+      ((await kit.client.temporal.workflow.getHandle(runId).fetchHistory()).events ?? [])
+        .map((e) => e.activityTaskScheduledEventAttributes)
+        .filter((a) => a?.activityType?.name === 'runStep')
+        .map((a) => a!.taskQueue!.name ?? '');
+    await kit.client.submit({ runId: 'later-0', runner: 'later', input: { steps: 2 } });
+    await kit.client.result('later-0');
+    assert.deepEqual(await queues('later-0'), [kit.taskQueue, kit.taskQueue], 'no hop while no limit is set');
+
+    await setRate('laterapi', { rate: 100 });
+    const setAt = Date.now();
+    // Workers read a group's limits at most every 5 s: a run started after that goes to the group.
+    let n = 0;
+    let startedAt = 0;
+    let seen: string[] = [];
+    await eventually(
+      async () => {
+        const runId = `later-${++n}`;
+        startedAt = Date.now();
+        await kit.client.submit({ runId, runner: 'later', input: { steps: 2 } });
+        await kit.client.result(runId);
+        seen = await queues(runId);
+        return seen.length === 3;
+      },
+      30_000,
+      'a run whose steps go to the group queue',
+    );
+    const group = limitQueue(kit.taskQueue, 'laterapi');
+    // Asked on the run's queue, answered with a reroute; then both steps on the group's queue.
+    assert.deepEqual(seen, [kit.taskQueue, group, group]);
+    const after = startedAt - setAt;
+    assert.ok(after <= 8_000, `the limit applied ${after} ms after it was set (workers read it every 5 s)`);
   });
 
   test('DURABLE_RUNS_LIMITS concurrency:2: the runner never sees more than 2 of its steps at once', async () => {

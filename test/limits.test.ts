@@ -196,9 +196,10 @@ async function noise(runId: string, n: number, concurrency = 1, duplicate?: numb
  * hand-over's own task: 3 events, and 3 more when the server refuses its completion because a
  * signal arrived meanwhile (UnhandledCommand), and the ContinuedAsNew event. With one sender
  * sending one event at a time (as the CLI does) the excess measured on a loaded 2-core machine
- * was up to 78 (4 runs).
+ * was up to 78 (4 runs), and 114 with a benchmark running beside the suite (a hand-over task
+ * refused twice). Unbounded, the issue's run held 1,927 events.
  */
-const MARGIN = 110;
+const MARGIN = 130;
 
 describe('continue-as-new while waiting keeps every history bounded', () => {
   test(

@@ -6,6 +6,8 @@ import { requestCancellation } from './request-cancellation';
 import { createRunTerminalHooks } from './terminal-hooks';
 import { createDeliverWebhook } from './webhook/deliver';
 import { WebhookTerminalHook } from './webhook/hook';
+import type { GroupWorkerLimits } from '../limits/groups';
+import { GroupRouter } from '../limits/router';
 
 export type { ResolvedChild, RunStepInput, StepResult } from './run-step';
 
@@ -15,6 +17,8 @@ export interface ActivityDeps {
   hooks: readonly TerminalHook[];
   /** Terminal webhook settings; unset turns the webhook hook off. */
   webhook?: Readonly<WebhookOptions>;
+  /** `DURABLE_RUNS_LIMITS`: the groups this worker holds to a concurrency. */
+  groupLimits?: Readonly<Record<string, GroupWorkerLimits>>;
 }
 
 /** The activities of durable-runs, with their dependencies injected. */
@@ -27,6 +31,7 @@ export function createActivities(deps: ActivityDeps) {
       // Whether a run with these headers has a terminal hook to run on this worker.
       (headers) =>
         deps.hooks.length > 0 || (deps.webhook !== undefined && headers[deps.webhook.urlHeader] !== undefined),
+      new GroupRouter(new Set(Object.keys(deps.groupLimits ?? {}))),
     ),
     runTerminalHooks: createRunTerminalHooks(
       deps.hooks,

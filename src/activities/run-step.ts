@@ -30,6 +30,7 @@ import {
 import { AttemptStreamer } from './stream';
 import { addRecord, addUsage, readUsage, type RunUsage, usageRecordProblem } from '../shared/usage';
 import { limitGroupOf } from '../limits/groups';
+import { GroupRouter } from '../limits/router';
 import { countUsage } from '../observability/usage-metrics';
 
 /** What the workflow passes to `runStep`. */
@@ -365,6 +366,7 @@ export function createRunStep(
   runners: Readonly<Record<string, StepRunner>>,
   urlHeader: string,
   hasTerminalHooks: (headers: RunHeaders) => boolean = () => true,
+  router: GroupRouter = new GroupRouter(new Set()),
 ) {
   return async function runStep(input: RunStepInput): Promise<StepResult> {
     const result = await runSteps(input);
@@ -385,7 +387,13 @@ export function createRunStep(
     const ctx = Context.current();
     // A limited runner's steps run on its group's queue, where the server holds them to its rate.
     const group = limitGroupOf(runner);
-    if (group !== undefined && !fast && !ctx.info.isLocal && !ctx.info.taskQueue.endsWith(`.limit.${group}`)) {
+    if (
+      group !== undefined &&
+      !fast &&
+      !ctx.info.isLocal &&
+      !ctx.info.taskQueue.endsWith(`.limit.${group}`) &&
+      (await router.toGroupQueue(ctx, group))
+    ) {
       return { kind: 'reroute', group };
     }
     if (!fast || !input.chain) {

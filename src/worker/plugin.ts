@@ -124,6 +124,7 @@ export class DurableRunsPlugin implements WorkerPlugin, ClientPlugin {
     this.groupLimits = loadWorkerLimits();
     this.activities = createActivities({
       runners: options.runners,
+      groupLimits: this.groupLimits,
       hooks: options.hooks ?? [],
       ...(webhook ? { webhook } : {}),
     });
