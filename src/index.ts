@@ -49,6 +49,7 @@ export {
   type Submission,
   type RunListing,
   type ResumeAnswer,
+  type ResumeOptions,
   StreamOutOfRange,
   type StreamEvent,
   type StreamOptions,

@@ -64,6 +64,11 @@ const runners: Record<string, StepRunner> = {
     step.usage({ model: 'm', inputTokens: 20, costUsd: 0.02 });
     return StepOutcome.succeed({ tries });
   },
+  /** Reports usage, then never returns: a cancel lets go of it. */
+  spendsUntilCancelled: async (step) => {
+    step.usage({ model: 'm', outputTokens: 7, costUsd: 0.07 });
+    return new Promise<never>(() => undefined);
+  },
   badUsage: async (step) => {
     step.usage({ model: 'm', inputTokens: 5, costUsd: 0.01 });
     try {
@@ -321,6 +326,25 @@ describe('budgets', () => {
       total: { inputTokens: 30, outputTokens: 0, costUsd: 0.03 },
       byModel: { m: { inputTokens: 30, outputTokens: 0, costUsd: 0.03 } },
     });
+  });
+
+  test("a cancelled attempt's usage counts: the cancel carries it, and the outcome has it", async () => {
+    const runId = 'spends-then-cancelled';
+    await kit.client.submit({ runId, runner: 'spendsUntilCancelled', input: null });
+    await eventually(
+      async () =>
+        (await kit.client.status(runId)).state === 'running' &&
+        (await kit.client.temporal.workflow.getHandle(runId).describe()).raw.pendingActivities?.length === 1,
+    );
+    // Let the step's heartbeat go out, then cancel.
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(await kit.client.cancel(runId, 'stop'), true);
+    const outcome = await kit.client.result(runId);
+    assert.equal(outcome.status, 'cancelled');
+    assert.deepEqual(outcome.usage?.total, { inputTokens: 0, outputTokens: 7, costUsd: 0.07 });
+    const events = (await kit.client.temporal.workflow.getHandle(runId).fetchHistory()).events ?? [];
+    const canceled = events.find((e) => e.activityTaskCanceledEventAttributes);
+    assert.ok(canceled?.activityTaskCanceledEventAttributes?.details?.payloads?.length, 'the cancel carries details');
   });
 
   test('a negative usage figure fails the step with a message naming it, and adds nothing', async () => {

@@ -1,4 +1,4 @@
-import { ApplicationFailure, Context } from '@temporalio/activity';
+import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { memoSignal, memosQuery, memoUpdate } from '../shared/definitions';
 import { isFastRunner, MAX_RETRY_AFTER_MS, StepError } from '../shared/outcome';
@@ -196,6 +196,13 @@ function stepFailure(type: string, message: string, extras: AttemptFailureDetail
     nonRetryable: true,
     ...(Object.keys(details).length > 0 ? { details: [details] } : {}),
   });
+}
+
+/** A cancel of the step, with what the attempt tells beside it (anything else as it is). */
+function withDetails(err: unknown, extras: AttemptFailureDetails): unknown {
+  if (!(err instanceof CancelledFailure)) return err;
+  const details = Object.fromEntries(Object.entries(extras).filter(([, v]) => v !== undefined));
+  return Object.keys(details).length === 0 ? err : new CancelledFailure(err.message, [details], err.cause);
 }
 
 /** The `retryAfterMs` a failed attempt's details carry, if any. */
@@ -599,7 +606,9 @@ async function runAttempt(
       returned = await Promise.race([running, abandoned]);
     } catch (err) {
       if (abortedByShutdown(ctx)) throw interruptedAfter(flush);
-      if (ctx.cancellationSignal.aborted) throw err;
+      // Cancelled: the cancel carries the room the attempt's chunks took (for readers' offsets) and
+      // its usage (for the run's totals), as a failure does.
+      if (ctx.cancellationSignal.aborted) throw withDetails(err, extras());
       const { message, permanent, retryAfterMs } = describeThrown(err);
       throw stepFailure(permanent ? ErrorType.StepPermanent : ErrorType.StepTransient, message, {
         ...extras(),

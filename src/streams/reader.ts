@@ -201,6 +201,11 @@ export async function* readStream(
         const failure = event.activityTaskFailedEventAttributes.failure;
         return [streamOfResult(await decode(failure?.applicationFailureInfo?.details?.payloads?.[0])), true];
       }
+      // Cancelled: its chunks stand (the run ends cancelled) and keep their room; a reset that
+      // drops the branch retracts them as it does a completed attempt's.
+      if (event.activityTaskCanceledEventAttributes) {
+        return [streamOfResult(await decode(event.activityTaskCanceledEventAttributes.details?.payloads?.[0])), false];
+      }
       const failure = event.activityTaskTimedOutEventAttributes?.failure;
       const info = failure?.timeoutFailureInfo ?? failure?.cause?.timeoutFailureInfo;
       return [streamOfHeartbeat(await decode(info?.lastHeartbeatDetails?.payloads?.[0])), true];
@@ -215,7 +220,7 @@ export async function* readStream(
       following: Following,
     ): Promise<[AttemptStream | undefined, boolean] | null> => {
       if (!closesOpenStep(event, following)) return null;
-      return event.activityTaskCanceledEventAttributes ? [undefined, true] : closedStep(event);
+      return closedStep(event);
     };
 
     /** The stream window of the runStep `following` has open in `executionId`, if it is the one pending. */

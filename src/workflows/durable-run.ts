@@ -268,7 +268,8 @@ function resumeRefusal(reason: string): ApplicationFailure {
 /** The details a failed step attempt carries (usage, retry-after), if it carries any. */
 function failureDetails(err: unknown): { usage?: unknown; retryAfterMs?: unknown } | undefined {
   const cause = err instanceof ActivityFailure ? err.cause : err;
-  const details: unknown = cause instanceof ApplicationFailure ? cause.details?.[0] : undefined;
+  const details: unknown =
+    cause instanceof ApplicationFailure || cause instanceof CancelledFailure ? cause.details?.[0] : undefined;
   return typeof details === 'object' && details !== null ? details : undefined;
 }
 
@@ -917,15 +918,16 @@ export async function durableRun(rawSpec: RunSpec, rawCarry?: RunCarry): Promise
               }).runStep(input),
         );
       } catch (err) {
+        // What the attempt used counts however the run goes on (a failure's or a cancel's details).
+        const failed = failureDetails(err);
+        const usageProblem = run.addUsage(failed?.usage);
+        if (usageProblem) log.warn('step failure carried malformed usage; ignored', { runId, problem: usageProblem });
         if (run.badSignal) return await fail(run.badSignal);
         // No worker took the step from its group's queue: ask the run's own queue again.
         if (run.group !== undefined && isScheduleToStartTimeout(err) && !run.cancel) {
           run.group = undefined;
           continue;
         }
-        const failed = failureDetails(err);
-        const usageProblem = run.addUsage(failed?.usage);
-        if (usageProblem) log.warn('step failure carried malformed usage; ignored', { runId, problem: usageProblem });
         const limit = run.cancel ? undefined : run.limitReached();
         if (limit) return await fail(limit);
         if (run.cancel || isCancellation(err)) {
