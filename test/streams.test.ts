@@ -328,6 +328,59 @@ describe('streams', () => {
     assertOneEventPerOffset([live, late]);
   });
 
+  test('a run cancelled mid-stream, then reset: the cancelled attempt keeps its offsets, a retract, the new chunks after them', async () => {
+    const { runId } = await submit('streamer', { n: 60, everyMs: 50, batch: 1 } satisfies StreamPayload);
+    const live: StreamEvent[] = [];
+    for await (const e of kit.client.stream(runId, { signal: AbortSignal.timeout(120_000) })) {
+      live.push(e);
+      // Temporal's own cancel: a reset does not apply it again, as it does the `cancel` signal.
+      if (chunks(live).length === 5) {
+        execFileSync(resolveTemporalCli()!, [
+          'workflow',
+          'cancel',
+          '--address',
+          kit.env.address,
+          '--workflow-id',
+          runId,
+        ]);
+      }
+    }
+    assert.ok(live.at(-1)!.type === 'closed', JSON.stringify(live.slice(-2)));
+    const cancelled = chunks(live);
+    assert.ok(cancelled.length >= 5 && cancelled.length < 60, `cut short after ${cancelled.length} chunks`);
+    execFileSync(resolveTemporalCli()!, [
+      'workflow',
+      'reset',
+      '--address',
+      kit.env.address,
+      '--workflow-id',
+      runId,
+      '--type',
+      'FirstWorkflowTask',
+      '--reason',
+      'cancelled by mistake',
+      '--yes',
+    ]);
+    assert.equal((await kit.client.result(runId)).status, 'succeeded');
+    const late = await readAll(runId);
+    const retracts = late.filter((e) => e.type === 'retract');
+    assert.equal(retracts.length, 1, 'the reset dropped the cancelled attempt: one retract');
+    const at = late.indexOf(retracts[0]!);
+    // The cancelled attempt's chunks, as far as the cancel kept them, at the offsets the live reader had.
+    const before = chunks(late.slice(0, at));
+    assert.deepEqual(before, cancelled.slice(cancelled.length - before.length));
+    const after = chunks(late.slice(at + 1));
+    assert.deepEqual(
+      after.map((c) => c.type === 'chunk' && c.data),
+      Array.from({ length: 60 }, (_, i) => `main:1:${i}`),
+    );
+    assert.ok(
+      after.every((c) => c.type === 'chunk' && c.offset > retracts[0]!.offset && c.offset > cancelled.at(-1)!.offset),
+      'no offset the cancelled attempt used is used again',
+    );
+    assertOneEventPerOffset([live, late]);
+  });
+
   test('bad input: a chunk over 64 KiB or not JSON fails its step with the reason; 64 KiB exactly passes', async () => {
     const outcomeOf = async (kind: string) => {
       const { runId } = await submit('oneChunk', { kind }, { maxAttemptsPerStep: 1 });
