@@ -31,9 +31,16 @@ export async function runStatus(temporal: Client, runId: string): Promise<RunSta
   const description = await describeRun(temporal, runId);
   const closed = CLOSED_STATE[description.status.name];
   if (!closed) {
-    // A delayed start: the run exists, but its first workflow task waits for executionTime.
+    // A delayed start: the run exists, but its first workflow task waits for executionTime, which
+    // is later than its start. (An execution that continued-as-new starts at once: its execution
+    // time is its start time, which can read as a millisecond ahead of this clock.)
     const startsAt = optionalTsToDate(description.raw.workflowExecutionInfo?.executionTime);
-    if (startsAt && startsAt.getTime() > Date.now() && (await notStartedYet(temporal, description))) {
+    if (
+      startsAt &&
+      startsAt.getTime() > Date.now() &&
+      startsAt.getTime() > description.startTime.getTime() &&
+      (await notStartedYet(temporal, description))
+    ) {
       const input = await firstInput(temporal, runId).catch(() => undefined);
       return {
         runId,
