@@ -67,6 +67,8 @@ export {
   type ScheduleInfo,
   type OverlapPolicy,
 } from './client/schedules';
+export { RunLimits, UnknownLimitGroup, type LimitGroupInfo, type LimitSettings } from './limits/admin';
+export type { RateInput } from './limits/rates';
 export type { ChildRunSpec, CancelOrigin } from './shared/types';
 export { ConfigError } from './common/config';
 export { flushTracing, TRACING_WORKFLOW_MODULE } from './observability';

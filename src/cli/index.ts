@@ -1,16 +1,18 @@
 /**
  * The `durable-runs` command: `dev`, `worker`, `submit`, `status`, `cancel`, `send`, `result`,
- * `list`, `watch`, `redeliver`, `retry`, `resume`, `fork`, `schedule`, `serve`, `codec-server`, one module
- * each in this folder. Every sub-command takes `--json`; errors print one line and exit non-zero.
+ * `list`, `watch`, `redeliver`, `retry`, `resume`, `fork`, `schedule`, `limits`, `serve`,
+ * `codec-server`, one module each in this folder. Every sub-command takes `--json`; errors print
+ * one line and exit non-zero.
  *
  * Exit codes: 0 ok / run succeeded, 1 run failed, 2 usage, configuration or connection error,
- * 3 run cancelled, 4 run not found.
+ * 3 run cancelled, 4 run, schedule or limit group not found.
  */
 import { Command } from 'commander';
 import { addCancelCommand } from './cancel';
 import { addCodecServerCommand } from './codec-server';
 import { addDevCommand } from './dev';
 import { addForkCommand } from './fork';
+import { addLimitsCommands } from './limits';
 import { addListCommand } from './list';
 import { addRedeliverCommand } from './redeliver';
 import { addResultCommand } from './result';
@@ -43,6 +45,7 @@ const COMMANDS: ReadonlyArray<(program: Command) => void> = [
   addForkCommand,
   addResumeCommand,
   addScheduleCommands,
+  addLimitsCommands,
   addServeCommand,
   addCodecServerCommand,
 ];

@@ -5,6 +5,7 @@
 import { CommanderError } from 'commander';
 import { EventRefused, RunNotFound, RunNotResponding, RunsClient } from '../client';
 import { ScheduleNotFound } from '../client/schedules';
+import { UnknownLimitGroup } from '../limits/admin';
 import type { RunOutcome, RunStatus } from '../shared/types';
 
 /** 0 ok / run succeeded, 1 run failed, 2 usage, configuration or connection error, 3 run cancelled, 4 not found. */
@@ -46,7 +47,8 @@ export function reportError(err: unknown): number {
   if (err instanceof CommanderError) return err.exitCode === 0 ? EXIT.ok : EXIT.usage;
   process.stderr.write(`durable-runs: ${(err as Error).message ?? String(err)}\n`);
   if (err instanceof CliError) return err.code;
-  if (err instanceof RunNotFound || err instanceof ScheduleNotFound) return EXIT.notFound;
+  if (err instanceof RunNotFound || err instanceof ScheduleNotFound || err instanceof UnknownLimitGroup)
+    return EXIT.notFound;
   if (err instanceof EventRefused || err instanceof RunNotResponding) return EXIT.failed;
   return EXIT.usage;
 }

@@ -18,6 +18,7 @@ import { cancelRun, runResult } from './outcome';
 import { type ResumeAnswer, type ResumeOptions, resumeRun } from './resume';
 import { type RetryAnswer, retryRun } from './retry';
 import { RunSchedules } from './schedules';
+import { RunLimits } from '../limits/admin';
 import { runStatus } from './status';
 import { type Submission, type SubmitOptions, submitRun } from './submit';
 import { redeliverWebhook, webhookStatus } from './webhooks';
@@ -63,11 +64,18 @@ export class RunsClient {
     private readonly webhookUrlHeader = process.env.DURABLE_RUNS_WEBHOOK_URL_HEADER || 'callback_url',
   ) {
     this.schedules = new RunSchedules(temporal, taskQueue);
+    this.limits = new RunLimits(temporal, taskQueue);
     this.events = new EventSender(temporal);
   }
 
   /** Schedules of runs (Temporal Schedules): create, list, describe, pause, unpause, trigger, delete. */
   readonly schedules: RunSchedules;
+
+  /**
+   * The rates of limit groups (`limited(runner, group)`), kept by the Temporal server for the whole
+   * cluster: set, get, list.
+   */
+  readonly limits: RunLimits;
 
   private readonly events: EventSender;
 
