@@ -15,15 +15,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import { execFileSync } from 'node:child_process';
-import {
-  fastSteps,
-  limited,
-  MAX_COMMAND_BYTES,
-  MAX_JSON_DEPTH,
-  StepError,
-  StepOutcome,
-  type StepRunner,
-} from '../src';
+import { fastSteps, limited, MAX_COMMAND_BYTES, MAX_JSON_DEPTH, StepError, StepOutcome, type StepRunner } from '../src';
 import { webhookWorkflowId } from '../src/shared/names';
 import { resolveTemporalCli } from '../src/local/temporal-binaries';
 import { NativeConnection } from '@temporalio/worker';
@@ -49,7 +41,10 @@ const released = new Set<string>();
 const until = (check: () => boolean) => eventually(check, 30_000);
 const runners: Record<string, StepRunner> = {
   /** Two steps of a runner in limit group `histapi`: the first call comes back as a reroute. */
-  limitedTwo: limited(async (step) => (step.stepNumber === 0 ? StepOutcome.continue(1) : StepOutcome.succeed('ok')), 'histapi'),
+  limitedTwo: limited(
+    async (step) => (step.stepNumber === 0 ? StepOutcome.continue(1) : StepOutcome.succeed('ok')),
+    'histapi',
+  ),
   /** Its first attempt asks to be retried after 5 s. */
   retriesAfter: async (step) => {
     if (step.attempt === 1) throw StepError.retryAfter('5s', '429 Too Many Requests');

@@ -8,7 +8,14 @@ import { type Bench, measuredBatch, mirrored, range, type Round, roundRow, type 
 
 export async function limitedRunner(b: Bench, rows: Row[], results: Record<string, unknown>): Promise<void> {
   const variants = ['ours', 'limited'] as const;
-  for (const v of variants) await runBatch(b, v, range(10, (i) => `limited-warm-${v}-${i}`), N.steps, 10);
+  for (const v of variants)
+    await runBatch(
+      b,
+      v,
+      range(10, (i) => `limited-warm-${v}-${i}`),
+      N.steps,
+      10,
+    );
   const rounds: Round[] = [];
   for (let r = 0; r < N.rounds; r++) {
     const round: Round = {};
