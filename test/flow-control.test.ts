@@ -88,17 +88,11 @@ after(async () => {
   await kit?.teardown();
 });
 
-/** Sets a group's rate limits as `durable-runs limits set` does (UpdateTaskQueueConfig). */
+/** Sets a group's rate limits with `runs.limits.set` (the server's UpdateTaskQueueConfig). */
 async function setRate(group: string, rates: { rate?: number; perTenant?: number }) {
-  const limit = (rps: number) => ({ rateLimit: { requestsPerSecond: rps }, reason: 'flow-control test' });
-  await kit.client.temporal.workflowService.updateTaskQueueConfig({
-    namespace: 'default',
-    taskQueue: limitQueue(kit.taskQueue, group),
-    taskQueueType: 2, // TASK_QUEUE_TYPE_ACTIVITY
-    identity: 'flow-control test',
-    ...(rates.rate !== undefined ? { updateQueueRateLimit: limit(rates.rate) } : {}),
-    ...(rates.perTenant !== undefined ? { updateFairnessKeyRateLimitDefault: limit(rates.perTenant) } : {}),
-  });
+  const info = await kit.client.limits.set(group, rates);
+  if (rates.rate !== undefined) assert.equal(info.rate, rates.rate);
+  if (rates.perTenant !== undefined) assert.equal(info.perTenant, rates.perTenant);
 }
 
 /** The most starts in any window of `ms` that begins at a start. */
@@ -113,6 +107,22 @@ function mostInWindow(times: number[], ms: number): number {
 }
 
 describe('limit groups: the server holds a limited runner to its group rate', () => {
+  test("runs.limits.list names the groups of the kit's worker, and unknown groups are refused", async () => {
+    // The server lists a poller once it has polled.
+    let groups: string[] = [];
+    await eventually(
+      async () => {
+        groups = (await kit.client.limits.list()).map((g) => g.group);
+        return ['laterapi', 'pacedapi', 'tenantapi'].every((g) => groups.includes(g));
+      },
+      30_000,
+      'the three groups listed',
+    ).catch((err: Error) => {
+      throw new Error(`${err.message}: ${JSON.stringify(groups)}`);
+    });
+    await assert.rejects(kit.client.limits.set('nosuchapi', { rate: 1 }), /nosuchapi/);
+  });
+
   test('a group at 5/s: 50 steps from 10 runs at once start at about 5 per second', async () => {
     await setRate('pacedapi', { rate: 5 });
     const ids = Array.from({ length: 10 }, (_, i) => `paced-${i}`);
