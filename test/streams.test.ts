@@ -92,6 +92,24 @@ async function historyLength(runId: string): Promise<number> {
   return ((await kit.client.temporal.workflow.getHandle(runId).fetchHistory()).events ?? []).length;
 }
 
+/** `temporal workflow reset --type FirstWorkflowTask` of the run's `execution` (else its latest). */
+function resetToFirstTask(runId: string, reason: string, execution?: string): void {
+  execFileSync(resolveTemporalCli()!, [
+    'workflow',
+    'reset',
+    '--address',
+    kit.env.address,
+    '--workflow-id',
+    runId,
+    ...(execution ? ['--run-id', execution] : []),
+    '--type',
+    'FirstWorkflowTask',
+    '--reason',
+    reason,
+    '--yes',
+  ]);
+}
+
 const submit = (runner: string, payload: unknown, extra: Record<string, unknown> = {}) =>
   kit.client.submit({ input: payload, runner, ...extra });
 
@@ -262,21 +280,7 @@ describe('streams', () => {
     const timeout = setTimeout(() => stop.abort(), 120_000);
     await eventually(() => chunks(live).length >= 10, 60_000, '10 chunks before the reset');
     const replaced = (await kit.client.temporal.workflow.getHandle(runId).describe()).runId;
-    execFileSync(resolveTemporalCli()!, [
-      'workflow',
-      'reset',
-      '--address',
-      kit.env.address,
-      '--workflow-id',
-      runId,
-      '--run-id',
-      replaced,
-      '--type',
-      'FirstWorkflowTask',
-      '--reason',
-      'a wrong prompt',
-      '--yes',
-    ]);
+    resetToFirstTask(runId, 'a wrong prompt', replaced);
     await reading;
     clearTimeout(timeout);
     const current = (await kit.client.temporal.workflow.getHandle(runId).describe()).runId;
@@ -348,19 +352,7 @@ describe('streams', () => {
     assert.ok(live.at(-1)!.type === 'closed', JSON.stringify(live.slice(-2)));
     const cancelled = chunks(live);
     assert.ok(cancelled.length >= 5 && cancelled.length < 60, `cut short after ${cancelled.length} chunks`);
-    execFileSync(resolveTemporalCli()!, [
-      'workflow',
-      'reset',
-      '--address',
-      kit.env.address,
-      '--workflow-id',
-      runId,
-      '--type',
-      'FirstWorkflowTask',
-      '--reason',
-      'cancelled by mistake',
-      '--yes',
-    ]);
+    resetToFirstTask(runId, 'cancelled by mistake');
     assert.equal((await kit.client.result(runId)).status, 'succeeded');
     const late = await readAll(runId);
     const retracts = late.filter((e) => e.type === 'retract');
