@@ -10,6 +10,7 @@ import { fastSteps, limited, StepError, StepOutcome, type StepRunner } from '../
 import { createTestKit, type TestKit } from '../src/testing';
 import { limitQueue, LIMITS_VARIABLE } from '../src/limits/groups';
 import { eventually } from '../support/wait';
+import { durableRunsCli } from './helpers/durable-runs-cli';
 
 /** When each limited step started (ms since the epoch), and its run's tenant. */
 const starts: { runId: string; tenant: string | undefined; at: number }[] = [];
@@ -63,6 +64,11 @@ const runners: Record<string, StepRunner> = {
     }
     step.usage({ model: 'm', inputTokens: 20, costUsd: 0.02 });
     return StepOutcome.succeed({ tries });
+  },
+  /** Step 0 costs $0.01 and waits for `go`; step 1 costs $0.02 and succeeds. */
+  spendsAndWaits: async (step) => {
+    step.usage({ model: 'm', inputTokens: 1, costUsd: step.stepNumber === 0 ? 0.01 : 0.02 });
+    return step.stepNumber === 0 ? StepOutcome.waitForEvent(null, { events: 'go' }) : StepOutcome.succeed('done');
   },
   /** Reports usage, then never returns: a cancel lets go of it. */
   spendsUntilCancelled: async (step) => {
@@ -310,6 +316,57 @@ describe('budgets', () => {
       [1, 1, 1, 1, 1],
       'each step ran once: step 2 was not run again',
     );
+  });
+
+  test('usage survives continue-as-new and a new worker: the totals are exact after both', async () => {
+    const taskQueue = `${kit.taskQueue}-usage-restart`;
+    const first = await createTestKit({ runners, env: kit.env, taskQueue, webhook: false });
+    const runId = 'usage-restart';
+    try {
+      await first.client.submit({ runId, runner: 'spendsAndWaits', input: null, maxHistoryEvents: 20 });
+      await eventually(async () => (await first.client.status(runId)).state === 'waiting', 60_000, 'waiting');
+    } finally {
+      await first.teardown();
+    }
+    const handle = kit.client.temporal.workflow.getHandle(runId);
+    const executionBefore = (await handle.describe()).runId;
+    // The worker is gone; events make the run hand its wait over when a worker comes back.
+    for (let i = 0; i < 20; i++) await handle.signal('event', { name: 'noise', id: `noise-${i}` });
+    const second = await createTestKit({ runners, env: kit.env, taskQueue, webhook: false });
+    try {
+      await eventually(async () => (await handle.describe()).runId !== executionBefore, 60_000, 'handed over');
+      // The new execution waits again, with the usage it was handed.
+      let mid = await second.client.status(runId);
+      await eventually(
+        async () => (mid = await second.client.status(runId)).state === 'waiting',
+        30_000,
+        'waiting again',
+      );
+      assert.deepEqual(mid.usage?.total, {
+        inputTokens: 1,
+        outputTokens: 0,
+        costUsd: 0.01,
+      });
+      await second.client.sendEvent(runId, 'go');
+      const outcome = await second.client.result(runId);
+      assert.equal(outcome.status, 'succeeded');
+      assert.deepEqual(outcome.usage, {
+        total: { inputTokens: 2, outputTokens: 0, costUsd: 0.03 },
+        byModel: { m: { inputTokens: 2, outputTokens: 0, costUsd: 0.03 } },
+      });
+    } finally {
+      await second.teardown();
+    }
+  });
+
+  test('the CLI refuses a budget that is not a positive number, exit 2, before anything is sent', async () => {
+    const cli = durableRunsCli(() => ({ address: kit.env.address, taskQueue: kit.taskQueue }));
+    const submitted = await cli('submit', '0', '--runner', 'spender', '--max-cost-usd', '-1');
+    assert.equal(submitted.code, 2);
+    assert.match(submitted.stderr, /--max-cost-usd must be a positive number, got -1/);
+    const resumed = await cli('resume', 'parks-on-budget', '--max-tokens', '1.5');
+    assert.equal(resumed.code, 2);
+    assert.match(resumed.stderr, /--max-tokens must be a positive whole number, got 1\.5/);
   });
 
   test('a budget that is not a positive number is refused at submission, naming it', async () => {

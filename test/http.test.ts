@@ -213,6 +213,19 @@ test('bad input: 400 naming what was wrong, 413 over 1 MiB, never a stack trace'
   assert.equal(await bad({}), 'body: a JSON object is required');
   assert.match(await bad({ body: { input: 1, runId: 'not a run id' } }), /^invalid run ID "not a run id"/);
   assert.equal(await bad({ body: { input: 1, priority: 9 } }), 'body.priority: Too big: expected number to be <=5');
+  // Budgets (issue 25): positive numbers, tokens whole.
+  assert.equal(
+    await bad({ body: { input: 1, maxCostUsd: -1 } }),
+    'body.maxCostUsd: Too small: expected number to be >0',
+  );
+  assert.equal(
+    await bad({ body: { input: 1, maxTokens: 1.5 } }),
+    'body.maxTokens: Invalid input: expected int, received number',
+  );
+  assert.equal(
+    await bad({ body: { maxCostUsd: 'lots' } }, '/v1/runs/some-run/resume'),
+    'body.maxCostUsd: Invalid input: expected number, received string',
+  );
   // Lookups: a run ID Temporal cannot hold.
   assert.match(await bad({}, `/v1/runs/${'x'.repeat(1001)}`, 'GET'), /^invalid run ID "x{40}…" \(1001 bytes\)/);
   assert.equal(

@@ -31,14 +31,16 @@ export async function runStatus(temporal: Client, runId: string): Promise<RunSta
   const description = await describeRun(temporal, runId);
   const closed = CLOSED_STATE[description.status.name];
   if (!closed) {
-    // A delayed start: the run exists, but its first workflow task waits for executionTime, which
-    // is later than its start. (An execution that continued-as-new starts at once: its execution
-    // time is its start time, which can read as a millisecond ahead of this clock.)
-    const startsAt = optionalTsToDate(description.raw.workflowExecutionInfo?.executionTime);
+    // A delayed start: the run exists, but its first workflow task waits for executionTime. Only
+    // the run's first execution: one that continued-as-new may wait too (the server backs off a
+    // run that continues-as-new within a second of its start), but the run is not `scheduled`.
+    const info = description.raw.workflowExecutionInfo;
+    const startsAt = optionalTsToDate(info?.executionTime);
+    const firstExecution = !info?.firstRunId || info.firstRunId === description.runId;
     if (
+      firstExecution &&
       startsAt &&
       startsAt.getTime() > Date.now() &&
-      startsAt.getTime() > description.startTime.getTime() &&
       (await notStartedYet(temporal, description))
     ) {
       const input = await firstInput(temporal, runId).catch(() => undefined);
