@@ -15,6 +15,8 @@ export const { values: flags } = parseArgs({
     streams: { type: 'string', default: '10000' },
     http: { type: 'string', default: '20' },
     limited: { type: 'string', default: '100' },
+    waking: { type: 'string', default: '30' },
+    agent: { type: 'string', default: '100' },
     peers: { type: 'boolean', default: false },
     'no-fast': { type: 'boolean', default: false },
     soak: { type: 'boolean', default: false },
@@ -35,6 +37,8 @@ const SIZE_FLAGS = [
   'streams',
   'http',
   'limited',
+  'waking',
+  'agent',
 ] as const;
 /** The size flags, as numbers. */
 export const N = Object.fromEntries(

@@ -59,6 +59,8 @@ import type { ProfileSummary } from './stats';
 import { fairness } from './workloads/fairness';
 import { http } from './workloads/http';
 import { limitedRunner } from './workloads/limited';
+import { waking } from './workloads/waking';
+import { agentShaped } from './workloads/agent';
 import { longRun } from './workloads/long-run';
 import { memory } from './workloads/memory';
 import { sequential } from './workloads/sequential';
@@ -123,6 +125,8 @@ async function main(): Promise<void> {
         ['streams', N.streams > 0, streams],
         ['http', N.http > 0, http],
         ['limited', N.limited > 0, limitedRunner],
+        ['waking', N.waking > 0, waking],
+        ['agent', N.agent > 0, agentShaped],
       ];
   const peaks = {} as Record<Side, number>;
   const profiles: Partial<Record<Side, ProfileSummary>> = {};

@@ -69,7 +69,34 @@ const httpStreamer: StepRunner = async (step) => {
   return StepOutcome.succeed(null);
 };
 
+/** Step 0 waits for `go`; step 1 is the one a wake starts (its start is marked). */
+const wakes: StepRunner = async (step) => {
+  mark(step.runId);
+  return step.stepNumber === 0 ? StepOutcome.waitForEvent(null, { events: 'go' }) : StepOutcome.succeed(null);
+};
+
+/**
+ * The agent-shaped step: about `ms` of "model call", journaled with a memo, with progress and a
+ * few chunks of stream, as an agent's step does.
+ */
+const agent: StepRunner<{ steps: number; ms: number }> = async (step) => {
+  mark(step.runId);
+  const answer = await step.memo('model', async () => {
+    await new Promise((resolve) => setTimeout(resolve, step.payload.ms));
+    return { tokens: 20 };
+  });
+  step.progress({ step: step.stepNumber });
+  for (let i = 0; i < 3; i++) step.stream(`token ${i} `);
+  step.usage({ model: 'bench', inputTokens: answer.tokens, outputTokens: answer.tokens });
+  return step.stepNumber + 1 >= step.payload.steps ? StepOutcome.succeed(null) : StepOutcome.continue(step.payload);
+};
+
 const baselineActivities: BaselineActivities = {
+  async work(runId, step, ms) {
+    mark(runId);
+    await new Promise((resolve) => setTimeout(resolve, ms));
+    return step;
+  },
   async noop(runId, step) {
     mark(runId);
     return step;
@@ -92,6 +119,8 @@ async function start(connection: NativeConnection): Promise<Worker> {
         streamer: streamer as StepRunner,
         silent: silent as StepRunner,
         httpStreamer,
+        wakes,
+        agent: agent as StepRunner,
       },
       connection,
       taskQueue,
