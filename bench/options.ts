@@ -17,6 +17,7 @@ export const { values: flags } = parseArgs({
     limited: { type: 'string', default: '100' },
     waking: { type: 'string', default: '30' },
     agent: { type: 'string', default: '100' },
+    waiting: { type: 'string', default: '1000' },
     peers: { type: 'boolean', default: false },
     'no-fast': { type: 'boolean', default: false },
     soak: { type: 'boolean', default: false },
@@ -39,6 +40,7 @@ const SIZE_FLAGS = [
   'limited',
   'waking',
   'agent',
+  'waiting',
 ] as const;
 /** The size flags, as numbers. */
 export const N = Object.fromEntries(

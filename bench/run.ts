@@ -27,6 +27,14 @@
  *                                                 heartbeats against a silent step of the same length
  *   --http [20]                                   runs per way (HTTP, RunsClient) and round, one at a
  *                                                 time: submit → result; and one streamed run each
+ *   --limited [100]                               runs of a limited runner with no limit set, and of
+ *                                                 the same runner plain, per round
+ *   --waking [30]                                 waiting runs per side and round, woken one at a time:
+ *                                                 event → next step p50/p99 against a bare workflow
+ *   --agent [100]                                 steps of the agent-shaped run (50 ms each, memo,
+ *                                                 progress, stream, usage) against a loop of sleeps
+ *   --waiting [1000]                              runs waiting at once per side (issue 26 asks 10000):
+ *                                                 worker RSS per 1,000, then events/s to wake them all
  *   --no-fast                                     leave fast steps out (a CPU profile of default steps)
  *   --peers                                       taquba-workflow on the same box in every short-run
  *                                                 round (bench/peers.ts; built by cargo)
@@ -61,6 +69,7 @@ import { http } from './workloads/http';
 import { limitedRunner } from './workloads/limited';
 import { waking } from './workloads/waking';
 import { agentShaped } from './workloads/agent';
+import { manyWaiting } from './workloads/waiting';
 import { longRun } from './workloads/long-run';
 import { memory } from './workloads/memory';
 import { sequential } from './workloads/sequential';
@@ -127,6 +136,7 @@ async function main(): Promise<void> {
         ['limited', N.limited > 0, limitedRunner],
         ['waking', N.waking > 0, waking],
         ['agent', N.agent > 0, agentShaped],
+        ['waiting', N.waiting > 0, manyWaiting],
       ];
   const peaks = {} as Record<Side, number>;
   const profiles: Partial<Record<Side, ProfileSummary>> = {};
