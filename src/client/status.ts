@@ -37,12 +37,7 @@ export async function runStatus(temporal: Client, runId: string): Promise<RunSta
     const info = description.raw.workflowExecutionInfo;
     const startsAt = optionalTsToDate(info?.executionTime);
     const firstExecution = !info?.firstRunId || info.firstRunId === description.runId;
-    if (
-      firstExecution &&
-      startsAt &&
-      startsAt.getTime() > Date.now() &&
-      (await notStartedYet(temporal, description))
-    ) {
+    if (firstExecution && startsAt && startsAt.getTime() > Date.now() && (await notStartedYet(temporal, description))) {
       const input = await firstInput(temporal, runId).catch(() => undefined);
       return {
         runId,
