@@ -40,6 +40,11 @@ export interface StreamBenchPayload {
   everyMs: number;
 }
 
+/** What an agent-shaped run (bench/workloads/agent.ts) ends with: how long each step's memo took to record (ms). */
+export interface AgentResult {
+  memoRecordMs: number[];
+}
+
 /** The same worker settings for both sides. */
 export const TUNING = {
   maxConcurrentActivityTaskExecutions: 200,

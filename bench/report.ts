@@ -29,6 +29,7 @@ function targets(results: Record<string, unknown>): Target[] {
   const hooks = (results.webhooks as { rounds: Round[] } | undefined)?.rounds;
   const events = short?.eventsPerStep;
   const streams = (results.streams as { rounds: Round[] } | undefined)?.rounds;
+  const agent = (results.agent as { rounds: Round[] } | undefined)?.rounds;
   const streamMedian = (key: string, against?: string) =>
     streams ? spread(streams.map((r) => r.streaming![key]! - (against ? r[against]![key]! : 0))).median : NaN;
   return [
@@ -113,6 +114,33 @@ function targets(results: Record<string, unknown>): Target[] {
       op: '<=',
       limit: 0.5,
     },
+    ...wakingTargets(results),
+    {
+      name: 'agent-shaped run: ms per step ≤ 1.05 × the bare loop of the same sleeps',
+      value: medianRatio(agent, 'ours', 'msPerStep'),
+      op: '<=',
+      limit: 1.05,
+    },
+  ];
+}
+
+/** Issue 26's targets for waiting runs: waking one (p50, p99) and waking many (events/s). */
+function wakingTargets(results: Record<string, unknown>): Target[] {
+  const waking = (results.waking as { rounds: Round[] } | undefined)?.rounds;
+  const waiting = results.waiting as { runs: number; figures: Record<Side, { wakeSeconds: number }> } | undefined;
+  return [
+    ...(['p50', 'p99'] as const).map((p): Target => ({
+      name: `waking: event → next step ${p} ≤ 1.1 × a bare workflow woken by a signal`,
+      value: medianRatio(waking, 'ours', p),
+      op: '<=',
+      limit: 1.1,
+    })),
+    {
+      name: `${waiting?.runs ?? 'many'} waiting runs: events/s to wake them all ≥ 0.9 × the bare signal workflow`,
+      value: waiting ? waiting.figures.base.wakeSeconds / waiting.figures.ours.wakeSeconds : NaN,
+      op: '>=',
+      limit: 0.9,
+    },
   ];
 }
 
@@ -126,6 +154,8 @@ function soakTargets(results: Record<string, unknown>): Target[] {
       op: '<=',
       limit: 1.1,
     },
+    // The 10,000 waiting runs of issue 26, when the soak ran them.
+    ...(results.waiting ? wakingTargets(results).slice(2) : []),
   ];
 }
 

@@ -33,14 +33,15 @@
  *                                                 event → next step p50/p99 against a bare workflow
  *   --agent [100]                                 steps of the agent-shaped run (50 ms each, memo,
  *                                                 progress, stream, usage) against a loop of sleeps
- *   --waiting [1000]                              runs waiting at once per side (issue 26 asks 10000):
- *                                                 worker RSS per 1,000, then events/s to wake them all
+ *   --waiting [1000]                              runs waiting at once per side: worker RSS per 1,000,
+ *                                                 then events/s to wake them all (the soak: 10000)
  *   --no-fast                                     leave fast steps out (a CPU profile of default steps)
  *   --peers                                       taquba-workflow on the same box in every short-run
  *                                                 round (bench/peers.ts; built by cargo)
- *   --soak                                        only the memory soak instead: --memory [10000]
- *                                                 one-step runs per side, both at once, worker RSS
- *                                                 sampled; writes bench/results/soak-<date>.json
+ *   --soak                                        the long ones instead: --memory [10000] one-step
+ *                                                 runs per side, both at once, worker RSS sampled;
+ *                                                 then --waiting [10000] runs waiting at once (issue
+ *                                                 26's size); writes bench/results/soak-<date>.json
  *   --cpu-prof                                    V8 CPU profile of both workers, summarised
  *   --out <file>                                  [bench/results/<date>.json]
  *
@@ -124,7 +125,10 @@ async function main(): Promise<void> {
   const results: Record<string, unknown> = {};
   const seconds: Record<string, number> = {};
   const workloads: Array<[string, boolean, typeof shortRuns]> = flags.soak
-    ? [['memory', N.memory > 0, memory]]
+    ? [
+        ['memory', N.memory > 0, memory],
+        ['waiting', N.waiting > 0, manyWaiting],
+      ]
     : [
         ['short', N.runs > 0, shortRuns],
         ['sequential', N.sequential > 0, sequential],

@@ -9,7 +9,16 @@ import { fastSteps, limited, StepOutcome, type StepRunner } from '../src';
 import { dataConverter, RunsClient } from '../src/client';
 import { createWorker } from '../src/worker';
 import type { BaselineActivities } from './baseline';
-import { type Memory, type Reply, type Request, type Side, type StreamBenchPayload, TUNING, now } from './protocol';
+import {
+  type Memory,
+  type Reply,
+  type Request,
+  type Side,
+  type StreamBenchPayload,
+  type AgentResult,
+  TUNING,
+  now,
+} from './protocol';
 
 const [side, address, taskQueue, bundlePath] = process.argv.slice(2) as [Side, string, string, string];
 
@@ -75,20 +84,31 @@ const wakes: StepRunner = async (step) => {
   return step.stepNumber === 0 ? StepOutcome.waitForEvent(null, { events: 'go' }) : StepOutcome.succeed(null);
 };
 
+/** The agent-shaped runs' memo record times (ms) by run, handed back in each run's result. */
+const memoRecordMs = new Map<string, number[]>();
 /**
  * The agent-shaped step: about `ms` of "model call", journaled with a memo, with progress and a
  * few chunks of stream, as an agent's step does.
  */
 const agent: StepRunner<{ steps: number; ms: number }> = async (step) => {
   mark(step.runId);
+  let called = 0;
+  const t0 = now();
   const answer = await step.memo('model', async () => {
     await new Promise((resolve) => setTimeout(resolve, step.payload.ms));
+    called = now();
     return { tokens: 20 };
   });
+  // What the memo's durable record took: from the call's end until `memo` returned.
+  const recorded = memoRecordMs.get(step.runId) ?? [];
+  recorded.push(now() - (called || t0));
+  memoRecordMs.set(step.runId, recorded);
   step.progress({ step: step.stepNumber });
   for (let i = 0; i < 3; i++) step.stream(`token ${i} `);
   step.usage({ model: 'bench', inputTokens: answer.tokens, outputTokens: answer.tokens });
-  return step.stepNumber + 1 >= step.payload.steps ? StepOutcome.succeed(null) : StepOutcome.continue(step.payload);
+  if (step.stepNumber + 1 < step.payload.steps) return StepOutcome.continue(step.payload);
+  memoRecordMs.delete(step.runId);
+  return StepOutcome.succeed({ memoRecordMs: recorded } satisfies AgentResult);
 };
 
 const baselineActivities: BaselineActivities = {
