@@ -15,19 +15,19 @@
  *
  * Flags (defaults in brackets; 0 skips a workload):
  *   --rounds [5]
- *   --runs [200] --steps [10] --concurrency [50]  short runs, per variant and round (two batches)
+ *   --runs [150] --steps [10] --concurrency [50]  short runs, per variant and round (two batches)
  *   --sequential [5]                              runs one at a time per batch: first-step latency
  *                                                 on an idle server, and steps/s
  *   --long [1500]                                 one long run per side, alone (crosses continue-as-new)
- *   --webhooks [100]                              terminal deliveries per side and round, to 127.0.0.1
+ *   --webhooks [60]                               terminal deliveries per side and round, to 127.0.0.1
  *   --fairness [200]                              tenant A's runs, then tenant B's 10, one step slot:
  *                                                 with fairness keys ("ours") and without ("base")
- *   --streams [10000]                             chunks one step streams (durable-runs only): latency
+ *   --streams [5000]                              chunks one step streams (durable-runs only): latency
  *                                                 to a reader, chunks/s, history, server CPU and
  *                                                 heartbeats against a silent step of the same length
- *   --http [20]                                   runs per way (HTTP, RunsClient) and round, one at a
+ *   --http [10]                                   runs per way (HTTP, RunsClient) and round, one at a
  *                                                 time: submit → result; and one streamed run each
- *   --limited [100]                               runs of a limited runner with no limit set, and of
+ *   --limited [40]                                runs of a limited runner with no limit set, and of
  *                                                 the same runner plain, per round
  *   --waking [30]                                 waiting runs per side and round, woken one at a time:
  *                                                 event → next step p50/p99 against a bare workflow

@@ -321,6 +321,12 @@ test('retry --query retries every failed run it selects; a malformed query gets 
     30_000,
     'visible',
   );
+  const dry = await durableRuns('retry', '--query', query, '--dry-run');
+  assert.deepEqual([dry.code, dry.stdout], [0, '2 failed runs match\n']);
+  const unconfirmed = await durableRuns('retry', '--query', query);
+  assert.equal(unconfirmed.code, 2);
+  assert.match(unconfirmed.stdout + unconfirmed.stderr, /nothing done: 2 failed runs match; add --yes to retry them/);
+  for (const runId of ids) assert.equal((await handle(runId).describe()).status.name, 'FAILED', 'still failed');
   const done = await durableRuns('retry', '--query', query, '--yes');
   assert.equal(done.code, 0, done.stderr);
   assert.equal(done.stdout.split('\n')[0], 'retried 2 of 2 failed runs');

@@ -42,6 +42,12 @@ const runners: Record<string, StepRunner> = {
     }
     return StepOutcome.succeed({ name: step.event?.name, data: step.event?.data });
   },
+  /** As `linked`, but step 1 waits again (for `done`), so the run is still open after a link's use. */
+  linkedThenWaits: async (step) => {
+    if (step.stepNumber === 0) return runners.linked!(step);
+    if (step.stepNumber === 1) return StepOutcome.waitForEvent(step.event?.name ?? null, { events: ['done'] });
+    return StepOutcome.succeed({ first: step.payload, last: step.event?.name });
+  },
   /** Makes a link with DURABLE_RUNS_PUBLIC_URL unset on the worker. */
   noPublicUrl: async (step) => {
     const saved = process.env.DURABLE_RUNS_PUBLIC_URL;
@@ -142,7 +148,41 @@ test('GET shows a confirm page and changes nothing; the first POST continues the
   assert.equal(await historyLength(runId), closed);
 });
 
-test('a second POST while the run still runs is a duplicate; another link of a closed run gets 409', async () => {
+test('a second POST while the run still runs is a duplicate and changes nothing', async () => {
+  const runId = 'links-open-twice';
+  await kit.client.submit({ runId, runner: 'linkedThenWaits', input: null });
+  await eventually(async () => links.has(runId) && (await kit.client.status(runId)).state === 'waiting', 30_000);
+  const { approve } = links.get(runId)!;
+  const first = await press(approve, {});
+  assert.equal(first.status, 200);
+  const sent = (await first.json()) as { id: string; duplicate: boolean };
+  assert.equal(sent.duplicate, false);
+  // Step 1 took the approve and waits for `done`: the run is still open.
+  await eventually(async () => {
+    const status = await kit.client.status(runId);
+    return status.state === 'waiting' && status.step === 1;
+  }, 30_000);
+  const before = await historyLength(runId);
+  for (const headers of [{}, BROWSER]) {
+    const again = await press(approve, headers);
+    assert.equal(again.status, 200);
+    if (headers === BROWSER) assert.match(await again.text(), /Already recorded/);
+    else {
+      const body = (await again.json()) as { id: string; duplicate: boolean };
+      assert.deepEqual([body.id, body.duplicate], [sent.id, true]);
+    }
+  }
+  assert.equal(await historyLength(runId), before, 'a used link wrote nothing to the open run');
+  const status = await kit.client.status(runId);
+  assert.deepEqual([status.state, status.step, status.pendingEvents ?? 0], ['waiting', 1, 0]);
+  assert.equal(await kit.client.sendEvent(runId, 'done'), true);
+  const outcome = await kit.client.result(runId);
+  assert.equal(outcome.status, 'succeeded');
+  // The run saw one approve (step 1's payload) and then done, never a second approve.
+  assert.deepEqual(outcome.result, { first: 'approve', last: 'done' });
+});
+
+test('another link of a run that closed gets 409', async () => {
   const runId = 'links-reject';
   const { reject, approve } = await linksOf(runId);
   const sent = await press(reject, {});

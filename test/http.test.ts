@@ -9,6 +9,7 @@ import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
+import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020';
 import { StepError, StepOutcome, type StepRunner } from '../src';
 import { createTestKit, type TestKit } from '../src/testing';
 import { eventually } from '../support/wait';
@@ -78,7 +79,47 @@ before(async () => {
     serve(),
     serve([], { DURABLE_RUNS_API_KEYS: KEYS }),
   ]);
+  await loadDocument();
 });
+
+/** The OpenAPI document's routes: each answer `call` gets must be one its route documents, in its shape. */
+let documentedRoutes: { method: string; path: RegExp; template: string; responses: Record<string, unknown> }[] = [];
+const ajv = new Ajv2020({ strict: false, allErrors: true });
+const responseSchemas = new Map<string, ValidateFunction>();
+
+/** Reads the served OpenAPI document's routes. */
+async function loadDocument(): Promise<void> {
+  const doc = (await (await fetch(`${open}/openapi.json`)).json()) as {
+    paths: Record<string, Record<string, { responses: Record<string, unknown> }>>;
+  };
+  documentedRoutes = Object.entries(doc.paths).flatMap(([template, ops]) =>
+    Object.entries(ops).map(([method, op]) => ({
+      method: method.toUpperCase(),
+      template,
+      path: new RegExp(`^${template.replace(/\{\w+\}/g, '[^/]+')}$`),
+      responses: op.responses,
+    })),
+  );
+}
+
+/** Asserts that `status` and `body` are what the OpenAPI document says this route answers. */
+function conformsToDocument(method: string, url: string, status: number, body: unknown): void {
+  const path = url.split('?')[0]!;
+  const route = documentedRoutes.find((r) => r.method === method && r.path.test(path));
+  if (!route) return; // not a documented route (a 404 for an unknown path, openapi.json itself)
+  const key = `${method} ${route.template} ${status}`;
+  const answer = route.responses[String(status)] as
+    { content?: { 'application/json'?: { schema?: Record<string, unknown> } } } | undefined;
+  assert.ok(answer, `${key}: the document lists no ${status} for this route`);
+  const schema = answer.content?.['application/json']?.schema;
+  assert.ok(schema, `${key}: the document gives no JSON body for this answer`);
+  let validate = responseSchemas.get(key);
+  if (!validate) responseSchemas.set(key, (validate = ajv.compile(schema)));
+  assert.ok(
+    validate(body),
+    `${key}: body ${JSON.stringify(body)} is not as documented: ${ajv.errorsText(validate.errors)}`,
+  );
+}
 
 after(async () => {
   await Promise.all(servers.map((server) => server.stop()));
@@ -115,6 +156,7 @@ async function call<T = Record<string, unknown>>(
     assert.equal(typeof error!.code, 'string');
     assert.doesNotMatch(String(error!.message), /\n\s+at /, 'no stack trace');
   }
+  if (documentedRoutes.length > 0) conformsToDocument(method, path, response.status, parsed);
   return { status: response.status, body: parsed, headers: response.headers };
 }
 

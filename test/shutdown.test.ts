@@ -145,20 +145,25 @@ test('fast steps: a chained step (a local activity) is not cut short by SIGTERM;
   assert.ok(events.some((e) => e.markerRecordedEventAttributes?.markerName === 'core_local_activity'));
 });
 
-test('a second SIGTERM stops the worker at once, exit 143, and says so', async () => {
-  const c = await startWorker('C', '10m');
-  const { runId } = await client.submit({ runId: 'deploy-2', input: { ms: 120_000 }, runner: 'stubborn' });
-  await eventually(() => seen('start', 'C', runId) !== undefined, 60_000, 'C runs the step');
-  c.child.kill('SIGTERM');
-  await eventually(() => /SIGTERM: shutting down/.test(c.stderr()), 30_000, 'first SIGTERM logged');
-  assert.equal(c.child.exitCode, null, 'still running: the grace is 10 minutes');
-  const started = Date.now();
-  c.child.kill('SIGTERM');
-  assert.deepEqual(await exitOf(c.child), { code: 143, signal: null });
-  assert.ok(Date.now() - started < 10_000, `stopped within 10 s (${Date.now() - started} ms)`);
-  assert.match(c.stderr(), /second SIGTERM: stopping at once/);
-  await client.temporal.workflow.getHandle(runId).terminate('test done');
-});
+for (const [signal, code, name] of [
+  ['SIGTERM', 143, 'C'],
+  ['SIGINT', 130, 'D'],
+] as const) {
+  test(`a second ${signal} stops the worker at once, exit ${code}, and says so`, async () => {
+    const c = await startWorker(name, '10m');
+    const { runId } = await client.submit({ runId: `deploy-2-${signal}`, input: { ms: 120_000 }, runner: 'stubborn' });
+    await eventually(() => seen('start', name, runId) !== undefined, 60_000, `${name} runs the step`);
+    c.child.kill(signal);
+    await eventually(() => new RegExp(`${signal}: shutting down`).test(c.stderr()), 30_000, `first ${signal} logged`);
+    assert.equal(c.child.exitCode, null, 'still running: the grace is 10 minutes');
+    const started = Date.now();
+    c.child.kill(signal);
+    assert.deepEqual(await exitOf(c.child), { code, signal: null });
+    assert.ok(Date.now() - started < 10_000, `stopped within 10 s (${Date.now() - started} ms)`);
+    assert.match(c.stderr(), new RegExp(`second ${signal}: stopping at once`));
+    await client.temporal.workflow.getHandle(runId).terminate('test done');
+  });
+}
 
 test('DURABLE_RUNS_SHUTDOWN_GRACE: default 25 s; a bad value stops the worker at start-up, naming the variable', () => {
   assert.equal(DEFAULT_SHUTDOWN_GRACE_MS, 25_000);

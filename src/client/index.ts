@@ -2,11 +2,9 @@
  * The typed client of durable-runs: submit, watch, cancel and read runs; re-send webhooks. A thin
  * facade: each part of its work lives in a module of its own beside this one.
  */
-import { Client, Connection } from '@temporalio/client';
-import { connectionTarget, loadConnectionConfig } from '../common/config';
-import { flushTracing, startTracing, tracingClientInterceptors } from '../observability';
+import type { Client } from '@temporalio/client';
+import { flushTracing } from '../observability';
 import { dataConverter } from '../payloads/data-converter';
-import { type EncryptionOption, encryptionDataConverter, resolveEncryptionKeys } from '../payloads/encryption';
 import type { RunOutcome, RunStatus, RunStatusKind } from '../shared/types';
 import { ValidationError, validateRunIdLookup } from '../shared/validate';
 import type { WebhookDeliveryStatus } from '../shared/webhook';
@@ -24,6 +22,7 @@ import { type Submission, type SubmitOptions, submitRun } from './submit';
 import { redeliverWebhook, webhookStatus } from './webhooks';
 import { readStream, type StreamEvent, type StreamOptions } from '../streams/reader';
 import { RunNotFound } from './errors';
+import { openTemporalClient, type RunsClientOptions } from './connect';
 
 export { ValidationError, dataConverter };
 export { EventRefused, InputMismatch, RunNotFound, RunNotResponding } from './errors';
@@ -31,29 +30,8 @@ export { SEND_EVENT_TIMEOUT_MS, type SendEventOptions } from './events';
 export { parentCondition, type RunListing } from './list';
 export { RESUME_TIMEOUT_MS, type ResumeAnswer, type ResumeOptions } from './resume';
 export type { Submission, SubmitOptions } from './submit';
+export type { RunsClientOptions } from './connect';
 export { StreamOutOfRange, type StreamEvent, type StreamOptions } from '../streams/reader';
-
-export interface RunsClientOptions {
-  /** An open connection; by default one is made from the `TEMPORAL_*` environment. */
-  connection?: Connection;
-  /** @default TEMPORAL_ADDRESS or "localhost:7233" */
-  address?: string;
-  /** @default TEMPORAL_NAMESPACE or "default" */
-  namespace?: string;
-  /** @default TEMPORAL_TASK_QUEUE or "durable-runs" */
-  taskQueue?: string;
-  /**
-   * Header that carries the callback URL, checked at submission (must match the workers').
-   * @default DURABLE_RUNS_WEBHOOK_URL_HEADER or "callback_url"
-   */
-  webhookUrlHeader?: string;
-  /**
-   * Payload encryption keys (`id:base64key[,…]`, the first encrypts) or `false` for none; they must
-   * decrypt what the workers encrypt and the other way round.
-   * @default DURABLE_RUNS_ENCRYPTION_KEYS; unset, payloads are plain JSON
-   */
-  encryptionKeys?: EncryptionOption;
-}
 
 export class RunsClient {
   private constructor(
@@ -90,22 +68,8 @@ export class RunsClient {
 
   /** Connects to Temporal (options first, then the `TEMPORAL_*` environment). */
   static async connect(options: RunsClientOptions = {}): Promise<RunsClient> {
-    const env = loadConnectionConfig();
-    const encryptionKeys = resolveEncryptionKeys(options.encryptionKeys);
-    // With OTEL_EXPORTER_OTLP_ENDPOINT set, a submit starts the run's trace.
-    const tracing = startTracing();
-    const connection =
-      options.connection ??
-      (await Connection.connect(
-        connectionTarget({ ...env, ...(options.address ? { address: options.address } : {}) }),
-      ));
-    const temporal = new Client({
-      connection,
-      namespace: options.namespace ?? env.namespace,
-      dataConverter: { ...dataConverter, ...encryptionDataConverter(encryptionKeys) },
-      ...(tracing ? { interceptors: { workflow: tracingClientInterceptors(tracing) } } : {}),
-    });
-    return new RunsClient(temporal, options.taskQueue ?? env.taskQueue, !options.connection, options.webhookUrlHeader);
+    const { temporal, taskQueue, ownsConnection } = await openTemporalClient(options);
+    return new RunsClient(temporal, taskQueue, ownsConnection, options.webhookUrlHeader);
   }
 
   /** Starts a run, or returns the existing one for a repeated submission with the same input and headers. */

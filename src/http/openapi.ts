@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import type { Route } from './routes';
+import { ErrorAnswer } from './schemas';
 
 type JsonSchema = Record<string, unknown>;
 
@@ -46,6 +47,13 @@ export function openApiDocument(routes: readonly Route[], options: { auth: boole
                 },
               }
             : {}),
+      };
+    }
+    // Every POST goes through the 1 MiB body limit, whatever its body is.
+    if (route.method === 'post' && !responses['413']) {
+      responses['413'] = {
+        description: 'the body is over 1 MiB',
+        content: { 'application/json': { schema: schemaOf(ErrorAnswer, 'output') } },
       };
     }
     if (!route.public) {
