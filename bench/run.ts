@@ -57,7 +57,7 @@ import { Client, Connection } from '@temporalio/client';
 import { bundleWorkflowCode, DefaultLogger } from '@temporalio/worker';
 import { RunsClient, dataConverter } from '../src/client';
 import { payloadConverterPath, workflowsPath } from '../src/worker';
-import { freePort, startDevServer, type DevServer } from '../src/local/dev-server';
+import { freePort, STATE_ATTRIBUTE_ARGS, startDevServer, type DevServer } from '../src/local/dev-server';
 import { flags, N } from './options';
 import { buildTaquba } from './peers';
 import { type Side, now } from './protocol';
@@ -84,7 +84,11 @@ async function main(): Promise<void> {
   if (flags.peers && !flags.soak) await buildTaquba();
   // Its Prometheus endpoint counts requests by operation (heartbeats, describes) for the stream workload.
   const metricsPort = await freePort();
-  const server: DevServer = await startDevServer({ dbFile: false, extraArgs: ['--metrics-port', String(metricsPort)] });
+  // As `durable-runs dev`: the run-state search attributes registered, so their upserts are measured.
+  const server: DevServer = await startDevServer({
+    dbFile: false,
+    extraArgs: ['--metrics-port', String(metricsPort), ...STATE_ATTRIBUTE_ARGS],
+  });
   const scratch = mkdtempSync(join(tmpdir(), 'durable-runs-bench-'));
   // Prebuilt bundles: workers start in a second, and webpack stays out of their CPU profiles.
   const bundles = {} as Record<Side, string>;

@@ -18,6 +18,7 @@ import { execFileSync } from 'node:child_process';
 import { fastSteps, limited, MAX_COMMAND_BYTES, MAX_JSON_DEPTH, StepError, StepOutcome, type StepRunner } from '../src';
 import { webhookWorkflowId } from '../src/shared/names';
 import { resolveTemporalCli } from '../src/local/temporal-binaries';
+import { STATE_ATTRIBUTE_ARGS } from '../src/local/dev-server';
 import { NativeConnection } from '@temporalio/worker';
 import { createWorker, RunsClient } from '../src';
 import { createTestEnv, createTestKit, type TestKit, workflowBundle } from '../src/testing';
@@ -204,6 +205,9 @@ const runners: Record<string, StepRunner> = {
     if (!released.has(step.runId)) throw StepError.permanent('no such account');
     return StepOutcome.succeed(step.payload);
   },
+  // ── i27-run-story: a short sleep (its timer labelled)
+  sleepsBriefly: async (step) =>
+    step.stepNumber === 0 ? StepOutcome.continueAfter(null, 1000) : StepOutcome.succeed('slept'),
   // ── i20-depth: the JSON nesting bound (MAX_JSON_DEPTH), step results handed over by hand, size bounds
   /** Step 0 continues with a string of `payload` characters; step 1 succeeds with its length. */
   bigPayload: async (step) =>
@@ -273,6 +277,11 @@ async function main(): Promise<void> {
     files.push(...(await record(kit, runId)));
   };
   try {
+    // HISTORIES_ONLY=run-story records that block alone (the rest of the corpus stays as recorded).
+    if (process.env.HISTORIES_ONLY === 'run-story') {
+      files.push(...(await recordRunStory(kit)));
+      return;
+    }
     const submit = (runId: string, runner: string, extra: Record<string, unknown> = {}) =>
       kit.client.submit({ runId, runner, input: { hello: 'world' }, ...extra });
     /** Submits a run, waits for it to close and records it. */
@@ -942,11 +951,81 @@ async function main(): Promise<void> {
         await env.teardown();
       }
     }
+    files.push(...(await recordRunStory(kit)));
   } finally {
     await kit.teardown();
     receiver.close();
+    process.stdout.write(`record-histories: ${files.length} histories in ${outDir}\n  ${files.join('\n  ')}\n`);
   }
-  process.stdout.write(`record-histories: ${files.length} histories in ${outDir}\n  ${files.join('\n  ')}\n`);
+}
+
+/**
+ * i27-run-story (Patch run-story): labelled timers, children with summaries, and the run-state
+ * search attributes upserted when the state changes, on a dev server that has them registered
+ * (as `durable-runs dev`); and a run with labels but no attributes on `kit` (time-skipping).
+ */
+async function recordRunStory(kit: TestKit): Promise<string[]> {
+  const files: string[] = [];
+  await kit.client.submit({ runId: 'story-labels-only', runner: 'sleeps', input: null });
+  await kit.client.result('story-labels-only');
+  files.push(...(await record(kit, 'story-labels-only')));
+  const env = await createTestEnv('local', { extraArgs: STATE_ATTRIBUTE_ARGS });
+  const dev = await createTestKit({ runners, env, webhook: false });
+  const result = async (runId: string, status: string) => {
+    const outcome = await dev.client.result(runId);
+    if (outcome.status !== status)
+      throw new Error(`${runId}: expected ${status}, got ${outcome.status}: ${outcome.error}`);
+  };
+  const recordAll = async (...runIds: string[]) => {
+    for (const runId of runIds) files.push(...(await record(dev, runId)));
+  };
+  try {
+    await dev.client.submit({ runId: 'story-wait', runner: 'approval', input: null });
+    await waitForState(dev, 'story-wait', 'waiting');
+    await dev.client.sendEvent('story-wait', 'approve');
+    await result('story-wait', 'succeeded');
+    await dev.client.submit({ runId: 'story-sleep', runner: 'sleepsBriefly', input: null });
+    await result('story-sleep', 'succeeded');
+    await dev.client.submit({ runId: 'story-backoff', runner: 'flaky', input: null });
+    await result('story-backoff', 'succeeded');
+    await dev.client.submit({ runId: 'story-deadline-cancelled', runner: 'approval', input: null, deadline: '1h' });
+    await waitForState(dev, 'story-deadline-cancelled', 'waiting');
+    await dev.client.cancel('story-deadline-cancelled', 'not needed');
+    await result('story-deadline-cancelled', 'cancelled');
+    await dev.client.submit({ runId: 'story-children', runner: 'family', input: null });
+    await result('story-children', 'succeeded');
+    await dev.client.submit({ runId: 'story-parked', runner: 'parksPermanent', input: null, onExhausted: 'park' });
+    await waitForState(dev, 'story-parked', 'parked');
+    await dev.client.cancel('story-parked', 'nobody will fix it');
+    await result('story-parked', 'cancelled');
+    await dev.client.submit({ runId: 'story-continue-as-new', runner: 'approval', input: null, maxHistoryEvents: 30 });
+    await waitForState(dev, 'story-continue-as-new', 'waiting');
+    const handle = dev.client.temporal.workflow.getHandle('story-continue-as-new');
+    for (let i = 0; i < 100 && ((await handle.describe()).historyLength ?? 0) <= 30; i++) {
+      await handle.signal('event', { name: 'noise', id: `noise-${i}` });
+    }
+    await eventually(async () => {
+      const d = await handle.describe();
+      return d.runId !== d.raw.workflowExecutionInfo?.firstRunId;
+    }, 30_000);
+    await waitForState(dev, 'story-continue-as-new', 'waiting');
+    await dev.client.sendEvent('story-continue-as-new', 'approve');
+    await result('story-continue-as-new', 'succeeded');
+    await recordAll(
+      'story-wait',
+      'story-sleep',
+      'story-backoff',
+      'story-deadline-cancelled',
+      'story-children',
+      'story-children-0-0',
+      'story-parked',
+      'story-continue-as-new',
+    );
+  } finally {
+    await dev.teardown();
+    await env.teardown();
+  }
+  return files;
 }
 
 const waitForState = (kit: TestKit, runId: string, state: string) =>

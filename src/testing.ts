@@ -82,13 +82,17 @@ export function workflowBundle(options: BundleKind = {}): Promise<WorkflowBundle
 /** Starts a Temporal test server with the resolved binary (env, PATH, project `.temporal/`, SDK download). */
 export async function createTestEnv(
   server: 'time-skipping' | 'local' = 'time-skipping',
-  options: { encryptionKeys?: EncryptionOption } = {},
+  options: { encryptionKeys?: EncryptionOption; extraArgs?: readonly string[] } = {},
 ): Promise<TestWorkflowEnvironment> {
   installQuietRuntime();
   const client = { dataConverter: clientDataConverter(options.encryptionKeys) };
   return server === 'local'
     ? TestWorkflowEnvironment.createLocal({
-        server: { executable: devServerExecutable(), ip: '127.0.0.1', extraArgs: [...DEV_SERVER_ARGS] },
+        server: {
+          executable: devServerExecutable(),
+          ip: '127.0.0.1',
+          extraArgs: [...DEV_SERVER_ARGS, ...(options.extraArgs ?? [])],
+        },
         client,
       })
     : TestWorkflowEnvironment.createTimeSkipping({ server: { executable: testServerExecutable() }, client });

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
 import { freePort } from '../src/local/dev-server';
+import { resolveTemporalCli } from '../src/local/temporal-binaries';
 import { eventually } from '../support/wait';
 
 const BIN = join(__dirname, '..', 'bin', 'durable-runs.js');
@@ -147,6 +148,22 @@ test('submit --wait, watch and list, with exit codes per status', async () => {
   assert.match(table.stdout, /^RUN ID\s+STATE\s+STARTED\s+CLOSED/);
   assert.match(table.stdout, /cli-ok\s+succeeded/);
   assert.equal((await cli('status', 'no-such-run')).code, 4);
+  // dev registered the run-state search attributes, and runs start with them.
+  await eventually(async () => {
+    const { stdout } = await exec(resolveTemporalCli()!, [
+      'workflow',
+      'list',
+      '--address',
+      `127.0.0.1:${port}`,
+      '--query',
+      'DurableRunsRunner="quick"',
+      '--output',
+      'json',
+    ]);
+    return (JSON.parse(stdout) as { execution: { workflowId: string } }[]).some(
+      (w) => w.execution.workflowId === 'cli-ok',
+    );
+  }, 30_000);
 });
 
 test('Ctrl-C stops the worker and the server; starting again resumes an unfinished run', async () => {

@@ -124,7 +124,7 @@ const RUNS_CLIENT = [
   'deliverEvent: (runId: string, name: string, data?: unknown, options?: SendEventOptions) => Promise<"accepted" | "duplicate" | "not-running">',
   'fork: (runId: string, options: ForkOptions) => Promise<{ runId: string; }>',
   'limits: RunLimits',
-  'list: (options?: { state?: "running" | "parked" | RunStatusKind | undefined; limit?: number | undefined; parent?: string | undefined; }) => Promise<RunListing[]>',
+  'list: (options?: { state?: ListState | undefined; limit?: number | undefined; parent?: string | undefined; }) => Promise<RunListing[]>',
   'redeliver: (runId: string) => Promise<void>',
   'result: (runId: string) => Promise<RunOutcome>',
   'resume: (runId: string, options?: ResumeOptions) => Promise<boolean>',

@@ -18,7 +18,7 @@ import { type CodecServer, startCodecServer } from '../src/payloads/codec-server
 import { EncryptionKeys } from '../src/payloads/encryption';
 import { devServerExecutable } from '../src/local/temporal-binaries';
 import { createTestKit, type TestKit } from '../src/testing';
-import { freePort } from '../src/local/dev-server';
+import { freePort, STATE_ATTRIBUTE_ARGS } from '../src/local/dev-server';
 import { eventually } from '../support/wait';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -48,7 +48,8 @@ before(async () => {
       ip: '127.0.0.1',
       ui: true,
       uiPort,
-      extraArgs: ['--ui-codec-endpoint', codec.uiEndpoint],
+      // As `durable-runs dev`: the run-state search attributes registered.
+      extraArgs: ['--ui-codec-endpoint', codec.uiEndpoint, ...STATE_ATTRIBUTE_ARGS],
     },
     client: { dataConverter },
   });
@@ -65,6 +66,13 @@ before(async () => {
         s.stepNumber === 0
           ? StepOutcome.waitForEvent(null, { events: ['approve', 'reject'] })
           : StepOutcome.succeed(s.event?.name ?? null),
+      /** Waits up to an hour for approve or reject (a labelled timer). */
+      approvalTimed: async (s) =>
+        s.stepNumber === 0
+          ? StepOutcome.waitForEvent(null, { events: ['approve', 'reject'], timeout: '1h' })
+          : StepOutcome.succeed(s.event?.name ?? null),
+      /** Sleeps an hour before step 1. */
+      sleeper: async (s) => (s.stepNumber === 0 ? StepOutcome.continueAfter(null, '1h') : StepOutcome.succeed('slept')),
       parent: async (s) =>
         s.stepNumber === 0
           ? StepOutcome.runChildren(null, [{ input: 1 }, { input: 2 }])
@@ -171,4 +179,85 @@ test("an encrypted run's page shows its input and result decrypted, through the 
   await page.screenshot({ path: join(ARTIFACTS, 'ui-encrypted-run.png'), fullPage: true });
   const text = await page.locator('body').innerText();
   assert.ok(text.includes(`"shipped": "${order}"`) || text.includes(`"shipped":"${order}"`), 'the result too');
+});
+
+/** The text of the page and of every frame in it (the UI renders Markdown in sandboxed frames). */
+async function allText(page: import('playwright-core').Page): Promise<string> {
+  const parts = [];
+  for (const frame of page.frames()) {
+    parts.push(
+      await frame
+        .locator('body')
+        .innerText()
+        .catch(() => ''),
+    );
+  }
+  // The UI's Markdown makes straight quotes curly.
+  return parts.join('\n').replace(/[“”]/g, '"');
+}
+
+test("a run's page shows its summary and its wait's labelled timer", async () => {
+  const { runId } = await kit.client.submit({ runId: 'ui-story', runner: 'approvalTimed', input: { order: 'A-17' } });
+  try {
+    await eventually(async () => (await kit.client.status(runId)).state === 'waiting');
+    const page = await browser.newPage({ viewport: { width: 1400, height: 2200 } });
+    await page.goto(`http://127.0.0.1:${uiPort}/namespaces/default/workflows/${runId}`, { waitUntil: 'load' });
+    // The timeline names the wait's timer by what it waits for.
+    await eventually(
+      async () => (await allText(page)).includes('wait for approve | reject'),
+      30_000,
+      'the timer label',
+    );
+    mkdirSync(ARTIFACTS, { recursive: true });
+    await page.screenshot({ path: join(ARTIFACTS, 'ui-run-story.png'), fullPage: true });
+    // The summary and details are under "User Metadata".
+    await page.getByText('User Metadata').first().click({ timeout: 30_000 });
+    await eventually(
+      async () => (await allText(page)).includes('approvalTimed: {"order":"A-17"}'),
+      30_000,
+      'the summary is shown',
+    );
+    assert.match(await allText(page), /runner\W+approvalTimed/);
+    await page.screenshot({ path: join(ARTIFACTS, 'ui-run-summary.png'), fullPage: true });
+  } finally {
+    await kit.client.sendEvent(runId, 'approve');
+  }
+  assert.equal((await kit.client.result(runId)).result, 'approve');
+});
+
+test('the workflow list filtered on DurableRunsState shows exactly the waiting runs', async () => {
+  const waiting = ['ui-filter-w1', 'ui-filter-w2', 'ui-filter-w3'];
+  for (const runId of waiting) await kit.client.submit({ runId, runner: 'approvalTimed', input: null });
+  await kit.client.submit({ runId: 'ui-filter-sleeps', runner: 'sleeper', input: null });
+  await kit.client.submit({ runId: 'ui-filter-done', input: null });
+  await kit.client.result('ui-filter-done');
+  // Every run this environment holds that waits now, as visibility sees it: exactly these three.
+  await eventually(
+    async () =>
+      JSON.stringify((await kit.client.list({ state: 'waiting' })).map((r) => r.runId).sort()) ===
+      JSON.stringify(waiting),
+    30_000,
+    'visibility has the three waiting runs, and no other',
+  );
+  assert.equal((await kit.client.status('ui-filter-sleeps')).state, 'sleeping');
+
+  const page = await browser.newPage({ viewport: { width: 1600, height: 1400 } });
+  const query = encodeURIComponent('DurableRunsState="waiting"');
+  await page.goto(`http://127.0.0.1:${uiPort}/namespaces/default/workflows?query=${query}`, { waitUntil: 'load' });
+  await eventually(
+    async () => {
+      const shown = await page.locator('body').innerText();
+      return waiting.every((id) => shown.includes(id));
+    },
+    30_000,
+    'the filtered list shows the waiting runs',
+  );
+  const text = await page.locator('body').innerText();
+  await page.screenshot({ path: join(ARTIFACTS, 'ui-filter-waiting.png'), fullPage: true });
+  assert.match(text, /^3\s+Workflows/m, 'the list counts three');
+  for (const id of waiting) assert.ok(text.includes(id), `${id} listed`);
+  for (const id of ['ui-filter-sleeps', 'ui-filter-done', 'ui-demo', 'ui-story'])
+    assert.ok(!text.includes(id), `${id} not listed`);
+  for (const id of waiting) await kit.client.sendEvent(id, 'approve');
+  await kit.client.cancel('ui-filter-sleeps');
 });

@@ -8,7 +8,7 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { RunsClient } from '../client';
 import type { HttpServer } from '../http/server';
-import { startDevServer } from '../local/dev-server';
+import { STATE_ATTRIBUTE_ARGS, startDevServer } from '../local/dev-server';
 import { loadLogLevel, loadMetricsConfig, loadTracingConfig } from '../observability';
 import { type DevCodecServer, startDevCodecServer } from './codec-server';
 import { act, CliError, type JsonFlag, print } from './shared';
@@ -81,7 +81,8 @@ export function addDevCommand(program: Command): void {
             dbFile: resolve(opts.dataDir, 'temporal.sqlite'),
             port: Number(opts.port),
             uiPort: Number(opts.uiPort),
-            ...(codec ? { extraArgs: codec.devServerArgs } : {}),
+            // The run-state search attributes, so the UI can filter runs by state, runner and tenant.
+            extraArgs: [...STATE_ATTRIBUTE_ARGS, ...(codec ? codec.devServerArgs : [])],
           }).catch((err: Error) => {
             throw new CliError(err.message);
           });

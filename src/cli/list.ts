@@ -1,9 +1,10 @@
 /** `durable-runs list`: runs, newest first, as a table or JSON. */
 import { type Command, Option } from 'commander';
+import type { ListState } from '../client/list';
 import { act, EXIT, type JsonFlag, print, withClient } from './shared';
 
 type ListFlags = {
-  state?: 'running' | 'parked' | 'succeeded' | 'failed' | 'cancelled';
+  state?: ListState;
   limit: number;
   parent?: string;
 } & JsonFlag;
@@ -13,9 +14,16 @@ export function addListCommand(program: Command): void {
     .command('list')
     .description('list runs, newest first')
     .addOption(
-      new Option('--state <state>', 'only runs in this state (parked: open runs waiting for resume)').choices([
+      new Option(
+        '--state <state>',
+        'only runs in this state (parked: open runs waiting for resume; waiting, sleeping, cancelling and scheduled need the run-state search attributes)',
+      ).choices([
         'running',
+        'waiting',
+        'sleeping',
         'parked',
+        'cancelling',
+        'scheduled',
         'succeeded',
         'failed',
         'cancelled',

@@ -9,7 +9,9 @@ import { derivedRunId } from '../common/run-ids';
 import { OUTCOME_MEMO_KEY, WORKFLOW_TYPE } from '../shared/names';
 import type { RunOutcome } from '../shared/types';
 import { describeType, type RunCarry, ValidationError, validateRunId, validateRunIdLookup } from '../shared/validate';
+import { runSummary } from '../shared/run-story';
 import { type ClientContext, describeRun, firstInput } from './read';
+import { startStory } from './state-attributes';
 import { stepActivities } from './run-history';
 
 export interface ForkOptions {
@@ -40,12 +42,21 @@ export async function forkRun(
     options.runId !== undefined
       ? [options.runId]
       : Array.from({ length: MAX_FORKS }, (_, i) => derivedRunId(runId, `-fork-${i + 1}`));
+  const story = await startStory(temporal, spec, {
+    step: options.fromStep,
+    origin: `fork of ${runId} from step ${options.fromStep}`,
+  });
   for (const id of ids) {
     try {
       await temporal.workflow.start(WORKFLOW_TYPE, {
         workflowId: id,
         taskQueue,
         args: [spec, carry],
+        ...story,
+        staticSummary: runSummary(
+          { runner: spec.runner, input: carry.payload },
+          `fork of ${runId} from step ${options.fromStep} · `,
+        ),
         workflowIdReusePolicy: 'REJECT_DUPLICATE',
         workflowIdConflictPolicy: 'FAIL',
         ...(priority

@@ -5,13 +5,13 @@
 import type { Client } from '@temporalio/client';
 import { flushTracing } from '../observability';
 import { dataConverter } from '../payloads/data-converter';
-import type { RunOutcome, RunStatus, RunStatusKind } from '../shared/types';
+import type { RunOutcome, RunStatus } from '../shared/types';
 import { ValidationError, validateRunIdLookup } from '../shared/validate';
 import type { WebhookDeliveryStatus } from '../shared/webhook';
 import { batchProgress, type BulkCancel, type BulkRetry, cancelMatching, retryMatching } from './bulk';
 import { EventSender, type SendEventOptions } from './events';
 import { type ForkOptions, forkRun } from './fork';
-import { listRuns, type RunListing } from './list';
+import { type ListState, listRuns, type RunListing } from './list';
 import { cancelRun, runResult } from './outcome';
 import { type ResumeAnswer, type ResumeOptions, resumeRun } from './resume';
 import { type RetryAnswer, retryRun } from './retry';
@@ -137,10 +137,11 @@ export class RunsClient {
     );
   }
 
-  /** Lists runs, newest first, optionally by state. */
-  async list(
-    options: { state?: 'running' | 'parked' | RunStatusKind; limit?: number; parent?: string } = {},
-  ): Promise<RunListing[]> {
+  /**
+   * Lists runs, newest first, optionally by state. `waiting`, `sleeping`, `cancelling` and
+   * `scheduled` need the run-state search attributes (`durable-runs dev` registers them).
+   */
+  async list(options: { state?: ListState; limit?: number; parent?: string } = {}): Promise<RunListing[]> {
     return listRuns(this.temporal, options);
   }
 

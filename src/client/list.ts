@@ -3,7 +3,9 @@ import type { Client } from '@temporalio/client';
 import { PARKED_MEMO_KEY, WORKFLOW_TYPE } from '../shared/names';
 import type { RunState, RunStatusKind } from '../shared/types';
 import { ValidationError, validateRunIdLookup } from '../shared/validate';
+import { STATE_ATTRIBUTES, STATE_KEYS } from '../shared/run-story';
 import { CLOSED_STATE } from './read';
+import { hasStateAttributes } from './state-attributes';
 
 export interface RunListing {
   runId: string;
@@ -22,6 +24,12 @@ const LIST_FILTER: Record<string, string> = {
   cancelled: `ExecutionStatus = 'Canceled'`,
 };
 
+/** States only the `DurableRunsState` search attribute can tell apart (open runs). */
+const ATTRIBUTE_STATES = ['waiting', 'sleeping', 'cancelling', 'scheduled'] as const;
+export type ListState = 'running' | 'parked' | RunStatusKind | (typeof ATTRIBUTE_STATES)[number];
+const isAttributeState = (state: string): state is (typeof ATTRIBUTE_STATES)[number] =>
+  (ATTRIBUTE_STATES as readonly string[]).includes(state);
+
 /**
  * The visibility-query condition for "child of `parent`", for any workflow ID: quotes can neither
  * break the query nor add conditions to it. A `'` is escaped (`\'`); the dev server's SQL
@@ -39,16 +47,27 @@ export function parentCondition(parent: string): string {
 /** {@link RunsClient.list} */
 export async function listRuns(
   temporal: Client,
-  options: { state?: 'running' | 'parked' | RunStatusKind; limit?: number; parent?: string },
+  options: { state?: ListState; limit?: number; parent?: string },
 ): Promise<RunListing[]> {
   let query = `WorkflowType = '${WORKFLOW_TYPE}'`;
   if (options.parent !== undefined) {
     query += ` AND ${parentCondition(validateRunIdLookup(options.parent))}`;
   }
-  if (options.state) {
+  if (options.state && isAttributeState(options.state)) {
+    if (!(await hasStateAttributes(temporal))) {
+      throw new ValidationError(
+        `list by state "${options.state}" needs the search attribute ${STATE_ATTRIBUTES.state}, which namespace ` +
+          `"${temporal.options.namespace}" does not have registered (durable-runs dev registers it; on a cluster: ` +
+          `temporal operator search-attribute create --name ${STATE_ATTRIBUTES.state} --type Keyword, see README)`,
+      );
+    }
+    query += ` AND ExecutionStatus = 'Running' AND ${STATE_ATTRIBUTES.state} = '${options.state}'`;
+  } else if (options.state) {
     const status = LIST_FILTER[options.state];
     if (!status)
-      throw new ValidationError(`unknown state "${options.state}" (running, parked, succeeded, failed, cancelled)`);
+      throw new ValidationError(
+        `unknown state "${options.state}" (running, waiting, sleeping, parked, cancelling, scheduled, succeeded, failed, cancelled)`,
+      );
     query += ` AND ${status}`;
   }
   const limit = options.limit ?? 100;
@@ -59,9 +78,11 @@ export async function listRuns(
     const open = execution.status.name === 'RUNNING';
     const parked = open && execution.memo?.[PARKED_MEMO_KEY] != null;
     if ((options.state === 'parked' && !parked) || (options.state === 'running' && parked)) continue;
+    // An open run's state, where its namespace keeps it in a search attribute.
+    const shown = open ? (execution.typedSearchAttributes.get(STATE_KEYS.state) as RunState | undefined) : undefined;
     out.push({
       runId: execution.workflowId,
-      state: parked ? 'parked' : (CLOSED_STATE[execution.status.name] ?? 'running'),
+      state: parked ? 'parked' : (CLOSED_STATE[execution.status.name] ?? shown ?? 'running'),
       startTime: execution.startTime,
       ...(execution.closeTime ? { closeTime: execution.closeTime } : {}),
     });

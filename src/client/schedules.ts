@@ -14,6 +14,7 @@ import { tenantFairnessKey } from '../common/fairness';
 import { WORKFLOW_TYPE } from '../shared/names';
 import type { RunSpec } from '../shared/types';
 import { valueTooDeep, parseDelay, validateRunId, validateRunSpec, ValidationError } from '../shared/validate';
+import { startStory } from './state-attributes';
 
 /** What happens when a run is due while the previous one still runs. */
 export type OverlapPolicy = 'skip' | 'buffer-one' | 'buffer-all' | 'cancel-other' | 'terminate-other' | 'allow-all';
@@ -105,6 +106,7 @@ export class RunSchedules {
         workflowId: scheduleId,
         taskQueue: this.taskQueue,
         args: [options.run],
+        ...(await startStory(this.temporal, options.run, { origin: `schedule ${scheduleId}` })),
         ...(fairnessKey !== undefined ? { priority: { fairnessKey } } : {}),
       },
       policies: { overlap: OVERLAP[overlap], ...(catchupWindow !== undefined ? { catchupWindow } : {}) },

@@ -19,6 +19,7 @@ import {
 } from '../shared/validate';
 import { InputMismatch } from './errors';
 import { type ClientContext, firstInput } from './read';
+import { startStory } from './state-attributes';
 
 export interface SubmitOptions extends RunSpec, RunScheduling {
   /** 1–128 characters of `[A-Za-z0-9_-]`. @default a new ULID */
@@ -75,11 +76,13 @@ export async function submitRun(
       throw new ValidationError(`header "${webhookUrlHeader}": ${(err as Error).message}`);
     }
   }
+  const story = await startStory(temporal, rest, { scheduled: delayMs !== undefined && delayMs > 0, webhookUrlHeader });
   try {
     const handle = await temporal.workflow.start(WORKFLOW_TYPE, {
       workflowId: runId,
       taskQueue,
       args: [rest],
+      ...story,
       workflowIdReusePolicy: 'REJECT_DUPLICATE',
       workflowIdConflictPolicy: 'FAIL',
       ...(delayMs ? { startDelay: delayMs } : {}),

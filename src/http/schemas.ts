@@ -46,7 +46,9 @@ export const ResultQuery = z.strictObject({
 });
 
 export const ListQuery = z.strictObject({
-  state: z.enum(['running', 'parked', 'succeeded', 'failed', 'cancelled']).optional(),
+  state: z
+    .enum(['running', 'waiting', 'sleeping', 'parked', 'cancelling', 'scheduled', 'succeeded', 'failed', 'cancelled'])
+    .optional(),
   runner: z.string().optional().describe("only runs of this runner (read from each run's input)"),
   parent: z.string().optional().describe('only the child runs of this run'),
   limit: z.coerce.number().int().min(1).max(1000).optional().describe('at most this many runs (default 100)'),

@@ -10,10 +10,20 @@ import { createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Connection } from '@temporalio/client';
+import { STATE_ATTRIBUTE_TYPES } from '../shared/run-story';
 import { DEV_SERVER_TUNING_ARGS, FAIRNESS_ARGS, resolveTemporalCli } from './temporal-binaries';
 
 /** The tuning every dev server we start gets (see {@link DevServerOptions.tuning}). */
 export const DEV_SERVER_ARGS: readonly string[] = [...FAIRNESS_ARGS, ...DEV_SERVER_TUNING_ARGS];
+
+/**
+ * `start-dev` flags that register the run-state search attributes (`DurableRunsState`, …), so runs
+ * keep their state where the UI and `temporal workflow list --query` can filter on it.
+ */
+export const STATE_ATTRIBUTE_ARGS: readonly string[] = Object.entries(STATE_ATTRIBUTE_TYPES).flatMap(([name, type]) => [
+  '--search-attribute',
+  `${name}=${type}`,
+]);
 
 /** A TCP port free on 127.0.0.1 right now. */
 export async function freePort(): Promise<number> {

@@ -6,6 +6,7 @@ import {
   CancelledFailure,
   ChildWorkflowCancellationType,
   ChildWorkflowFailure,
+  type ChildWorkflowOptions,
   condition,
   getExternalWorkflowHandle,
   ParentClosePolicy,
@@ -25,6 +26,7 @@ import {
   TemporalFailure,
   TimeoutFailure,
   upsertMemo,
+  upsertSearchAttributes,
   uuid4,
   workflowInfo,
 } from '@temporalio/workflow';
@@ -48,6 +50,7 @@ import type { Receipt } from '../shared/events';
 import { HISTORY_CEILING, isTerminal, RunModel } from '../shared/run-model';
 import { MAX_COMMAND_BYTES, overflow } from '../shared/limits';
 import type { RunMetricsSinks } from '../shared/metrics';
+import { runDetails, runSummary, STATE_KEYS, startAttributes, waitLabel } from '../shared/run-story';
 import { ErrorType, OUTCOME_MEMO_KEY, PARKED_MEMO_KEY } from '../shared/names';
 import { STEP_INFRA_RETRY, stepBackoffMs } from '../shared/retry';
 import type { RunOutcome, RunSpec, RunStatusKind } from '../shared/types';
@@ -158,6 +161,14 @@ const Patch = {
    * of going on. Asked only when a budget is passed.
    */
   UsageBudgets: 'usage-budgets',
+  /**
+   * The run tells its story to the Temporal UI (issue 27): its timers carry a label (`deadline`,
+   * `wait for approve | reject`, `sleep before step 4`, `backoff before attempt 2 of step 1`), its
+   * children start with a summary and details, and a run that started with the `DurableRunsState`
+   * search attribute upserts it (with `DurableRunsStep`) when its state changes. Asked at the first
+   * of these in an execution, so a run that only runs steps records no marker.
+   */
+  RunStory: 'run-story',
 } as const;
 
 /**
@@ -317,7 +328,42 @@ export async function durableRun(rawSpec: RunSpec, rawCarry?: RunCarry): Promise
   const run = new RunModel(runId, spec, carry, workflowInfo().startTime.getTime(), () =>
     patched(Patch.ContinueAsNewWhileWaiting),
   );
-  const report = (): void => setCurrentDetails(run.details());
+  let storyTold: boolean | undefined;
+  /** Whether this execution tells its story (see Patch.RunStory); asked at its first label or upsert. */
+  const story = (): boolean => (storyTold ??= patched(Patch.RunStory));
+  /** A timer's options: its label, for this version's runs. */
+  const labelled = (summary: string) => (story() ? { summary } : undefined);
+  /**
+   * The `DurableRunsState` the run last put in visibility: what it started with (the client sets
+   * it only where the namespace has it), or what the execution before this one left.
+   */
+  let shownState = workflowInfo().typedSearchAttributes.get(STATE_KEYS.state);
+  /** A continued execution that resumes a wait: its state stays the wait's until the wait resumes. */
+  let resuming = carry?.wait !== undefined;
+  /**
+   * Upserts the run's state when it changed: a run that only runs steps upserts nothing, one that
+   * waits upserts `waiting` and then `running`. A close is upserted only from a state other than
+   * running, so that no filter on a waiting, sleeping or parked state finds a closed run.
+   */
+  const tellState = (): void => {
+    const { state } = run;
+    if (shownState === undefined || state === shownState || state === 'scheduled') return;
+    if (resuming && state === 'running') return;
+    if (isTerminal(state) && shownState === 'running') return;
+    if (!story()) {
+      shownState = undefined;
+      return;
+    }
+    shownState = state;
+    upsertSearchAttributes([
+      { key: STATE_KEYS.state, value: state },
+      { key: STATE_KEYS.step, value: run.step },
+    ]);
+  };
+  const report = (): void => {
+    setCurrentDetails(run.details());
+    tellState();
+  };
 
   /**
    * The scope of every step and timer. One for the whole execution: a cancel ends the run, so it
@@ -434,7 +480,7 @@ export async function durableRun(rawSpec: RunSpec, rawCarry?: RunCarry): Promise
     const remaining = run.deadlineAt - Date.now();
     if (remaining <= 0) run.onDeadline();
     else
-      void sleep(remaining).then(
+      void sleep(remaining, labelled('deadline')).then(
         () => {
           if (!run.onDeadline()) return;
           report();
@@ -544,7 +590,11 @@ export async function durableRun(rawSpec: RunSpec, rawCarry?: RunCarry): Promise
    * `condition(done, timeoutMs)` (a `sleep` with `done` never true): one timer, cancelled if the
    * wait ends otherwise.
    */
-  const waitFor = (done: () => boolean, timeoutMs: number | undefined): Promise<'done' | 'timeout' | 'handover'> =>
+  const waitFor = (
+    done: () => boolean,
+    timeoutMs: number | undefined,
+    label?: string,
+  ): Promise<'done' | 'timeout' | 'handover'> =>
     // A zero timeout keeps `condition`'s own handling of it (an SDK patch marker).
     timeoutMs === 0
       ? interruptible(() => condition(done, 0)).then((arrived) => (arrived ? 'done' : 'timeout'))
@@ -552,7 +602,11 @@ export async function durableRun(rawSpec: RunSpec, rawCarry?: RunCarry): Promise
           CancellationScope.cancellable(async () => {
             try {
               const timer =
-                timeoutMs === undefined ? undefined : sleep(Math.max(1, timeoutMs)).then(() => 'timeout' as const);
+                timeoutMs === undefined
+                  ? undefined
+                  : sleep(Math.max(1, timeoutMs), label === undefined ? undefined : labelled(label)).then(
+                      () => 'timeout' as const,
+                    );
               for (let refusedAt = 0; ;) {
                 const at = refusedAt;
                 const ended = condition(() => done() || (historyFull() && workflowInfo().historyLength > at)).then(
@@ -630,6 +684,7 @@ export async function durableRun(rawSpec: RunSpec, rawCarry?: RunCarry): Promise
       end = await waitFor(
         () => run.inbox.has(names),
         untilMs === undefined ? undefined : Math.max(0, untilMs - Date.now()),
+        waitLabel(names),
       );
     } catch (err) {
       run.abandonWait();
@@ -646,9 +701,14 @@ export async function durableRun(rawSpec: RunSpec, rawCarry?: RunCarry): Promise
   };
 
   /** Sleeps until `untilMs`; returns false when interrupted (the loop's top then ends the run). */
-  const sleepUntil = async (untilMs: number, handover: () => [CarriedWait, unknown]): Promise<boolean> => {
+  const sleepUntil = async (
+    untilMs: number,
+    handover: () => [CarriedWait, unknown],
+    label: string,
+  ): Promise<boolean> => {
     try {
-      if ((await waitFor(() => false, untilMs - Date.now())) === 'handover') return await handOver(...handover());
+      if ((await waitFor(() => false, untilMs - Date.now(), label)) === 'handover')
+        return await handOver(...handover());
       return true;
     } catch (err) {
       if (!isCancellation(err)) throw err;
@@ -684,7 +744,15 @@ export async function durableRun(rawSpec: RunSpec, rawCarry?: RunCarry): Promise
         const index = next++;
         const child = children[index]!;
         if (verifiedMessages()) tokens.set(child.runId, uuid4());
-        outcomes[index] = await childOutcome(child, tokens.get(child.runId), () => {
+        // Named in the UI by runner and index; started with the run-state attributes where the parent has them.
+        const ui = story()
+          ? {
+              staticSummary: runSummary(child.spec, `child ${index} · `),
+              staticDetails: runDetails(child.spec, { origin: `child ${index} of ${runId}` }),
+              ...(shownState !== undefined ? { typedSearchAttributes: startAttributes(child.spec) } : {}),
+            }
+          : {};
+        outcomes[index] = await childOutcome(child, tokens.get(child.runId), ui, () => {
           started.add(child.runId);
           if (stopping) void cancelChild(child.runId);
         });
@@ -779,8 +847,14 @@ export async function durableRun(rawSpec: RunSpec, rawCarry?: RunCarry): Promise
   };
   /** Waits out a failed attempt's backoff until `untilMs`, then on to the next attempt (or the loop's top). */
   const backoffUntil = async (untilMs: number): Promise<void> => {
-    await sleepUntil(untilMs, () => [{ kind: 'backoff', until: iso(untilMs) }, run.payload]);
+    await sleepUntil(
+      untilMs,
+      () => [{ kind: 'backoff', until: iso(untilMs) }, run.payload],
+      `backoff before attempt ${run.attempt + 1} of step ${run.step}`,
+    );
     run.backoffDone();
+    // The next attempt runs: the state says so again.
+    report();
   };
 
   /**
@@ -834,7 +908,10 @@ export async function durableRun(rawSpec: RunSpec, rawCarry?: RunCarry): Promise
         // Interrupted meanwhile: the loop's top ends the run.
         if (!(await mayHandOver())) continue;
         // A parked step resumed meanwhile: nothing left to hand on but its new attempt.
-        if (resume?.kind === 'parked' && !run.parked) resume = undefined;
+        if (resume?.kind === 'parked' && !run.parked) {
+          resume = undefined;
+          resuming = false;
+        }
         // A wait handed over to this execution, whose first task came already past the limit
         // (events that arrived before it began): the wait goes on to the next one. Earlier
         // versions dropped it, and a step in backoff ran its failed attempt again at once.
@@ -848,6 +925,7 @@ export async function durableRun(rawSpec: RunSpec, rawCarry?: RunCarry): Promise
       if (resume) {
         const wait = resume;
         resume = undefined;
+        resuming = false;
         if (wait.kind === 'event') {
           await waitForEvent(wait.names, wait.until === undefined ? undefined : Date.parse(wait.until), run.payload);
         } else if (wait.kind === 'backoff') {
@@ -859,7 +937,7 @@ export async function durableRun(rawSpec: RunSpec, rawCarry?: RunCarry): Promise
           run.beginSleep();
           report();
           const payload = run.payload;
-          if (await sleepUntil(Date.parse(wait.until), () => [wait, payload])) {
+          if (await sleepUntil(Date.parse(wait.until), () => [wait, payload], `sleep before step ${run.step + 1}`)) {
             run.advance(payload);
             report();
           }
@@ -1015,7 +1093,8 @@ export async function durableRun(rawSpec: RunSpec, rawCarry?: RunCarry): Promise
             report();
             const untilMs = Date.now() + result.delayMs;
             const { payload } = result;
-            if (!(await sleepUntil(untilMs, () => [{ kind: 'sleep', until: iso(untilMs) }, payload]))) continue;
+            const label = `sleep before step ${run.step + 1}`;
+            if (!(await sleepUntil(untilMs, () => [{ kind: 'sleep', until: iso(untilMs) }, payload], label))) continue;
           }
           run.advance(result.payload);
           report();
@@ -1050,6 +1129,7 @@ export async function durableRun(rawSpec: RunSpec, rawCarry?: RunCarry): Promise
 async function childOutcome(
   child: ResolvedChild,
   token: string | undefined,
+  ui: Pick<ChildWorkflowOptions, 'staticSummary' | 'staticDetails' | 'typedSearchAttributes'>,
   onStarted: () => void,
 ): Promise<RunOutcome> {
   const base = { runId: child.runId, headers: child.spec.headers ?? {}, finalStep: 0 };
@@ -1072,6 +1152,7 @@ async function childOutcome(
       args: [child.spec],
       taskQueue: workflowInfo().taskQueue,
       ...ownKey,
+      ...ui,
       // Cancelled by the parent's `cancel` signal (see runChildren); a parent that is terminated
       // or times out still has the server cancel them.
       cancellationType: ChildWorkflowCancellationType.ABANDON,

@@ -8,7 +8,7 @@
  * - activities: activity ID, type, input and summary (`ActivityTaskScheduled`);
  * - local activities: sequence number, type and summary (their `core_local_activity` marker;
  *   Core records no input for them, and the summary names the step);
- * - timers: ID and duration; child workflow starts: workflow ID, type and input;
+ * - timers: ID, duration and label (summary); child workflow starts: workflow ID, type, input and summary;
  * - signals to other workflows: target workflow ID, signal name and input;
  * - continue-as-new: workflow type and arguments;
  * - the close: a Completed run's result; a Failed run's message, failure type and details; Canceled.
@@ -75,15 +75,23 @@ export function recordedCommands(history: History): Recorded[] {
     } else if (event.timerStartedEventAttributes) {
       const t = event.timerStartedEventAttributes;
       const d = t.startToFireTimeout;
-      at({ kind: 'timer', seq: Number(t.timerId), durationMs: Number(d?.seconds ?? 0) * 1000 + (d?.nanos ?? 0) / 1e6 });
+      const summary = summaryOf(event);
+      at({
+        kind: 'timer',
+        seq: Number(t.timerId),
+        durationMs: Number(d?.seconds ?? 0) * 1000 + (d?.nanos ?? 0) / 1e6,
+        ...(summary !== undefined ? { summary } : {}),
+      });
     } else if (event.startChildWorkflowExecutionInitiatedEventAttributes) {
       const c = event.startChildWorkflowExecutionInitiatedEventAttributes;
+      const summary = summaryOf(event);
       at({
         kind: 'childStart',
         seq: -1,
         workflowId: c.workflowId ?? '',
         workflowType: c.workflowType?.name ?? '',
         args: encoded(c.input?.payloads),
+        ...(summary !== undefined ? { summary } : {}),
       });
     } else if (event.signalExternalWorkflowExecutionInitiatedEventAttributes) {
       const s = event.signalExternalWorkflowExecutionInitiatedEventAttributes;
@@ -184,9 +192,9 @@ function comparable(c: EmittedCommand, preChain = false): Record<string, unknown
     case 'localActivity':
       return { activityType: c.activityType, summary: c.summary };
     case 'timer':
-      return { durationMs: c.durationMs };
+      return { durationMs: c.durationMs, summary: c.summary };
     case 'childStart':
-      return { workflowType: c.workflowType, input: decode(c.args) };
+      return { workflowType: c.workflowType, input: decode(c.args), summary: c.summary };
     case 'signal':
       return { signalName: c.signalName, input: decode(c.args) };
     case 'continueAsNew':

@@ -1,0 +1,302 @@
+/**
+ * The Temporal UI tells each run's story (issue 27), on a real dev server that has the run-state
+ * search attributes (as `durable-runs dev` registers them) and on one that has not:
+ * - every start carries a static summary (runner and input) and details (options, header names;
+ *   no callback URL, no header value but the tenant's), through the codec with encryption on;
+ * - timers and child runs are labelled;
+ * - `DurableRunsState`, `DurableRunsRunner`, `DurableRunsTenant` and `DurableRunsStep` follow the
+ *   run, upserted only when its state changes, across continue-as-new;
+ * - `list --state waiting` and `temporal workflow list --query` find exactly the waiting runs;
+ * - without the attributes everything works and nothing is upserted.
+ */
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { after, before, test } from 'node:test';
+import { promisify } from 'node:util';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import type { temporal } from '@temporalio/proto';
+import { StepError, StepOutcome, type StepRunner } from '../src';
+import { dataConverter } from '../src/client';
+import { DEV_SERVER_ARGS, STATE_ATTRIBUTE_ARGS } from '../src/local/dev-server';
+import { devServerExecutable, resolveTemporalCli } from '../src/local/temporal-binaries';
+import { payloadConverter } from '../src/shared/payload-converter';
+import { STATE_KEYS } from '../src/shared/run-story';
+import { createTestKit, type TestKit } from '../src/testing';
+import { eventually } from '../support/wait';
+import { durableRunsCli } from './helpers/durable-runs-cli';
+
+const exec = promisify(execFile);
+
+/** Runs whose parked step works now. */
+const fixed = new Set<string>();
+
+const runners: Record<string, StepRunner> = {
+  /** Step 0 waits (up to an hour) for approve or reject; step 1 succeeds with it. */
+  approval: async (step) =>
+    step.stepNumber === 0
+      ? StepOutcome.waitForEvent(step.payload, { events: ['approve', 'reject'], timeout: '1h' })
+      : StepOutcome.succeed(step.event?.name ?? null),
+  /** Three steps that go straight on: no state but running. */
+  plain: async (step) => (step.stepNumber < 2 ? StepOutcome.continue(step.payload) : StepOutcome.succeed('done')),
+  /** Sleeps two seconds before step 1. */
+  sleeper: async (step) =>
+    step.stepNumber === 0 ? StepOutcome.continueAfter(null, 2000) : StepOutcome.succeed('slept'),
+  /** Parks (onExhausted: park) until fixed. */
+  parks: async (step) => {
+    if (!fixed.has(step.runId)) throw StepError.permanent('needs a human');
+    return StepOutcome.succeed('fixed');
+  },
+  /** Two children, then their states. */
+  family: async (step) =>
+    step.stepNumber === 0
+      ? StepOutcome.runChildren(null, [{ input: { part: 'a' } }, { input: { part: 'b' }, runner: 'plain' }])
+      : StepOutcome.succeed(step.children!.map((c) => c.status)),
+  default: async (step) => StepOutcome.succeed(step.payload),
+};
+
+let withAttributes: TestWorkflowEnvironment;
+let without: TestWorkflowEnvironment;
+let kit: TestKit;
+let bare: TestKit;
+let encrypted: TestKit;
+
+before(async () => {
+  const server = (extra: readonly string[]) =>
+    TestWorkflowEnvironment.createLocal({
+      server: { executable: devServerExecutable(), ip: '127.0.0.1', extraArgs: [...DEV_SERVER_ARGS, ...extra] },
+      client: { dataConverter },
+    });
+  [withAttributes, without] = await Promise.all([server(STATE_ATTRIBUTE_ARGS), server([])]);
+  kit = await createTestKit({ env: withAttributes, runners });
+  bare = await createTestKit({ env: without, runners });
+  encrypted = await createTestKit({
+    env: withAttributes,
+    runners,
+    encryptionKeys: `story:${randomBytes(32).toString('base64')}`,
+    taskQueue: 'story-encrypted',
+  });
+});
+
+after(async () => {
+  await kit?.teardown();
+  await bare?.teardown();
+  await encrypted?.teardown();
+  await withAttributes?.teardown();
+  await without?.teardown();
+});
+
+type Event = temporal.api.history.v1.IHistoryEvent;
+const historyOf = async (k: TestKit, runId: string): Promise<Event[]> =>
+  (await k.client.temporal.workflow.getHandle(runId).fetchHistory()).events ?? [];
+/** The upserts of the run's own attributes (Temporal's TemporalChangeVersion, which each patch marker upserts, aside). */
+const upserts = (events: Event[]) =>
+  events.filter((e) =>
+    Object.keys(e.upsertWorkflowSearchAttributesEventAttributes?.searchAttributes?.indexedFields ?? {}).some((k) =>
+      k.startsWith('DurableRuns'),
+    ),
+  );
+/** The patches the run recorded (its `core_patch` markers). */
+const patches = (events: Event[]) =>
+  events.flatMap((e) => {
+    const data = e.markerRecordedEventAttributes?.details?.['patch-data']?.payloads?.[0]?.data;
+    return e.markerRecordedEventAttributes?.markerName === 'core_patch' && data
+      ? [(JSON.parse(Buffer.from(data).toString()) as { id: string }).id]
+      : [];
+  });
+/** The DurableRunsState values the run upserted, in order (Temporal's own TemporalChangeVersion aside). */
+const statesUpserted = (events: Event[]) =>
+  upserts(events).flatMap((e) => {
+    const field = e.upsertWorkflowSearchAttributesEventAttributes!.searchAttributes?.indexedFields?.DurableRunsState;
+    return field?.data ? [JSON.parse(Buffer.from(field.data).toString()) as string] : [];
+  });
+const stateOf = async (k: TestKit, runId: string) =>
+  (await k.client.temporal.workflow.getHandle(runId).describe()).typedSearchAttributes.get(STATE_KEYS.state);
+
+test('every start carries a summary and details: runner and input; options and header names, no callback URL, no header value but the tenant', async () => {
+  const { runId } = await kit.client.submit({
+    runId: 'story-summary',
+    runner: 'approval',
+    input: { order: 'A-17', note: 'first order of the day' },
+    headers: { tenant: 'acme', callback_url: 'http://127.0.0.1:9/hook', authorization: 'Bearer sk-secret' },
+    maxSteps: 10,
+    deadline: '2h',
+  });
+  const described = await kit.client.temporal.workflow.getHandle(runId).describe();
+  assert.equal(await described.staticSummary(), 'approval: {"order":"A-17","note":"first order of the day"}');
+  const details = (await described.staticDetails())!;
+  assert.match(details, /\*\*runner\*\* approval/);
+  assert.match(details, /\*\*options\*\* maxSteps 10, deadline 2h/);
+  assert.match(details, /\*\*headers\*\* tenant=acme, authorization/);
+  assert.match(details, /\*\*webhook\*\* on close/);
+  assert.doesNotMatch(details, /127\.0\.0\.1|sk-secret|Bearer/);
+  // The run's own search attributes, set at start.
+  assert.equal(described.typedSearchAttributes.get(STATE_KEYS.runner), 'approval');
+  assert.equal(described.typedSearchAttributes.get(STATE_KEYS.tenant), 'acme');
+  await eventually(async () => (await stateOf(kit, runId)) === 'waiting', 30_000, 'waiting');
+  assert.equal(await kit.client.sendEvent(runId, 'approve'), true);
+  assert.equal((await kit.client.result(runId)).status, 'succeeded');
+});
+
+test('the wait, the sleep and the deadline have labelled timers; children are named by runner and index', async () => {
+  await kit.client.submit({ runId: 'story-timers', runner: 'approval', input: null, deadline: '3h' });
+  await eventually(async () => (await kit.client.status('story-timers')).state === 'waiting', 30_000, 'waiting');
+  await kit.client.submit({ runId: 'story-sleep', runner: 'sleeper', input: null });
+  await kit.client.submit({ runId: 'story-family', runner: 'family', input: null });
+  assert.equal((await kit.client.result('story-sleep')).status, 'succeeded');
+  assert.deepEqual((await kit.client.result('story-family')).result, ['succeeded', 'succeeded']);
+  const timerLabels = async (runId: string) =>
+    (await historyOf(kit, runId))
+      .filter((e) => e.timerStartedEventAttributes)
+      .map((e) => payloadConverter.fromPayload(e.userMetadata!.summary!));
+  assert.deepEqual((await timerLabels('story-timers')).sort(), ['deadline', 'wait for approve | reject']);
+  assert.deepEqual(await timerLabels('story-sleep'), ['sleep before step 1']);
+  const childSummaries = (await historyOf(kit, 'story-family'))
+    .filter((e) => e.startChildWorkflowExecutionInitiatedEventAttributes)
+    .map((e) => payloadConverter.fromPayload(e.userMetadata!.summary!));
+  assert.deepEqual(childSummaries, ['child 0 · default: {"part":"a"}', 'child 1 · plain: {"part":"b"}']);
+  // The children's own starts carry a summary, and their search attributes.
+  const child = await kit.client.temporal.workflow.getHandle('story-family-0-1').describe();
+  assert.equal(await child.staticSummary(), 'child 1 · plain: {"part":"b"}');
+  assert.equal(child.typedSearchAttributes.get(STATE_KEYS.runner), 'plain');
+  await kit.client.sendEvent('story-timers', 'approve');
+  assert.equal((await kit.client.result('story-timers')).status, 'succeeded');
+});
+
+test('the state is upserted only when it changes: none for a run that only runs; waiting, running for one that waits; sleeping; parked', async () => {
+  await kit.client.submit({ runId: 'story-plain', runner: 'plain', input: 1 });
+  assert.equal((await kit.client.result('story-plain')).status, 'succeeded');
+  const plain = await historyOf(kit, 'story-plain');
+  assert.equal(upserts(plain).length, 0, 'a run that only runs upserts nothing');
+  assert.ok(!patches(plain).includes('run-story'), 'and asks no patch for it');
+  // It still has its attributes from the start, and filters find it by runner.
+  assert.equal(
+    (await kit.client.temporal.workflow.getHandle('story-plain').describe()).typedSearchAttributes.get(
+      STATE_KEYS.runner,
+    ),
+    'plain',
+  );
+
+  const { runId } = await kit.client.submit({ runId: 'story-states', runner: 'approval', input: null });
+  await eventually(async () => (await stateOf(kit, runId)) === 'waiting', 30_000, 'waiting');
+  assert.equal(
+    (await kit.client.temporal.workflow.getHandle(runId).describe()).typedSearchAttributes.get(STATE_KEYS.step),
+    0,
+  );
+  await kit.client.sendEvent(runId, 'reject');
+  assert.equal((await kit.client.result(runId)).result, 'reject');
+  // waiting at step 0, running again for step 1, then closed from running: nothing more.
+  assert.deepEqual(statesUpserted(await historyOf(kit, runId)), ['waiting', 'running']);
+
+  assert.equal(
+    (await kit.client.result((await kit.client.submit({ runId: 'story-slept', runner: 'sleeper', input: null })).runId))
+      .status,
+    'succeeded',
+  );
+  assert.deepEqual(statesUpserted(await historyOf(kit, 'story-slept')), ['sleeping', 'running']);
+
+  await kit.client.submit({ runId: 'story-parked', runner: 'parks', input: null, onExhausted: 'park' });
+  await eventually(async () => (await stateOf(kit, 'story-parked')) === 'parked', 30_000, 'parked');
+  await kit.client.cancel('story-parked', 'never fixed');
+  assert.equal((await kit.client.result('story-parked')).status, 'cancelled');
+  // Closed from a state other than running: the close is upserted too, so no filter finds it parked.
+  assert.deepEqual(statesUpserted(await historyOf(kit, 'story-parked')), ['parked', 'cancelling', 'cancelled']);
+});
+
+test('list --state waiting and temporal workflow list --query find exactly the waiting runs; --state sleeping too', async () => {
+  const waiting = ['story-list-w1', 'story-list-w2', 'story-list-w3'];
+  for (const runId of waiting) await kit.client.submit({ runId, runner: 'approval', input: null });
+  await kit.client.submit({ runId: 'story-list-done', runner: 'plain', input: null });
+  await kit.client.result('story-list-done');
+  const query = `DurableRunsState = 'waiting' AND WorkflowId STARTS_WITH 'story-list-'`;
+  await eventually(
+    async () =>
+      (await kit.client.list({ state: 'waiting' })).filter((r) => r.runId.startsWith('story-list-')).length === 3,
+    30_000,
+    'three waiting runs listed',
+  );
+  const listed = (await kit.client.list({ state: 'waiting' })).filter((r) => r.runId.startsWith('story-list-'));
+  assert.deepEqual(listed.map((r) => r.runId).sort(), waiting);
+  assert.ok(listed.every((r) => r.state === 'waiting'));
+
+  const cli = resolveTemporalCli()!;
+  const { stdout } = await exec(cli, [
+    'workflow',
+    'list',
+    '--address',
+    withAttributes.connection.options.address as string,
+    '--query',
+    query,
+    '--output',
+    'json',
+  ]);
+  const found = (JSON.parse(stdout) as { execution: { workflowId: string } }[]).map((w) => w.execution.workflowId);
+  assert.deepEqual(found.sort(), waiting);
+
+  const cliList = await durableRunsCli(() => ({
+    address: withAttributes.connection.options.address as string,
+    taskQueue: kit.taskQueue,
+  }))('list', '--state', 'waiting', '--json');
+  assert.equal(cliList.code, 0, cliList.stderr);
+  const cliIds = (JSON.parse(cliList.stdout) as { runId: string }[])
+    .map((r) => r.runId)
+    .filter((id) => id.startsWith('story-list-'));
+  assert.deepEqual(cliIds.sort(), waiting);
+  for (const runId of waiting) await kit.client.sendEvent(runId, 'approve');
+  for (const runId of waiting) assert.equal((await kit.client.result(runId)).status, 'succeeded');
+});
+
+test('the attributes follow a waiting run across continue-as-new', async () => {
+  const { runId } = await kit.client.submit({
+    runId: 'story-handover',
+    runner: 'approval',
+    input: null,
+    maxHistoryEvents: 60,
+  });
+  await eventually(async () => (await stateOf(kit, runId)) === 'waiting', 30_000, 'waiting');
+  const first = (await kit.client.temporal.workflow.getHandle(runId).describe()).runId;
+  // Unrelated events grow its history past 60: it hands the wait over to a new execution.
+  for (let i = 0; i < 40; i++) await kit.client.sendEvent(runId, 'noise', { i });
+  await eventually(
+    async () => (await kit.client.temporal.workflow.getHandle(runId).describe()).runId !== first,
+    30_000,
+    'handed over',
+  );
+  const next = await kit.client.temporal.workflow.getHandle(runId).describe();
+  assert.equal(next.typedSearchAttributes.get(STATE_KEYS.state), 'waiting');
+  assert.equal(next.typedSearchAttributes.get(STATE_KEYS.runner), 'approval');
+  await kit.client.sendEvent(runId, 'approve');
+  assert.equal((await kit.client.result(runId)).result, 'approve');
+});
+
+test('with encryption on, the summary and details reach the server encrypted', async () => {
+  const { runId } = await encrypted.client.submit({
+    runId: 'story-encrypted',
+    runner: 'default',
+    input: { secret: 'plan-b' },
+  });
+  assert.equal((await encrypted.client.result(runId)).status, 'succeeded');
+  const raw = await encrypted.client.temporal.workflowService.describeWorkflowExecution({
+    namespace: 'default',
+    execution: { workflowId: runId },
+  });
+  const summary = raw.executionConfig!.userMetadata!.summary!;
+  assert.equal(Buffer.from(summary.metadata!.encoding!).toString(), 'binary/encrypted');
+  assert.ok(!Buffer.from(summary.data!).toString().includes('plan-b'));
+  // Through the client (with the keys), it reads as written.
+  const described = await encrypted.client.temporal.workflow.getHandle(runId).describe();
+  assert.equal(await described.staticSummary(), 'default: {"secret":"plan-b"}');
+});
+
+test('without the attributes registered everything works, nothing is upserted, and list --state waiting says what is missing', async () => {
+  const { runId } = await bare.client.submit({ runId: 'story-bare', runner: 'approval', input: { order: 1 } });
+  await eventually(async () => (await bare.client.status(runId)).state === 'waiting', 30_000, 'waiting');
+  const described = await bare.client.temporal.workflow.getHandle(runId).describe();
+  assert.equal(await described.staticSummary(), 'approval: {"order":1}');
+  assert.equal(described.typedSearchAttributes.get(STATE_KEYS.state), undefined);
+  await assert.rejects(bare.client.list({ state: 'waiting' }), /DurableRunsState.*not registered|search attribute/);
+  await bare.client.sendEvent(runId, 'approve');
+  assert.equal((await bare.client.result(runId)).result, 'approve');
+  assert.deepEqual(statesUpserted(await historyOf(bare, runId)), []);
+  assert.equal(upserts(await historyOf(bare, runId)).length, 0);
+});
