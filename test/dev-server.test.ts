@@ -80,3 +80,25 @@ test('a custom namespace is created and the UI serves when a UI port is asked fo
     await connection.close();
   }
 });
+
+test('a server that exits during start-up is started again, then the error names what it printed', async () => {
+  const noise: string[] = [];
+  const write = process.stderr.write.bind(process.stderr);
+  process.stderr.write = ((chunk: string | Uint8Array) => {
+    noise.push(String(chunk));
+    return true;
+  }) as typeof process.stderr.write;
+  try {
+    await assert.rejects(startDevServer({ dbFile: false, extraArgs: ['--no-such-flag'] }), (err: Error) => {
+      assert.match(err.message, /temporal server start-dev on 127\.0\.0\.1:\d+ exited with code 1: .*no-such-flag/s);
+      return true;
+    });
+  } finally {
+    process.stderr.write = write;
+  }
+  // Three attempts: the first two said they start it again.
+  assert.deepEqual(
+    noise.filter((line) => line.includes('starting it again')).map((line) => /\((\d)\/3\)/.exec(line)?.[1]),
+    ['2', '3'],
+  );
+});
