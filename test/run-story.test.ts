@@ -138,6 +138,36 @@ test('every start carries a summary and details: runner and input; options and h
   assert.equal((await kit.client.result(runId)).status, 'succeeded');
 });
 
+test('a schedule and a fork start their runs with a summary and the attributes too', async () => {
+  await kit.client.schedules.create({
+    scheduleId: 'story-nightly',
+    every: '1h',
+    run: { runner: 'default', input: { report: 'daily' }, headers: { tenant: 'acme' } },
+  });
+  await kit.client.schedules.trigger('story-nightly');
+  let scheduled: string | undefined;
+  await eventually(
+    async () => (scheduled = (await kit.client.schedules.describe('story-nightly')).recentRuns.at(-1)) !== undefined,
+    30_000,
+    'the schedule started a run',
+  );
+  const run = await kit.client.temporal.workflow.getHandle(scheduled!).describe();
+  assert.equal(await run.staticSummary(), 'default: {"report":"daily"}');
+  assert.match((await run.staticDetails())!, /\*\*from\*\* schedule story-nightly/);
+  assert.equal(run.typedSearchAttributes.get(STATE_KEYS.tenant), 'acme');
+  assert.equal((await kit.client.result(scheduled!)).status, 'succeeded');
+  await kit.client.schedules.delete('story-nightly');
+
+  await kit.client.submit({ runId: 'story-fork-source', runner: 'plain', input: 'x' });
+  await kit.client.result('story-fork-source');
+  const { runId } = await kit.client.fork('story-fork-source', { fromStep: 2, payload: 'edited' });
+  const fork = await kit.client.temporal.workflow.getHandle(runId).describe();
+  assert.equal(await fork.staticSummary(), 'fork of story-fork-source from step 2 · plain: edited');
+  assert.match((await fork.staticDetails())!, /\*\*from\*\* fork of story-fork-source from step 2/);
+  assert.equal(fork.typedSearchAttributes.get(STATE_KEYS.step), 2);
+  assert.equal((await kit.client.result(runId)).status, 'succeeded');
+});
+
 test('the wait, the sleep and the deadline have labelled timers; children are named by runner and index', async () => {
   await kit.client.submit({ runId: 'story-timers', runner: 'approval', input: null, deadline: '3h' });
   await eventually(async () => (await kit.client.status('story-timers')).state === 'waiting', 30_000, 'waiting');
@@ -286,6 +316,23 @@ test('with encryption on, the summary and details reach the server encrypted', a
   // Through the client (with the keys), it reads as written.
   const described = await encrypted.client.temporal.workflow.getHandle(runId).describe();
   assert.equal(await described.staticSummary(), 'default: {"secret":"plan-b"}');
+
+  // The labels the worker writes (timers, children) are encrypted too.
+  await encrypted.client.submit({ runId: 'story-encrypted-family', runner: 'family', input: null, deadline: '1h' });
+  assert.equal((await encrypted.client.result('story-encrypted-family')).status, 'succeeded');
+  const { history } = await encrypted.client.temporal.workflowService.getWorkflowExecutionHistory({
+    namespace: 'default',
+    execution: { workflowId: 'story-encrypted-family' },
+  });
+  const labelled = (history?.events ?? []).filter(
+    (e) => e.timerStartedEventAttributes || e.startChildWorkflowExecutionInitiatedEventAttributes,
+  );
+  assert.equal(labelled.length, 3, 'the deadline timer and two children');
+  for (const event of labelled) {
+    const label = event.userMetadata!.summary!;
+    assert.equal(Buffer.from(label.metadata!.encoding!).toString(), 'binary/encrypted');
+    assert.ok(!Buffer.from(label.data!).toString().includes('part'));
+  }
 });
 
 test('without the attributes registered everything works, nothing is upserted, and list --state waiting says what is missing', async () => {
