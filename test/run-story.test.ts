@@ -17,12 +17,11 @@ import { promisify } from 'node:util';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { temporal } from '@temporalio/proto';
 import { StepError, StepOutcome, type StepRunner } from '../src';
-import { dataConverter } from '../src/client';
-import { DEV_SERVER_ARGS, STATE_ATTRIBUTE_ARGS } from '../src/local/dev-server';
-import { devServerExecutable, resolveTemporalCli } from '../src/local/temporal-binaries';
+import { STATE_ATTRIBUTE_ARGS } from '../src/local/dev-server';
+import { resolveTemporalCli } from '../src/local/temporal-binaries';
 import { payloadConverter } from '../src/shared/payload-converter';
 import { STATE_KEYS } from '../src/shared/run-story';
-import { createTestKit, type TestKit } from '../src/testing';
+import { createTestEnv, createTestKit, type TestKit } from '../src/testing';
 import { eventually } from '../support/wait';
 import { durableRunsCli } from './helpers/durable-runs-cli';
 
@@ -62,12 +61,10 @@ let bare: TestKit;
 let encrypted: TestKit;
 
 before(async () => {
-  const server = (extra: readonly string[]) =>
-    TestWorkflowEnvironment.createLocal({
-      server: { executable: devServerExecutable(), ip: '127.0.0.1', extraArgs: [...DEV_SERVER_ARGS, ...extra] },
-      client: { dataConverter },
-    });
-  [withAttributes, without] = await Promise.all([server(STATE_ATTRIBUTE_ARGS), server([])]);
+  [withAttributes, without] = await Promise.all([
+    createTestEnv('local', { extraArgs: STATE_ATTRIBUTE_ARGS }),
+    createTestEnv('local'),
+  ]);
   kit = await createTestKit({ env: withAttributes, runners });
   bare = await createTestKit({ env: without, runners });
   encrypted = await createTestKit({
