@@ -15,7 +15,6 @@ import { randomBytes } from 'node:crypto';
 import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import type { temporal } from '@temporalio/proto';
 import { StepError, StepOutcome, type StepRunner } from '../src';
 import { STATE_ATTRIBUTE_ARGS } from '../src/local/dev-server';
 import { resolveTemporalCli } from '../src/local/temporal-binaries';
@@ -24,6 +23,13 @@ import { STATE_KEYS } from '../src/shared/run-story';
 import { createTestEnv, createTestKit, type TestKit } from '../src/testing';
 import { eventually } from '../support/wait';
 import { durableRunsCli } from './helpers/durable-runs-cli';
+import {
+  historyOf as historyOfRun,
+  patches,
+  stateOf as stateOfRun,
+  statesUpserted,
+  upserts,
+} from './helpers/run-story';
 
 const exec = promisify(execFile);
 
@@ -83,32 +89,8 @@ after(async () => {
   await without?.teardown();
 });
 
-type Event = temporal.api.history.v1.IHistoryEvent;
-const historyOf = async (k: TestKit, runId: string): Promise<Event[]> =>
-  (await k.client.temporal.workflow.getHandle(runId).fetchHistory()).events ?? [];
-/** The upserts of the run's own attributes (Temporal's TemporalChangeVersion, which each patch marker upserts, aside). */
-const upserts = (events: Event[]) =>
-  events.filter((e) =>
-    Object.keys(e.upsertWorkflowSearchAttributesEventAttributes?.searchAttributes?.indexedFields ?? {}).some((k) =>
-      k.startsWith('DurableRuns'),
-    ),
-  );
-/** The patches the run recorded (its `core_patch` markers). */
-const patches = (events: Event[]) =>
-  events.flatMap((e) => {
-    const data = e.markerRecordedEventAttributes?.details?.['patch-data']?.payloads?.[0]?.data;
-    return e.markerRecordedEventAttributes?.markerName === 'core_patch' && data
-      ? [(JSON.parse(Buffer.from(data).toString()) as { id: string }).id]
-      : [];
-  });
-/** The DurableRunsState values the run upserted, in order (Temporal's own TemporalChangeVersion aside). */
-const statesUpserted = (events: Event[]) =>
-  upserts(events).flatMap((e) => {
-    const field = e.upsertWorkflowSearchAttributesEventAttributes!.searchAttributes?.indexedFields?.DurableRunsState;
-    return field?.data ? [JSON.parse(Buffer.from(field.data).toString()) as string] : [];
-  });
-const stateOf = async (k: TestKit, runId: string) =>
-  (await k.client.temporal.workflow.getHandle(runId).describe()).typedSearchAttributes.get(STATE_KEYS.state);
+const historyOf = (k: TestKit, runId: string) => historyOfRun(k.client.temporal, runId);
+const stateOf = (k: TestKit, runId: string) => stateOfRun(k.client.temporal, runId);
 
 test('every start carries a summary and details: runner and input; options and header names, no callback URL, no header value but the tenant', async () => {
   const { runId } = await kit.client.submit({

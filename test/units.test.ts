@@ -1,9 +1,10 @@
-/** Unit tests for the pure pieces: validation, payload conversion, configuration, step backoff. */
+/** Unit tests for the pure pieces: validation, payload conversion, configuration, step backoff, the UI's labels. */
 import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
+import fc from 'fast-check';
 import { ConfigError, loadConnectionConfig, loadVersioningConfig, loadWebhookOptions } from '../src/common/config';
 import {
   fromBase64,
@@ -13,6 +14,16 @@ import {
   toBase64,
 } from '../src/shared/payload-converter';
 import { stepBackoffMs, webhookRetryPolicy } from '../src/shared/retry';
+import { utf8Length } from '../src/shared/limits';
+import {
+  CHILD_LABELS_BYTES,
+  childStory,
+  clipBytes,
+  MAX_DETAILS_BYTES,
+  runDetails,
+  runSummary,
+  waitLabel,
+} from '../src/shared/run-story';
 import {
   parseDelay,
   validateCarry,
@@ -375,5 +386,97 @@ test('step backoff: 1 s, ×2, capped at 5 min; webhook policy maps the settings'
     maximumInterval: 30_000,
     maximumAttempts: 1,
     nonRetryableErrorTypes: ['WebhookGiveUp'],
+  });
+});
+
+describe("the UI's labels stay within their bytes", () => {
+  test('clipBytes cuts by UTF-8 bytes, marks the cut, and never splits a character', () => {
+    assert.equal(clipBytes('short', 10), 'short');
+    assert.equal(clipBytes('abcdefghij', 10), 'abcdefghij');
+    assert.equal(clipBytes('abcdefghijk', 10), 'abcdefg…');
+    assert.equal(clipBytes('abc', 2), '');
+    // 'é' is 2 bytes, '😀' is a surrogate pair of 4: a cut inside either drops the whole character.
+    assert.equal(clipBytes('ééééé', 8), 'éé…');
+    assert.equal(clipBytes('a😀😀', 7), 'a…');
+    assert.equal(clipBytes('a😀😀', 8), 'a😀…');
+    fc.assert(
+      fc.property(fc.string({ unit: 'binary', maxLength: 300 }), fc.integer({ min: 0, max: 400 }), (text, max) => {
+        const cut = clipBytes(text, max);
+        assert.ok(utf8Length(cut) <= max, `${utf8Length(cut)} bytes > ${max}`);
+        if (utf8Length(text) <= max) assert.equal(cut, text);
+        else if (max >= 3) {
+          assert.ok(cut.endsWith('…'));
+          assert.ok(text.startsWith(cut.slice(0, -1)), 'the kept part is a prefix of the text');
+          // No lone high surrogate where the text was cut.
+          assert.ok(!/[\uD800-\uDBFF]$/.test(cut.slice(0, -1)));
+        }
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  test('a summary, details and a wait label are bounded whatever the runner, input and headers', () => {
+    const headers = Object.fromEntries(Array.from({ length: 200 }, (_, i) => [`x-header-${'n'.repeat(80)}-${i}`, 'v']));
+    const spec = {
+      runner: 'ŕ'.repeat(200),
+      input: { q: '😀'.repeat(5000) },
+      headers: { ...headers, tenant: 'é'.repeat(500) },
+    };
+    assert.ok(utf8Length(runSummary(spec)) <= 640);
+    const details = runDetails({ ...spec, deadline: '1h', maxSteps: 3 });
+    assert.ok(utf8Length(details) <= MAX_DETAILS_BYTES, `${utf8Length(details)} bytes`);
+    assert.match(details, /^\*\*runner\*\* ŕ/);
+    assert.ok(utf8Length(waitLabel(Array.from({ length: 100 }, (_, i) => `event-${'e'.repeat(100)}-${i}`))) <= 640);
+    assert.equal(waitLabel(['approve', 'reject']), 'wait for approve | reject');
+  });
+
+  test("a step's children share CHILD_LABELS_BYTES, each within its share", () => {
+    const headers = Object.fromEntries(Array.from({ length: 100 }, (_, i) => [`x-${'h'.repeat(200)}-${i}`, 'v']));
+    const spec = {
+      runner: 'r'.repeat(200),
+      input: 'ü'.repeat(10_000),
+      headers: { ...headers, tenant: 't'.repeat(2000) },
+    };
+    const labelBytes = (story: ReturnType<typeof childStory>) =>
+      utf8Length(story.staticSummary) +
+      utf8Length(story.staticDetails) +
+      (story.typedSearchAttributes ?? []).reduce(
+        (n, pair) => n + (typeof pair.value === 'string' ? utf8Length(pair.value) : 0),
+        0,
+      );
+    for (const count of [1, 10, 100, 1000, 5000]) {
+      let total = 0;
+      for (let index = 0; index < count; index++) {
+        const story = childStory(spec, index, { parentRunId: 'p'.repeat(128), count, attributes: true });
+        total += labelBytes(story);
+        if (index === 0) {
+          assert.match(story.staticSummary, count <= 1000 ? /^child 0 · r+…$/ : /^child 0 .*…$/);
+          assert.ok(utf8Length(story.staticDetails) <= MAX_DETAILS_BYTES);
+        }
+      }
+      assert.ok(total <= CHILD_LABELS_BYTES, `${count} children carry ${total} bytes of labels`);
+    }
+    // A small fan-out keeps its labels whole: the runner, the origin and the tenant.
+    const few = childStory({ runner: 'agent', input: 'hi', headers: { tenant: 'acme' } }, 2, {
+      parentRunId: 'run-1',
+      count: 3,
+      attributes: true,
+    });
+    assert.equal(few.staticSummary, 'child 2 · agent: hi');
+    assert.match(few.staticDetails, /\*\*from\*\* child 2 of run-1/);
+    assert.deepEqual(
+      few.typedSearchAttributes?.map((pair) => [pair.key.name, pair.value]),
+      [
+        ['DurableRunsState', 'running'],
+        ['DurableRunsRunner', 'agent'],
+        ['DurableRunsTenant', 'acme'],
+        ['DurableRunsStep', 0],
+      ],
+    );
+    assert.equal(
+      childStory({ runner: 'agent', input: 1 }, 0, { parentRunId: 'p', count: 1, attributes: false })
+        .typedSearchAttributes,
+      undefined,
+    );
   });
 });

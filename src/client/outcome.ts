@@ -1,6 +1,12 @@
 /** How a run ends from outside: cancel it, or wait for its outcome, whatever its close status. */
 import { type Client, WorkflowFailedError, WorkflowNotFoundError } from '@temporalio/client';
-import { ApplicationFailure, CancelledFailure, TerminatedFailure, TimeoutFailure } from '@temporalio/common';
+import {
+  ApplicationFailure,
+  CancelledFailure,
+  TerminatedFailure,
+  TimeoutFailure,
+  WorkflowExecutionAlreadyStartedError,
+} from '@temporalio/common';
 import { cancelSignal } from '../shared/definitions';
 import { OUTCOME_MEMO_KEY } from '../shared/names';
 import type { RunOutcome, RunSpec } from '../shared/types';
@@ -15,10 +21,26 @@ export async function cancelRun(temporal: Client, runId: string, reason?: string
   try {
     const description = await temporal.workflow.getHandle(runId).describe();
     if (description.status.name !== 'RUNNING') return false;
-    await temporal.workflow.getHandle(runId).signal(cancelSignal, reason === undefined ? {} : { reason });
+    const request = reason === undefined ? {} : { reason };
+    if (description.executionTime && description.executionTime.getTime() > Date.now()) {
+      // A delayed start (`startDelay`) not yet due: Temporal holds a plain signal until the delay
+      // ends, but a signal-with-start wakes the run at once. It signals this run and never starts
+      // one: the run is open, and a closed one with this ID refuses a new start.
+      await temporal.workflow.signalWithStart(description.type, {
+        workflowId: runId,
+        taskQueue: description.taskQueue,
+        args: [await firstInput(temporal, runId)],
+        signal: cancelSignal,
+        signalArgs: [request],
+        workflowIdReusePolicy: 'REJECT_DUPLICATE',
+        workflowIdConflictPolicy: 'USE_EXISTING',
+      });
+      return true;
+    }
+    await temporal.workflow.getHandle(runId).signal(cancelSignal, request);
     return true;
   } catch (err) {
-    if (err instanceof WorkflowNotFoundError) return false;
+    if (err instanceof WorkflowNotFoundError || err instanceof WorkflowExecutionAlreadyStartedError) return false;
     throw err;
   }
 }

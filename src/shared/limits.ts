@@ -78,7 +78,8 @@ export function jsonDeeperThan(text: string, max: number): boolean {
   return false;
 }
 
-function utf8Length(text: string): number {
+/** The bytes `text` takes in UTF-8. */
+export function utf8Length(text: string): number {
   let n = 0;
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);

@@ -4,6 +4,7 @@
  * client, the schedules and the workflow (child runs) make the same text; no secret ends up in it.
  */
 import { defineSearchAttributeKey, type SearchAttributePair, SearchAttributeType } from '@temporalio/common';
+import { utf8Length } from './limits';
 import { DEFAULT_RUNNER } from './names';
 import type { RunSpec, RunState } from './types';
 
@@ -35,21 +36,42 @@ export const STATE_KEYS = {
   step: defineSearchAttributeKey(STATE_ATTRIBUTES.step, SearchAttributeType.INT),
 };
 
-/** A Keyword value is bounded by the server (2 KiB by default); ours stay well below. */
+/** A Keyword value is bounded by the server (2 KiB by default); ours stay well below, in UTF-8 bytes. */
 const MAX_KEYWORD = 256;
+
+/**
+ * `text` cut to at most `max` UTF-8 bytes, `…` (3 bytes) where it was cut; never splits a
+ * character. Sandbox-safe (no TextEncoder).
+ */
+export function clipBytes(text: string, max: number): string {
+  if (utf8Length(text) <= max) return text;
+  let end = 0;
+  let bytes = 0;
+  const room = Math.max(0, max - 3);
+  while (end < text.length) {
+    const c = text.charCodeAt(end);
+    const pair = c >= 0xd800 && c <= 0xdbff && end + 1 < text.length;
+    const size = c < 0x80 ? 1 : c < 0x800 ? 2 : pair ? 4 : 3;
+    if (bytes + size > room) break;
+    bytes += size;
+    end += pair ? 2 : 1;
+  }
+  return max >= 3 ? `${text.slice(0, end)}…` : '';
+}
 
 /** The attributes a run starts with: its runner, its tenant (if any), and state `running` (or `scheduled`) at `step`. */
 export function startAttributes(
   spec: Pick<RunSpec, 'runner' | 'headers'>,
   state: Extract<RunState, 'running' | 'scheduled'> = 'running',
   step = 0,
+  maxKeyword = MAX_KEYWORD,
 ): SearchAttributePair[] {
   const tenant = spec.headers?.tenant;
   return [
     { key: STATE_KEYS.state, value: state },
-    { key: STATE_KEYS.runner, value: (spec.runner ?? DEFAULT_RUNNER).slice(0, MAX_KEYWORD) },
+    { key: STATE_KEYS.runner, value: clipBytes(spec.runner ?? DEFAULT_RUNNER, maxKeyword) },
     ...(typeof tenant === 'string' && tenant !== ''
-      ? [{ key: STATE_KEYS.tenant, value: tenant.slice(0, MAX_KEYWORD) }]
+      ? [{ key: STATE_KEYS.tenant, value: clipBytes(tenant, maxKeyword) }]
       : []),
     { key: STATE_KEYS.step, value: step },
   ];
@@ -57,6 +79,8 @@ export function startAttributes(
 
 /** The longest summary: a line in the UI's list and header. */
 const MAX_SUMMARY = 160;
+/** The most bytes a run's details take (a header list may be long: it is cut there). */
+export const MAX_DETAILS_BYTES = 1024;
 /** How much of the input the summary shows. */
 const MAX_EXCERPT = 100;
 
@@ -79,10 +103,10 @@ export function excerpt(value: unknown, max = MAX_EXCERPT): string {
 }
 
 /** The static summary: the runner and the start of its input (`agent: "What is 6 times 7?"`). */
-export function runSummary(spec: Pick<RunSpec, 'runner' | 'input'>, prefix = ''): string {
+export function runSummary(spec: Pick<RunSpec, 'runner' | 'input'>, prefix = '', maxBytes = 4 * MAX_SUMMARY): string {
   const runner = spec.runner ?? DEFAULT_RUNNER;
   const line = `${prefix}${runner}: ${excerpt(spec.input)}`;
-  return line.length > MAX_SUMMARY ? `${line.slice(0, MAX_SUMMARY - 1)}…` : line;
+  return clipBytes(line.length > MAX_SUMMARY ? `${line.slice(0, MAX_SUMMARY - 1)}…` : line, maxBytes);
 }
 
 /** Options shown in the details, in this order, when set. */
@@ -108,7 +132,7 @@ const SHOWN_HEADERS: ReadonlySet<string> = new Set(['tenant']);
  */
 export function runDetails(
   spec: Pick<RunSpec, 'runner' | 'headers'> & Partial<Pick<RunSpec, (typeof SHOWN_OPTIONS)[number]>>,
-  options: { webhookUrlHeader?: string; origin?: string } = {},
+  options: { webhookUrlHeader?: string; origin?: string; maxBytes?: number } = {},
 ): string {
   const lines = [`**runner** ${spec.runner ?? DEFAULT_RUNNER}`];
   if (options.origin) lines.push(`**from** ${options.origin}`);
@@ -120,8 +144,38 @@ export function runDetails(
     .map(([name, value]) => (SHOWN_HEADERS.has(name) ? `${name}=${excerpt(value, 64)}` : name));
   if (headers.length > 0) lines.push(`**headers** ${headers.join(', ')}`);
   if (spec.headers?.[urlHeader] !== undefined) lines.push('**webhook** on close');
-  return lines.join('\n');
+  return clipBytes(lines.join('\n'), options.maxBytes ?? MAX_DETAILS_BYTES);
+}
+
+/**
+ * What all the children of one step may carry for the UI together (summaries, details, runner and
+ * tenant attributes). They start in one workflow task, whose completion Temporal refuses above
+ * 4 MiB (and then terminates the parent, untold); their inputs take up to 1.9 MB of it.
+ */
+export const CHILD_LABELS_BYTES = 256 * 1024;
+
+/**
+ * A child's summary, details and (with `attributes`) search attributes, within its share of
+ * {@link CHILD_LABELS_BYTES}: the state, then a quarter each for the summary, the details, the runner
+ * and the tenant.
+ */
+export function childStory(
+  spec: Pick<RunSpec, 'runner' | 'input' | 'headers'>,
+  index: number,
+  of: { parentRunId: string; count: number; attributes: boolean },
+): { staticSummary: string; staticDetails: string; typedSearchAttributes?: SearchAttributePair[] } {
+  const share = Math.min(2 * MAX_DETAILS_BYTES, Math.floor(CHILD_LABELS_BYTES / Math.max(1, of.count)));
+  // The state attribute (`running`) is counted too; the rest is split evenly.
+  const part = Math.floor((share - 'running'.length) / 4);
+  return {
+    staticSummary: runSummary(spec, `child ${index} · `, part),
+    staticDetails: runDetails(spec, { origin: `child ${index} of ${excerpt(of.parentRunId, 64)}`, maxBytes: part }),
+    ...(of.attributes
+      ? { typedSearchAttributes: startAttributes(spec, 'running', 0, Math.min(MAX_KEYWORD, part)) }
+      : {}),
+  };
 }
 
 /** The label of a step's wait timer in the UI: `wait for approve | reject`. */
-export const waitLabel = (events: readonly string[]): string => `wait for ${events.join(' | ')}`;
+export const waitLabel = (events: readonly string[]): string =>
+  clipBytes(`wait for ${events.join(' | ')}`, 4 * MAX_SUMMARY);

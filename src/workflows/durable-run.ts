@@ -50,7 +50,7 @@ import type { Receipt } from '../shared/events';
 import { HISTORY_CEILING, isTerminal, RunModel } from '../shared/run-model';
 import { MAX_COMMAND_BYTES, overflow } from '../shared/limits';
 import type { RunMetricsSinks } from '../shared/metrics';
-import { runDetails, runSummary, STATE_KEYS, startAttributes, waitLabel } from '../shared/run-story';
+import { childStory, STATE_KEYS, waitLabel } from '../shared/run-story';
 import { ErrorType, OUTCOME_MEMO_KEY, PARKED_MEMO_KEY } from '../shared/names';
 import { STEP_INFRA_RETRY, stepBackoffMs } from '../shared/retry';
 import type { RunOutcome, RunSpec, RunStatusKind } from '../shared/types';
@@ -746,11 +746,11 @@ export async function durableRun(rawSpec: RunSpec, rawCarry?: RunCarry): Promise
         if (verifiedMessages()) tokens.set(child.runId, uuid4());
         // Named in the UI by runner and index; started with the run-state attributes where the parent has them.
         const ui = story()
-          ? {
-              staticSummary: runSummary(child.spec, `child ${index} · `),
-              staticDetails: runDetails(child.spec, { origin: `child ${index} of ${runId}` }),
-              ...(shownState !== undefined ? { typedSearchAttributes: startAttributes(child.spec) } : {}),
-            }
+          ? childStory(child.spec, index, {
+              parentRunId: runId,
+              count: children.length,
+              attributes: shownState !== undefined,
+            })
           : {};
         outcomes[index] = await childOutcome(child, tokens.get(child.runId), ui, () => {
           started.add(child.runId);
