@@ -272,30 +272,40 @@ test('retry refuses, changing nothing: an unknown run, a running one, a succeede
   );
 });
 
-test('cancel --query: 50 runs cancelled by one batch job, each Canceled with cancelledBy signal; --dry-run and no --yes change nothing', async () => {
+test('cancel --query: 50 runs cancelled by one batch job, each Canceled with cancelledBy signal, and 2 in a start delay woken to cancel now; --dry-run and no --yes change nothing', async () => {
   const ids = Array.from({ length: 50 }, (_, i) => `bulk-cancel-${String(i).padStart(2, '0')}`);
   for (const runId of ids) await kit.client.submit({ runId, runner: 'waitsForever', input: null });
+  // Temporal holds a plain signal (the batch's) to a run in its start delay until the delay ends.
+  const delayed = ['bulk-cancel-delayed-a', 'bulk-cancel-delayed-b'];
+  for (const runId of delayed)
+    await kit.client.submit({ runId, runner: 'waitsForever', input: null, startDelay: '1h' });
   await kit.client.submit({ runId: 'bulk-keep', runner: 'waitsForever', input: null });
   const query = "WorkflowId STARTS_WITH 'bulk-cancel-'";
   // Visibility catches up with the starts.
   await eventually(
-    async () => (await kit.client.cancelMatching(query, { dryRun: true })).matched === 50,
+    async () => (await kit.client.cancelMatching(query, { dryRun: true })).matched === 52,
     30_000,
-    '50 visible',
+    '52 visible',
   );
 
   const dry = await durableRuns('cancel', '--query', query, '--dry-run');
-  assert.deepEqual([dry.code, dry.stdout.trim()], [0, '50 running runs match']);
+  assert.deepEqual([dry.code, dry.stdout.trim()], [0, '52 running runs match']);
   const unconfirmed = await durableRuns('cancel', '--query', query, '--reason', 'provider outage');
   assert.equal(unconfirmed.code, 2);
-  assert.equal(unconfirmed.stdout.trim(), 'nothing done: 50 running runs match; add --yes to cancel them');
+  assert.equal(unconfirmed.stdout.trim(), 'nothing done: 52 running runs match; add --yes to cancel them');
   assert.equal((await kit.client.status(ids[0]!)).state, 'waiting', 'nothing happened');
 
   const done = await durableRuns('cancel', '--query', query, '--reason', 'provider outage', '--yes', '--json');
   assert.equal(done.code, 0, done.stderr);
-  const report = JSON.parse(done.stdout) as { matched: number; completed: number; state: string; jobId: string };
-  assert.deepEqual([report.matched, report.completed, report.state], [50, 50, 'completed']);
-  for (const runId of ids) {
+  const report = JSON.parse(done.stdout) as {
+    matched: number;
+    completed: number;
+    state: string;
+    jobId: string;
+    woken: number;
+  };
+  assert.deepEqual([report.matched, report.completed, report.state, report.woken], [52, 52, 'completed', 2]);
+  for (const runId of [...ids, ...delayed]) {
     const outcome = await kit.client.result(runId);
     assert.deepEqual(
       [outcome.status, outcome.cancelledBy, outcome.error],

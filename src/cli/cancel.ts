@@ -38,7 +38,11 @@ export function addCancelCommand(program: Command): void {
 
 async function cancelMany(client: RunsClient, query: string, opts: CancelFlags): Promise<number> {
   const dryRun = opts.dryRun || !opts.yes;
-  const { matched, jobId } = await client.cancelMatching(query, {
+  const {
+    matched,
+    jobId,
+    woken = 0,
+  } = await client.cancelMatching(query, {
     dryRun,
     ...(opts.reason !== undefined ? { reason: opts.reason } : {}),
   });
@@ -59,10 +63,11 @@ async function cancelMany(client: RunsClient, query: string, opts: CancelFlags):
     await new Promise((resolve) => setTimeout(resolve, 500));
     progress = await client.batchProgress(jobId);
   }
-  print(opts.json, { query, matched, jobId, ...progress }, () =>
+  const delayed = woken > 0 ? `; ${woken} in their start delay woken to cancel now` : '';
+  print(opts.json, { query, matched, jobId, woken, ...progress }, () =>
     progress.state === 'running'
-      ? `cancel sent to ${progress.completed} of ${matched} runs so far; batch job ${jobId} goes on on the server`
-      : `cancel sent to ${progress.completed} of ${matched} runs (batch job ${jobId}${progress.failed ? `, ${progress.failed} failed` : ''})`,
+      ? `cancel sent to ${progress.completed} of ${matched} runs so far; batch job ${jobId} goes on on the server${delayed}`
+      : `cancel sent to ${progress.completed} of ${matched} runs (batch job ${jobId}${progress.failed ? `, ${progress.failed} failed` : ''})${delayed}`,
   );
   return progress.failed > 0 ? EXIT.failed : EXIT.ok;
 }

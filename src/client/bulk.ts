@@ -1,15 +1,18 @@
 /**
  * Acting on many runs at once (contract v3, "Day two"): every run a visibility query selects.
  * Cancelling is Temporal's batch operation (server-side and resumable: it goes on if the client
- * goes away), sending each run the `cancel` signal; retrying resets each failed run from the
+ * goes away), sending each run the `cancel` signal (and a signal-with-start to runs in their start
+ * delay, which Temporal would hold a plain signal for); retrying resets each failed run from the
  * client, as a reset point differs per run and a batch reset takes one for all.
  */
 import { randomUUID } from 'node:crypto';
-import type { Client } from '@temporalio/client';
+import { type Client, WorkflowNotFoundError } from '@temporalio/client';
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import { encodeToPayloads } from '@temporalio/common/lib/internal-non-workflow';
 import { WORKFLOW_TYPE } from '../shared/names';
 import { ValidationError } from '../shared/validate';
 import type { CancelRequest } from '../shared/definitions';
+import { cancelDelayed, isDelayed } from './outcome';
 import { retryRun, type RetryAnswer } from './retry';
 
 /** What a bulk action matched, and (unless a dry run) what it did. */
@@ -18,6 +21,11 @@ export interface BulkCancel {
   matched: number;
   /** The batch job sending them `cancel` (absent for a dry run or when nothing matched). */
   jobId?: string;
+  /**
+   * Matched runs in their start delay, woken with a signal-with-start so that they cancel now
+   * (Temporal holds the batch's plain signal until the delay ends).
+   */
+  woken?: number;
 }
 
 export interface BulkRetry {
@@ -76,7 +84,28 @@ export async function cancelMatching(
       signalOperation: { signal: 'cancel', input: { payloads }, identity: temporal.options.identity },
     }),
   );
-  return { matched, jobId };
+  return { matched, jobId, woken: await wakeDelayed(temporal, visibilityQuery, request) };
+}
+
+/** The most delayed runs one bulk cancel wakes itself (each costs a history read and a signal). */
+const MAX_WOKEN = 10_000;
+
+/** Sends `cancel` with a signal-with-start to the runs `query` selects that are in their start delay. */
+async function wakeDelayed(temporal: Client, query: string, request: CancelRequest): Promise<number> {
+  let woken = 0;
+  const delayed = temporal.workflow.list({ query: `(${query}) AND ExecutionTime > '${new Date().toISOString()}'` });
+  for await (const execution of delayed) {
+    if (woken >= MAX_WOKEN) break;
+    if (!isDelayed(execution)) continue;
+    try {
+      await cancelDelayed(temporal, execution, request);
+      woken++;
+    } catch (err) {
+      // Closed meanwhile: nothing to wake.
+      if (!(err instanceof WorkflowExecutionAlreadyStartedError || err instanceof WorkflowNotFoundError)) throw err;
+    }
+  }
+  return woken;
 }
 
 /** How a batch job stands: `running`, `completed` or `failed`, with its counts. */

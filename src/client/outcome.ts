@@ -1,5 +1,10 @@
 /** How a run ends from outside: cancel it, or wait for its outcome, whatever its close status. */
-import { type Client, WorkflowFailedError, WorkflowNotFoundError } from '@temporalio/client';
+import {
+  type Client,
+  WorkflowFailedError,
+  type WorkflowExecutionInfo,
+  WorkflowNotFoundError,
+} from '@temporalio/client';
 import {
   ApplicationFailure,
   CancelledFailure,
@@ -7,7 +12,7 @@ import {
   TimeoutFailure,
   WorkflowExecutionAlreadyStartedError,
 } from '@temporalio/common';
-import { cancelSignal } from '../shared/definitions';
+import { type CancelRequest, cancelSignal } from '../shared/definitions';
 import { OUTCOME_MEMO_KEY } from '../shared/names';
 import type { RunOutcome, RunSpec } from '../shared/types';
 import { ValidationError, validateRunIdLookup } from '../shared/validate';
@@ -22,27 +27,39 @@ export async function cancelRun(temporal: Client, runId: string, reason?: string
     const description = await temporal.workflow.getHandle(runId).describe();
     if (description.status.name !== 'RUNNING') return false;
     const request = reason === undefined ? {} : { reason };
-    if (description.executionTime && description.executionTime.getTime() > Date.now()) {
-      // A delayed start (`startDelay`) not yet due: Temporal holds a plain signal until the delay
-      // ends, but a signal-with-start wakes the run at once. It signals this run and never starts
-      // one: the run is open, and a closed one with this ID refuses a new start.
-      await temporal.workflow.signalWithStart(description.type, {
-        workflowId: runId,
-        taskQueue: description.taskQueue,
-        args: [await firstInput(temporal, runId)],
-        signal: cancelSignal,
-        signalArgs: [request],
-        workflowIdReusePolicy: 'REJECT_DUPLICATE',
-        workflowIdConflictPolicy: 'USE_EXISTING',
-      });
-      return true;
-    }
-    await temporal.workflow.getHandle(runId).signal(cancelSignal, request);
+    if (isDelayed(description)) await cancelDelayed(temporal, description, request);
+    else await temporal.workflow.getHandle(runId).signal(cancelSignal, request);
     return true;
   } catch (err) {
     if (err instanceof WorkflowNotFoundError || err instanceof WorkflowExecutionAlreadyStartedError) return false;
     throw err;
   }
+}
+
+/** Whether a run's start delay (`startDelay`) has not passed yet: no workflow task has run. */
+export const isDelayed = (execution: Pick<WorkflowExecutionInfo, 'executionTime'>): boolean =>
+  execution.executionTime !== undefined && execution.executionTime.getTime() > Date.now();
+
+/**
+ * Sends `cancel` to a run in its start delay. Temporal holds a plain signal until the delay ends;
+ * a signal-with-start wakes the run at once. It signals this run and never starts one: the run is
+ * open, and a closed one with this ID refuses a new start (then it throws
+ * WorkflowExecutionAlreadyStartedError).
+ */
+export async function cancelDelayed(
+  temporal: Client,
+  execution: Pick<WorkflowExecutionInfo, 'workflowId' | 'type' | 'taskQueue'>,
+  request: CancelRequest,
+): Promise<void> {
+  await temporal.workflow.signalWithStart(execution.type, {
+    workflowId: execution.workflowId,
+    taskQueue: execution.taskQueue,
+    args: [await firstInput(temporal, execution.workflowId)],
+    signal: cancelSignal,
+    signalArgs: [request],
+    workflowIdReusePolicy: 'REJECT_DUPLICATE',
+    workflowIdConflictPolicy: 'USE_EXISTING',
+  });
 }
 
 /** {@link RunsClient.result} */
