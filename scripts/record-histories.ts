@@ -1011,7 +1011,27 @@ async function recordRunStory(kit: TestKit): Promise<string[]> {
     await waitForState(dev, 'story-continue-as-new', 'waiting');
     await dev.client.sendEvent('story-continue-as-new', 'approve');
     await result('story-continue-as-new', 'succeeded');
+    // Children whose inherited headers make their details, and whose tenant makes its attribute,
+    // longer than their share of the labels: both are cut (`…`).
+    const longHeaders: Record<string, string> = { tenant: 't'.repeat(300) };
+    for (let i = 0; i < 30; i++) longHeaders[`x-${'h'.repeat(60)}-${i}`] = 'v';
+    await dev.client.submit({
+      runId: 'story-children-clipped',
+      runner: 'family',
+      input: null,
+      headers: longHeaders,
+      fairnessKey: 'acme',
+    });
+    await result('story-children-clipped', 'succeeded');
+    // A run cancelled in its start delay: the cancel comes as a signal-with-start, in its first task.
+    await dev.client.submit({ runId: 'story-delayed-cancelled', runner: 'approval', input: null, startDelay: '1h' });
+    await waitForState(dev, 'story-delayed-cancelled', 'scheduled');
+    await dev.client.cancel('story-delayed-cancelled', 'not needed after all');
+    await result('story-delayed-cancelled', 'cancelled');
     await recordAll(
+      'story-children-clipped',
+      'story-children-clipped-0-0',
+      'story-delayed-cancelled',
       'story-wait',
       'story-sleep',
       'story-backoff',
