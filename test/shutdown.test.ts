@@ -14,7 +14,9 @@ import { after, before, test } from 'node:test';
 import { Connection } from '@temporalio/client';
 import { RunsClient } from '../src';
 import { DEFAULT_SHUTDOWN_GRACE_MS, loadShutdownGraceMs } from '../src/common/config';
-import { startDevServer, type DevServer } from '../src/local/dev-server';
+import { STATE_ATTRIBUTE_ARGS, startDevServer, type DevServer } from '../src/local/dev-server';
+import { STATE_KEYS } from '../src/shared/run-story';
+import { statesUpserted } from './helpers/run-story';
 import { workflowBundle } from '../src/testing';
 import { eventually } from '../support/wait';
 
@@ -36,7 +38,8 @@ const observations: Observation[] = [];
 const workers = new Set<ChildProcess>();
 
 before(async () => {
-  server = await startDevServer({ dbFile: false });
+  // With the run-state attributes, as `durable-runs dev`: a deploy shows nowhere in them.
+  server = await startDevServer({ dbFile: false, extraArgs: STATE_ATTRIBUTE_ARGS });
   const bundle = await workflowBundle();
   bundlePath = join(mkdtempSync(join(tmpdir(), 'bundle-')), 'workflows.js');
   writeFileSync(bundlePath, bundle.code);
@@ -109,7 +112,9 @@ test("SIGTERM mid-step: after the grace the step is interrupted; A's late succee
   assert.deepEqual(await exitOf(a.child), { code: 0, signal: null });
   assert.match(a.stderr(), /SIGTERM: shutting down; running steps have 1 s to finish/);
   // A's late `succeed` is not the outcome: the run is still open, and goes on when B arrives.
-  assert.equal((await client.temporal.workflow.getHandle(runId).describe()).status.name, 'RUNNING');
+  const between = await client.temporal.workflow.getHandle(runId).describe();
+  assert.equal(between.status.name, 'RUNNING');
+  assert.equal(between.typedSearchAttributes.get(STATE_KEYS.state), 'running');
   const b = await startWorker('B', '1s');
   const outcome = await client.result(runId);
   assert.deepEqual([outcome.status, outcome.result], ['succeeded', { by: 'B', attempt: 1, aborted: false }]);
@@ -122,6 +127,8 @@ test("SIGTERM mid-step: after the grace the step is interrupted; A's late succee
     events.find((e) => e.activityTaskStartedEventAttributes)?.activityTaskStartedEventAttributes?.attempt,
     2,
   );
+  // It started `running` and only ran steps: the deploy upserted no state.
+  assert.deepEqual(statesUpserted(events), []);
   b.child.kill('SIGTERM');
   await exitOf(b.child);
 });
