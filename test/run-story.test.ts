@@ -7,15 +7,17 @@
  * - `DurableRunsState`, `DurableRunsRunner`, `DurableRunsTenant` and `DurableRunsStep` follow the
  *   run, upserted only when its state changes, across continue-as-new;
  * - `list --state waiting` and `temporal workflow list --query` find exactly the waiting runs;
- * - without the attributes everything works and nothing is upserted.
+ * - without the attributes everything works and nothing is upserted;
+ * - whether the namespace has them is asked again soon after an outage, a minute after a refusal.
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
+import { Connection } from '@temporalio/client';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { StepError, StepOutcome, type StepRunner } from '../src';
+import { RunsClient, StepError, StepOutcome, type StepRunner } from '../src';
 import { STATE_ATTRIBUTE_ARGS } from '../src/local/dev-server';
 import { resolveTemporalCli } from '../src/local/temporal-binaries';
 import { payloadConverter } from '../src/shared/payload-converter';
@@ -23,6 +25,7 @@ import { STATE_KEYS } from '../src/shared/run-story';
 import { createTestEnv, createTestKit, type TestKit } from '../src/testing';
 import { eventually } from '../support/wait';
 import { durableRunsCli } from './helpers/durable-runs-cli';
+import { startGrpcFaultProxy } from './helpers/grpc-fault-proxy';
 import {
   historyOf as historyOfRun,
   patches,
@@ -325,4 +328,60 @@ test('without the attributes registered everything works, nothing is upserted, a
   assert.equal((await bare.client.result(runId)).result, 'approve');
   assert.deepEqual(statesUpserted(await historyOf(bare, runId)), []);
   assert.equal(upserts(await historyOf(bare, runId)).length, 0);
+});
+
+test('whether the namespace has the attributes: a server briefly unavailable is asked again within seconds; a refusal (no operator rights) is kept for a minute', async () => {
+  const proxy = await startGrpcFaultProxy(withAttributes.connection.options.address as string);
+  const connection = await Connection.connect({ address: proxy.address });
+  const started: string[] = [];
+  const client = await RunsClient.connect({ connection, taskQueue: 'story-asks' });
+  /** Starts a run (no worker polls its queue: only its start is looked at) and reads its state attribute. */
+  const startState = async (runId: string) => {
+    await client.submit({ runId, runner: 'default', input: null });
+    started.push(runId);
+    return (await client.temporal.workflow.getHandle(runId).describe()).typedSearchAttributes.get(STATE_KEYS.state);
+  };
+  const asks = () => proxy.refusals.filter((r) => r.method === 'ListSearchAttributes').length;
+  try {
+    // Unavailable: the run starts without them (nothing is lost), and the server is asked again soon.
+    proxy.refuse(['ListSearchAttributes']);
+    assert.equal(await startState('asks-down'), undefined);
+    // (The SDK's own retries of UNAVAILABLE count too.)
+    const down = asks();
+    assert.ok(down >= 1);
+    proxy.refuse([]);
+    let n = 0;
+    await eventually(
+      async () => {
+        await new Promise((resolve) => setTimeout(resolve, 500));
+        return (await startState(`asks-up-${n++}`)) === 'running';
+      },
+      30_000,
+      'a run started with the attributes once the server answers',
+    );
+
+    // Refused (PERMISSION_DENIED, as an API key without operator rights on Temporal Cloud): the
+    // answer is kept for a minute, past the few seconds an outage is.
+    const refused = await RunsClient.connect({ connection, taskQueue: 'story-asks' });
+    proxy.refuse(['ListSearchAttributes'], { code: 7, message: 'no operator rights' });
+    await refused.submit({ runId: 'asks-refused', runner: 'default', input: null });
+    started.push('asks-refused');
+    assert.equal(asks(), down + 1, 'a refusal is not retried');
+    proxy.refuse([]);
+    const since = Date.now();
+    await eventually(() => Date.now() - since > 7_000, 10_000, 'past the retry of an outage');
+    await refused.submit({ runId: 'asks-refused-later', runner: 'default', input: null });
+    started.push('asks-refused-later');
+    const later = await refused.temporal.workflow.getHandle('asks-refused-later').describe();
+    assert.equal(later.typedSearchAttributes.get(STATE_KEYS.state), undefined, 'not asked again');
+    assert.equal(asks(), down + 1);
+  } finally {
+    for (const runId of started)
+      await client.temporal.workflow
+        .getHandle(runId)
+        .terminate('test over')
+        .catch(() => {});
+    await connection.close();
+    await proxy.close();
+  }
 });

@@ -10,21 +10,37 @@ import type { RunSpec } from '../shared/types';
 
 /** How long an answer is kept: an operator who registers them later sees new runs use them within this. */
 const CACHE_MS = 60_000;
+/**
+ * How long a failed ask is kept when the server may answer soon (unavailable, timed out): runs
+ * started meanwhile go without the attributes for good, so it is asked again soon.
+ */
+const RETRY_MS = 5_000;
 
-const known = new WeakMap<Client, { at: number; has: Promise<boolean> }>();
+const known = new WeakMap<Client, { until: number; has: Promise<boolean> }>();
 
-/** Asks the server (`ListSearchAttributes`) once a minute per client; any failure reads as "not registered". */
+/**
+ * Asks the server (`ListSearchAttributes`) once a minute per client. A refusal (a key without
+ * operator rights, as on Temporal Cloud) reads as "not registered" for a minute too; any other
+ * failure for {@link RETRY_MS}.
+ */
 export function hasStateAttributes(temporal: Client): Promise<boolean> {
   const cached = known.get(temporal);
-  if (cached && Date.now() - cached.at < CACHE_MS) return cached.has;
-  const has = temporal.connection.operatorService.listSearchAttributes({ namespace: temporal.options.namespace }).then(
+  if (cached && Date.now() < cached.until) return cached.has;
+  const entry = { until: Date.now() + CACHE_MS, has: Promise.resolve(false) };
+  entry.has = temporal.connection.operatorService.listSearchAttributes({ namespace: temporal.options.namespace }).then(
     (answer) => Object.keys(STATE_ATTRIBUTE_TYPES).every((name) => answer.customAttributes?.[name] !== undefined),
-    // A key without operator rights (Temporal Cloud) cannot list them: start without.
-    () => false,
+    (err: unknown) => {
+      if (!isRefusal(err)) entry.until = Math.min(entry.until, Date.now() + RETRY_MS);
+      return false;
+    },
   );
-  known.set(temporal, { at: Date.now(), has });
-  return has;
+  known.set(temporal, entry);
+  return entry.has;
 }
+
+/** gRPC codes that asking again will not change: PERMISSION_DENIED, UNIMPLEMENTED, UNAUTHENTICATED. */
+const REFUSALS: ReadonlySet<unknown> = new Set([7, 12, 16]);
+const isRefusal = (err: unknown): boolean => REFUSALS.has((err as { code?: unknown } | null)?.code);
 
 /** Forgets what was learnt, so the next start asks again (after registering them). */
 export function forgetStateAttributes(temporal: Client): void {
