@@ -5,7 +5,7 @@
  * - `retry` of a run that failed after a wait;
  * - the `cancel` signal sent with the Temporal CLI, and Temporal's own cancel, during a wait, a
  *   sleep, a backoff and a delayed start (a plain signal waits out the delay: `durable-runs cancel`
- *   does not);
+ *   does not); an event sent during the delay waits for the start;
  * - a waiting run handed over at `maxHistoryEvents` again and again, then cancelled;
  * - 1,000 children at the size limits, each with its summary, details and attributes, encrypted.
  * Each run ends, is delivered, shows the state it ended in, and no workflow task fails.
@@ -246,6 +246,33 @@ describe('cancelled with the Temporal CLI while waiting, sleeping, in a backoff 
       }
     });
   }
+});
+
+test('an event sent during a start delay waits for the start: the run stays scheduled, starts when due, and takes it', async () => {
+  const runId = 'story-delayed-event';
+  const delayMs = 10_000;
+  await kit.client.submit({
+    runId,
+    runner: 'approval',
+    input: null,
+    startDelay: delayMs,
+    headers: { callback_url: hook(`/${runId}`) },
+  });
+  const startedAt = (await handle(runId).describe()).startTime.getTime();
+  assert.equal(await kit.client.sendEvent(runId, 'approve', { by: 'ops' }), true);
+  const sentAt = Date.now();
+  // (Meaningful only if sent within the delay.)
+  assert.ok(sentAt < startedAt + delayMs, `sent ${sentAt - startedAt} ms after the start`);
+  // An update would have woken it at once: it is still scheduled, its event held by Temporal.
+  assert.equal((await kit.client.status(runId)).state, 'scheduled');
+  const outcome = await kit.client.result(runId);
+  assert.deepEqual([outcome.status, outcome.result], ['succeeded', 'approve']);
+  const events = await historyOf(client(), runId);
+  const firstTask = events.find((e) => e.workflowTaskScheduledEventAttributes)!;
+  const firstTaskAt = Number(firstTask.eventTime!.seconds) * 1000 + Math.floor((firstTask.eventTime!.nanos ?? 0) / 1e6);
+  assert.ok(firstTaskAt >= startedAt + delayMs - 1000, `first task ${firstTaskAt - startedAt} ms after the start`);
+  assert.ok(events.findIndex((e) => e.workflowExecutionSignaledEventAttributes) < events.indexOf(firstTask));
+  assert.deepEqual(await delivered(runId, 1), ['succeeded']);
 });
 
 test('a waiting run handed over at maxHistoryEvents twice, then cancelled with the CLI: each continued execution upserts nothing, the close is shown and delivered', async () => {

@@ -1,6 +1,7 @@
 /**
  * Sending events to runs: each is the run's `event` update, which the run accepts or refuses
- * itself. One client sends a run only a few at once (see {@link EVENTS_IN_FLIGHT_PER_RUN}).
+ * itself. One client sends a run only a few at once (see {@link EVENTS_IN_FLIGHT_PER_RUN}). A run
+ * in its start delay gets the `event` signal instead, which waits for its start.
  */
 import {
   type Client,
@@ -15,6 +16,7 @@ import { validateEventSignal } from '../shared/events';
 import { ErrorType } from '../shared/names';
 import { parseDelay, ValidationError, validateRunIdLookup, valueTooDeep } from '../shared/validate';
 import { EventRefused, RunNotResponding, serverBusy } from './errors';
+import { isDelayed } from './outcome';
 
 /** How long `sendEvent` waits for the run's answer by default. */
 export const SEND_EVENT_TIMEOUT_MS = 30_000;
@@ -61,11 +63,35 @@ class KeyedLimit {
   }
 }
 
+/** How many run IDs a client remembers as started (past any start delay), and for how long. */
+const STARTED_REMEMBERED = 10_000;
+const STARTED_FOR_MS = 10 * 60_000;
+
 /** A client's event sending, with its per-run limit of events in flight. */
 export class EventSender {
   private readonly inFlight = new KeyedLimit(EVENTS_IN_FLIGHT_PER_RUN);
+  /** Runs seen past their start delay, and when: an update no longer wakes them early. */
+  private readonly started = new Map<string, number>();
 
   constructor(private readonly temporal: Client) {}
+
+  /**
+   * Whether `runId` is in its start delay (`startDelay` not yet passed). An update wakes such a
+   * run at once, cutting its delay short, while a plain signal waits for the delay. Asked once per
+   * run (a describe); a run seen started is remembered for a while. Throws WorkflowNotFoundError
+   * for an unknown run.
+   */
+  private async inStartDelay(runId: string): Promise<boolean> {
+    const seen = this.started.get(runId);
+    if (seen !== undefined && Date.now() - seen < STARTED_FOR_MS) return false;
+    const description = await this.temporal.workflow.getHandle(runId).describe();
+    if (description.status.name === 'RUNNING' && isDelayed(description)) return true;
+    this.started.delete(runId);
+    this.started.set(runId, Date.now());
+    // The oldest goes first (a Map keeps insertion order).
+    if (this.started.size > STARTED_REMEMBERED) this.started.delete(this.started.keys().next().value!);
+    return false;
+  }
 
   /** {@link RunsClient.deliverEvent} */
   async deliver(
@@ -98,6 +124,12 @@ export class EventSender {
       }
     };
     try {
+      // A run in its start delay gets the event as a signal: Temporal holds it, and the run takes
+      // it when it starts (a duplicate ID is dropped then), its delay kept.
+      if (await this.inStartDelay(runId)) {
+        await handle.signal(eventSignal, event);
+        return 'accepted';
+      }
       return await this.inFlight.run(runId, send);
     } catch (err) {
       if (serverBusy(err)) throw new RunNotResponding(runId, id, timeoutMs);

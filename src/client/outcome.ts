@@ -36,9 +36,15 @@ export async function cancelRun(temporal: Client, runId: string, reason?: string
   }
 }
 
-/** Whether a run's start delay (`startDelay`) has not passed yet: no workflow task has run. */
-export const isDelayed = (execution: Pick<WorkflowExecutionInfo, 'executionTime'>): boolean =>
-  execution.executionTime !== undefined && execution.executionTime.getTime() > Date.now();
+/**
+ * Whether a run's start delay (`startDelay`) has not passed yet: no workflow task has run. A run
+ * without one has its execution time at its start time, whatever the clocks say (a server's clock
+ * may be ahead of ours, as the time-skipping server's is).
+ */
+export const isDelayed = (execution: Pick<WorkflowExecutionInfo, 'startTime' | 'executionTime'>): boolean =>
+  execution.executionTime !== undefined &&
+  execution.executionTime.getTime() > execution.startTime.getTime() &&
+  execution.executionTime.getTime() > Date.now();
 
 /**
  * Sends `cancel` to a run in its start delay. Temporal holds a plain signal until the delay ends;
