@@ -248,7 +248,7 @@ describe('cancelled with the Temporal CLI while waiting, sleeping, in a backoff 
   }
 });
 
-test('an event sent during a start delay waits for the start: the run stays scheduled, starts when due, and takes it', async () => {
+test('an event sent during a start delay waits for the start (a resume is refused): the run stays scheduled, starts when due, and takes it', async () => {
   const runId = 'story-delayed-event';
   const delayMs = 10_000;
   await kit.client.submit({
@@ -259,6 +259,10 @@ test('an event sent during a start delay waits for the start: the run stays sche
     headers: { callback_url: hook(`/${runId}`) },
   });
   const startedAt = (await handle(runId).describe()).startTime.getTime();
+  // A resume (an update too) is refused without waking it.
+  const resumed = await kit.client.resumeRun(runId);
+  assert.equal(resumed.resumed, false);
+  assert.match(resumed.resumed ? '' : resumed.reason, /is scheduled \(it starts at .+\): only a parked run/);
   assert.equal(await kit.client.sendEvent(runId, 'approve', { by: 'ops' }), true);
   const sentAt = Date.now();
   // (Meaningful only if sent within the delay.)

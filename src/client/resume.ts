@@ -14,6 +14,7 @@ import { resumeUpdate } from '../shared/definitions';
 import { validateRunIdLookup } from '../shared/validate';
 import { budgetValue } from '../shared/usage';
 import { serverBusy } from './errors';
+import { isDelayed } from './outcome';
 import { CLOSED_STATE } from './read';
 
 /** What a resume may change: the step's payload, and the run's budgets (to let a run parked on one go on). */
@@ -49,6 +50,13 @@ export async function resumeRun(temporal: Client, runId: string, options: Resume
   }
   const closed = CLOSED_STATE[description.status.name];
   if (closed) return { resumed: false, reason: `run ${runId} is closed ${closed}: only a parked run can be resumed` };
+  // An update would wake a run in its start delay at once: it cannot be parked yet anyway.
+  if (isDelayed(description)) {
+    return {
+      resumed: false,
+      reason: `run ${runId} is scheduled (it starts at ${description.executionTime!.toISOString()}): only a parked run can be resumed`,
+    };
+  }
   const request = { ...(Object.hasOwn(options, 'payload') ? { payload: options.payload ?? null } : {}), ...budget };
   try {
     const { step } = await temporal.withDeadline(Date.now() + RESUME_TIMEOUT_MS, () =>
