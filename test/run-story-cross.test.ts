@@ -251,6 +251,12 @@ describe('cancelled with the Temporal CLI while waiting, sleeping, in a backoff 
 test('an event sent during a start delay waits for the start (a resume is refused): the run stays scheduled, starts when due, and takes it', async () => {
   const runId = 'story-delayed-event';
   const delayMs = 10_000;
+  // A deadline (from submission) that ends before the delay would fail the run as it starts.
+  await assert.rejects(
+    kit.client.submit({ runId, runner: 'approval', input: null, startDelay: '2h', deadline: '1h' }),
+    /^ValidationError: deadline \(1h\) ends before startDelay \(2h\) does: the deadline counts from submission/,
+  );
+  await assert.rejects(handle(runId).describe(), { name: 'WorkflowNotFoundError' });
   await kit.client.submit({
     runId,
     runner: 'approval',

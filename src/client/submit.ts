@@ -64,6 +64,12 @@ export async function submitRun(
   const tooLarge = runSpecTooLarge(spec);
   if (tooLarge) throw new ValidationError(tooLarge);
   const delayMs = startDelay === undefined ? undefined : parseDelay(startDelay, 'startDelay');
+  // The deadline counts from submission: one that ends before the start would fail the run as it starts.
+  if (delayMs !== undefined && spec.deadlineMs !== undefined && spec.deadlineMs <= delayMs) {
+    throw new ValidationError(
+      `deadline (${String(rest.deadline ?? spec.deadlineMs)}) ends before startDelay (${String(startDelay)}) does: the deadline counts from submission, so the run would fail as it starts; give a deadline longer than the delay`,
+    );
+  }
   const taskPriority = validatePriority(
     { priority, fairnessKey: fairnessKey ?? tenantFairnessKey(temporal, spec.headers), fairnessWeight },
     spec.headers,
