@@ -78,17 +78,24 @@ export function jsonDeeperThan(text: string, max: number): boolean {
   return false;
 }
 
+/**
+ * The UTF-8 bytes of the character at `i` in `text`: 4 for a surrogate pair, which takes two
+ * UTF-16 units (a lone surrogate counts 3, as its replacement character). Sandbox-safe.
+ */
+export function utf8CharBytes(text: string, i: number): number {
+  const c = text.charCodeAt(i);
+  if (c < 0x80) return 1;
+  if (c < 0x800) return 2;
+  return c >= 0xd800 && c <= 0xdbff && i + 1 < text.length ? 4 : 3;
+}
+
 /** The bytes `text` takes in UTF-8. */
 export function utf8Length(text: string): number {
   let n = 0;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c < 0x80) n += 1;
-    else if (c < 0x800) n += 2;
-    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < text.length) {
-      n += 4;
-      i += 1;
-    } else n += 3;
+  for (let i = 0; i < text.length;) {
+    const bytes = utf8CharBytes(text, i);
+    n += bytes;
+    i += bytes === 4 ? 2 : 1;
   }
   return n;
 }

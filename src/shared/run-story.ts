@@ -4,7 +4,7 @@
  * client, the schedules and the workflow (child runs) make the same text; no secret ends up in it.
  */
 import { defineSearchAttributeKey, type SearchAttributePair, SearchAttributeType } from '@temporalio/common';
-import { utf8Length } from './limits';
+import { utf8CharBytes, utf8Length } from './limits';
 import { DEFAULT_RUNNER } from './names';
 import type { RunSpec, RunState } from './types';
 
@@ -49,12 +49,10 @@ export function clipBytes(text: string, max: number): string {
   let bytes = 0;
   const room = Math.max(0, max - 3);
   while (end < text.length) {
-    const c = text.charCodeAt(end);
-    const pair = c >= 0xd800 && c <= 0xdbff && end + 1 < text.length;
-    const size = c < 0x80 ? 1 : c < 0x800 ? 2 : pair ? 4 : 3;
+    const size = utf8CharBytes(text, end);
     if (bytes + size > room) break;
     bytes += size;
-    end += pair ? 2 : 1;
+    end += size === 4 ? 2 : 1;
   }
   return max >= 3 ? `${text.slice(0, end)}…` : '';
 }
