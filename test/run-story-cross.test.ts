@@ -13,6 +13,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
+import { tsToMs } from '@temporalio/common/lib/time';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { temporal as proto } from '@temporalio/proto';
 import { StepError, StepOutcome, type StepRunner } from '../src';
@@ -86,8 +87,14 @@ const durableRuns = durableRunsCli(() => ({ address: env.connection.options.addr
 const client = () => kit.client.temporal;
 const handle = (runId: string) => client().workflow.getHandle(runId);
 const hook = (path: string) => `${receiver.url}${path}`;
-const waitingRun = async (runId: string, input: unknown = null) => {
-  await kit.client.submit({ runId, runner: 'approval', input, headers: { callback_url: hook(`/${runId}`) } });
+const waitingRun = async (runId: string, input: unknown = null, options: { maxHistoryEvents?: number } = {}) => {
+  await kit.client.submit({
+    runId,
+    runner: 'approval',
+    input,
+    headers: { callback_url: hook(`/${runId}`) },
+    ...options,
+  });
   await eventually(async () => (await stateOf(client(), runId)) === 'waiting', 30_000, `${runId} waiting`);
 };
 /** The webhooks the run's closes sent, by their status header. */
@@ -279,7 +286,7 @@ test('an event sent during a start delay waits for the start (a resume is refuse
   assert.deepEqual([outcome.status, outcome.result], ['succeeded', 'approve']);
   const events = await historyOf(client(), runId);
   const firstTask = events.find((e) => e.workflowTaskScheduledEventAttributes)!;
-  const firstTaskAt = Number(firstTask.eventTime!.seconds) * 1000 + Math.floor((firstTask.eventTime!.nanos ?? 0) / 1e6);
+  const firstTaskAt = tsToMs(firstTask.eventTime);
   assert.ok(firstTaskAt >= startedAt + delayMs - 1000, `first task ${firstTaskAt - startedAt} ms after the start`);
   assert.ok(events.findIndex((e) => e.workflowExecutionSignaledEventAttributes) < events.indexOf(firstTask));
   assert.deepEqual(await delivered(runId, 1), ['succeeded']);
@@ -287,14 +294,7 @@ test('an event sent during a start delay waits for the start (a resume is refuse
 
 test('a waiting run handed over at maxHistoryEvents twice, then cancelled with the CLI: each continued execution upserts nothing, the close is shown and delivered', async () => {
   const runId = 'story-handovers';
-  await kit.client.submit({
-    runId,
-    runner: 'approval',
-    input: null,
-    maxHistoryEvents: 40,
-    headers: { callback_url: hook(`/${runId}`) },
-  });
-  await eventually(async () => (await stateOf(client(), runId)) === 'waiting', 30_000, 'waiting');
+  await waitingRun(runId, null, { maxHistoryEvents: 40 });
   // Raw `event` signals, as the Temporal CLI sends them, until the wait was handed over twice.
   for (let i = 0; i < 200 && (await executionsOf(client(), runId)).length < 3; i++) {
     await handle(runId).signal('event', { name: 'noise', id: `noise-${i}`, data: i });
